@@ -1,0 +1,14 @@
+"""kerastack-attention: self-attention, attention pooling and scaled
+dot-product attention for Keras, on every backend."""
+
+from kerastack.attention import functional
+from kerastack.attention.scaled_dot_product_attention import ScaledDotProductAttention
+from kerastack.attention.self_attention import SelfAttention
+from kerastack.attention.weighted_attention import WeightedAttention
+
+__all__ = [
+    "ScaledDotProductAttention",
+    "SelfAttention",
+    "WeightedAttention",
+    "functional",
+]

@@ -1,0 +1,211 @@
+"""keras-self-attention's names and arguments, as thin wrappers.
+
+For code moving from keras-self-attention 0.51 (``SeqSelfAttention``,
+``SeqWeightedAttention``, ``ScaledDotProductAttention``). The constructor
+arguments, their defaults, ``return_attention`` and ``get_config`` keys are
+the old ones; the computation is the modern layers'. Differences, kept on
+purpose:
+
+- Padding is masked in full. The old layers let real tokens attend to
+  padded ones (only pad-to-pad pairs were masked); here padded keys are
+  never attended to and padded queries give zeros.
+- Softmax is exact: ``SeqWeightedAttention`` used to add ``1e-7`` to the
+  denominator, so its weights summed to slightly less than one.
+- Weights load in the old order with ``set_weights``: ``[Wt, Wx, bh, Wa, ba]``
+  (additive), ``[Wa, ba]`` (multiplicative), ``[W, b]`` (weighted).
+"""
+
+from kerastack.attention import scaled_dot_product_attention as _sdpa
+from kerastack.attention.self_attention import SelfAttention
+from kerastack.attention.weighted_attention import WeightedAttention
+from kerastack.core import keras, serializable
+
+
+@serializable
+class SeqSelfAttention(SelfAttention):
+    """keras-self-attention's `SeqSelfAttention` over `SelfAttention`.
+
+    `history_only` is `causal`; `return_attention=True` makes every call
+    return `[outputs, attention]`.
+    """
+
+    ATTENTION_TYPE_ADD = "additive"
+    ATTENTION_TYPE_MUL = "multiplicative"
+
+    def __init__(
+        self,
+        units=32,
+        attention_width=None,
+        attention_type="additive",
+        return_attention=False,
+        history_only=False,
+        kernel_initializer="glorot_normal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        use_additive_bias=True,
+        use_attention_bias=True,
+        attention_activation=None,
+        attention_regularizer_weight=0.0,
+        **kwargs,
+    ):
+        if history_only and attention_width is not None and attention_width >= int(1e9):
+            attention_width = None  # the old "no window" marker
+        super().__init__(
+            units=units,
+            attention_type=attention_type,
+            attention_width=attention_width,
+            causal=history_only,
+            attention_activation=attention_activation,
+            use_additive_bias=use_additive_bias,
+            use_attention_bias=use_attention_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            attention_regularizer_weight=attention_regularizer_weight,
+            **kwargs,
+        )
+        self.return_attention = return_attention
+        self.history_only = history_only
+
+    def call(self, inputs, mask=None, attention_mask=None, return_attention_scores=False):
+        result = super().call(
+            inputs,
+            mask=mask,
+            attention_mask=attention_mask,
+            return_attention_scores=self.return_attention or return_attention_scores,
+        )
+        return list(result) if self.return_attention else result
+
+    def compute_mask(self, inputs, mask=None, attention_mask=None, return_attention_scores=False):
+        if self.return_attention:
+            return [mask, None]
+        return mask
+
+    def get_weights(self):
+        return _to_legacy_order(self, super().get_weights())
+
+    def set_weights(self, weights):
+        super().set_weights(_to_legacy_order(self, list(weights)))
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("causal")
+        config.update({"return_attention": self.return_attention, "history_only": self.history_only})
+        return config
+
+    @staticmethod
+    def get_custom_objects():
+        return {"SeqSelfAttention": SeqSelfAttention}
+
+
+def _to_legacy_order(layer, weights):
+    # Multiplicative scores keep b_a on the layer itself, so Keras lists it
+    # before W_a; the old order is [Wa, ba]. The swap is its own inverse.
+    if layer.attention_type == "multiplicative" and layer.use_attention_bias:
+        return weights[::-1]
+    return weights
+
+
+@serializable
+class SeqWeightedAttention(WeightedAttention):
+    """keras-self-attention's `SeqWeightedAttention` over `WeightedAttention`.
+
+    The score kernel starts from `"uniform"` as before.
+    """
+
+    def __init__(self, use_bias=True, return_attention=False, **kwargs):
+        kwargs.setdefault("kernel_initializer", "uniform")
+        super().__init__(use_bias=use_bias, **kwargs)
+        self.return_attention = return_attention
+
+    def call(self, inputs, mask=None, return_attention_scores=False):
+        result = super().call(
+            inputs, mask=mask, return_attention_scores=self.return_attention or return_attention_scores
+        )
+        return list(result) if self.return_attention else result
+
+    def compute_mask(self, inputs, mask=None, return_attention_scores=False):
+        return [None, None] if self.return_attention else None
+
+    def get_config(self):
+        config = keras.layers.Layer.get_config(self)
+        config.update({"use_bias": self.use_bias, "return_attention": self.return_attention})
+        return config
+
+    @staticmethod
+    def get_custom_objects():
+        return {"SeqWeightedAttention": SeqWeightedAttention}
+
+
+@serializable(name="LegacyScaledDotProductAttention")
+class ScaledDotProductAttention(_sdpa.ScaledDotProductAttention):
+    """keras-self-attention's `ScaledDotProductAttention`.
+
+    Called on `[query, key, value]` or on one tensor used as all three; a
+    list of masks is read as `[query_mask, key_mask, value_mask]`.
+    `history_only` is `causal`.
+    """
+
+    def __init__(self, return_attention=False, history_only=False, **kwargs):
+        super().__init__(causal=history_only, **kwargs)
+        self.return_attention = return_attention
+        self.history_only = history_only
+
+    def build(self, input_shape):
+        query_shape, key_shape, value_shape = split_qkv(input_shape)
+        super().build(query_shape, value_shape, key_shape)
+
+    def call(self, inputs, mask=None):
+        query, key, value = split_qkv(inputs)
+        query_mask, key_mask, value_mask = split_qkv(mask)
+        result = super().call(
+            query,
+            value,
+            key=key,
+            query_mask=query_mask,
+            key_mask=key_mask,
+            value_mask=value_mask,
+            return_attention_scores=self.return_attention,
+        )
+        return list(result) if self.return_attention else result
+
+    def compute_mask(self, inputs, mask=None):
+        query_mask = split_qkv(mask)[0]
+        return [query_mask, None] if self.return_attention else query_mask
+
+    def get_config(self):
+        config = keras.layers.Layer.get_config(self)
+        config.update({"return_attention": self.return_attention, "history_only": self.history_only})
+        return config
+
+    @staticmethod
+    def get_custom_objects():
+        return {"ScaledDotProductAttention": ScaledDotProductAttention}
+
+
+def split_qkv(items):
+    """The old layers' `[q, k, v]` inputs (or one item used as all three) as a
+    `(q, k, v)` tuple; works for tensors, shapes and masks."""
+    is_shape = isinstance(items, tuple) and any(isinstance(item, int) for item in items)
+    if isinstance(items, (list, tuple)) and not is_shape:
+        if len(items) != 3:
+            raise ValueError(
+                f"Expected [query, key, value] or a single tensor, received {len(items)} items."
+            )
+        return tuple(items)
+    return items, items, items
+
+
+def get_custom_objects():
+    """The old names, for `load_model(..., custom_objects=get_custom_objects())`."""
+    return {
+        "SeqSelfAttention": SeqSelfAttention,
+        "SeqWeightedAttention": SeqWeightedAttention,
+        "ScaledDotProductAttention": ScaledDotProductAttention,
+    }

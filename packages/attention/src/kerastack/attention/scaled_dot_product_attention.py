@@ -1,0 +1,218 @@
+from kerastack.attention import functional
+from kerastack.core import keras, ops, serializable
+
+
+@serializable
+class ScaledDotProductAttention(keras.layers.Layer):
+    """Scaled dot-product attention over given queries, keys and values.
+
+    `softmax(Q K^T * scale) V`, with no weights of its own. It runs the fused
+    `keras.ops.dot_product_attention` kernel whenever the result allows it,
+    and an exact explicit computation when attention scores are requested,
+    when attention dropout is active in training, or when values and queries
+    have different widths.
+
+    Inputs are either `(B, T, H)` or, with heads, `(B, T, N, H)` — the layout
+    of `keras.ops.dot_product_attention`. Letters: B batch, T query length,
+    S key length, N heads, H query/key width, V value width.
+
+    Masks are booleans, True meaning "may attend". Keras masks on `query`,
+    `key` and `value` are honoured, as is an explicit `attention_mask` of
+    shape `(B, T, S)` (or `(B, N, T, S)` with heads). Padded keys are never
+    attended to; padded queries, and queries with nothing to attend to,
+    give zeros.
+
+    Args:
+        dropout: float, dropout rate on the attention weights in training.
+        causal: bool, whether query `i` may only attend to keys `j <= i`.
+            `use_causal_mask=True` at call time does the same for one call.
+        scale: float, the logit scale; `1 / sqrt(H)` when None.
+        seed: int, seed for the attention dropout.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        query: `(B, T, H)` or `(B, T, N, H)`.
+        value: `(B, S, V)` or `(B, S, N, V)`.
+        key: like `value` but of width H; `value` is used when None.
+        attention_mask: boolean `(B, T, S)` or `(B, N, T, S)`.
+        return_attention_scores: bool, also return the attention weights,
+            `(B, T, S)` or `(B, N, T, S)`.
+        training: bool, whether dropout is active.
+        use_causal_mask: bool, apply a causal mask for this call.
+
+    Example:
+
+    >>> q = np.random.rand(2, 4, 8).astype("float32")
+    >>> v = np.random.rand(2, 6, 8).astype("float32")
+    >>> layer = ScaledDotProductAttention()
+    >>> layer(q, v).shape
+    (2, 4, 8)
+    """
+
+    def __init__(self, dropout=0.0, causal=False, scale=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), received dropout={dropout}.")
+        if scale is not None and scale <= 0:
+            raise ValueError(f"`scale` must be positive, received scale={scale}.")
+        self.dropout = dropout
+        self.causal = causal
+        self.scale = scale
+        self.seed = seed
+        self.supports_masking = True
+        self.dropout_layer = keras.layers.Dropout(
+            rate=dropout, seed=seed, dtype=self.dtype_policy, name="attention_dropout"
+        )
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        key_shape = value_shape if key_shape is None else key_shape
+        for argument, shape in (("query", query_shape), ("key", key_shape), ("value", value_shape)):
+            functional.check_rank(self, argument, shape, (3, 4))
+        if not len(query_shape) == len(key_shape) == len(value_shape):
+            raise ValueError(
+                "ScaledDotProductAttention expects `query`, `key` and `value` of one rank, "
+                f"received shapes query={tuple(query_shape)}, key={tuple(key_shape)}, "
+                f"value={tuple(value_shape)}."
+            )
+        if _known_and_different(query_shape[-1], key_shape[-1]):
+            raise ValueError(
+                "ScaledDotProductAttention needs `query` and `key` of the same width, "
+                f"received query width {query_shape[-1]} and key width {key_shape[-1]}."
+            )
+        if _known_and_different(key_shape[1], value_shape[1]):
+            raise ValueError(
+                "ScaledDotProductAttention needs `key` and `value` of the same length, "
+                f"received key length {key_shape[1]} and value length {value_shape[1]}."
+            )
+        if len(query_shape) == 4:
+            for argument, shape in (("key", key_shape), ("value", value_shape)):
+                if _known_and_different(query_shape[2], shape[2]):
+                    raise ValueError(
+                        "ScaledDotProductAttention needs the same number of heads in "
+                        f"`query` and `{argument}`, received {query_shape[2]} and {shape[2]}."
+                    )
+        self.dropout_layer.build(None)
+
+    def call(
+        self,
+        query,
+        value,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        training=None,
+        use_causal_mask=False,
+    ):
+        key = value if key is None else key
+        has_heads = len(query.shape) == 4
+        if not has_heads:
+            query, key, value = (ops.expand_dims(x, 2) for x in (query, key, value))
+        mask, is_causal = self._compute_mask(
+            query, key, query_mask, value_mask, key_mask, attention_mask, use_causal_mask
+        )
+        use_dropout = bool(training) and self.dropout > 0.0
+        if (
+            return_attention_scores
+            or use_dropout
+            or query.shape[-1] != value.shape[-1]
+            or query.shape[-1] is None
+        ):
+            outputs, weights = self._compute_attention(query, key, value, mask, training)
+        else:
+            outputs = functional.fused_attention(
+                query, key, value, mask=mask, scale=self.scale, is_causal=is_causal
+            )  # (B, T, N, V)
+            weights = None
+        if not has_heads:
+            outputs = ops.squeeze(outputs, 2)  # (B, T, V)
+            if weights is not None:
+                weights = ops.squeeze(weights, 1)  # (B, T, S)
+        if return_attention_scores:
+            return outputs, weights
+        return outputs
+
+    def _compute_mask(
+        self, query, key, query_mask, value_mask, key_mask, attention_mask, use_causal_mask
+    ):
+        """The combined `(B, N|1, T, S)` boolean mask, and whether the fused
+        kernel may apply causality itself (the mask is then None)."""
+        query_length, key_length = query.shape[1], key.shape[1]
+        batch = query.shape[0]
+        for argument, mask, length in (
+            ("query_mask", query_mask, query_length),
+            ("value_mask", value_mask, key_length),
+            ("key_mask", key_mask, key_length),
+        ):
+            functional.check_mask_shape(self, argument, mask, (batch, length))
+        if attention_mask is not None:
+            if len(attention_mask.shape) == 3:
+                functional.check_mask_shape(
+                    self, "attention_mask", attention_mask, (batch, query_length, key_length)
+                )
+                attention_mask = ops.expand_dims(attention_mask, 1)  # (B, 1, T, S)
+            else:
+                functional.check_mask_shape(
+                    self,
+                    "attention_mask",
+                    attention_mask,
+                    (batch, query.shape[2], query_length, key_length),
+                )
+        causal = self.causal or use_causal_mask
+        mask = functional.merge_masks(
+            functional.expand_mask(query_mask, (1, 3)),  # (B, 1, T, 1)
+            functional.expand_mask(value_mask, (1, 2)),  # (B, 1, 1, S)
+            functional.expand_mask(key_mask, (1, 2)),  # (B, 1, 1, S)
+            attention_mask,
+        )
+        if causal and mask is None and query_length is not None and query_length == key_length:
+            return None, True
+        if causal:
+            causal_mask = functional.causal_mask(ops.shape(query)[1], ops.shape(key)[1])
+            causal_mask = functional.expand_mask(causal_mask, (0, 1))  # (1, 1, T, S)
+            mask = functional.merge_masks(mask, causal_mask)  # (B, N|1, T, S)
+        return mask, False
+
+    def _compute_attention(self, query, key, value, mask, training=None):
+        """Explicit attention: `(B, T, N, V)` outputs and `(B, N, T, S)` weights."""
+        scale = self.scale if self.scale is not None else 1.0 / float(query.shape[-1]) ** 0.5
+        scores = ops.einsum("btnh,bsnh->bnts", query, key) * ops.cast(scale, query.dtype)
+        weights = functional.masked_softmax(scores, mask)  # (B, N, T, S)
+        dropped = self.dropout_layer(weights, training=training)
+        outputs = ops.einsum("bnts,bsnv->btnv", dropped, value)  # (B, T, N, V)
+        return outputs, weights
+
+    def compute_mask(
+        self,
+        query,
+        value,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        training=None,
+        use_causal_mask=False,
+    ):
+        if return_attention_scores:
+            return query_mask, None
+        return query_mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "dropout": self.dropout,
+                "causal": self.causal,
+                "scale": self.scale,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+def _known_and_different(a, b):
+    return a is not None and b is not None and a != b

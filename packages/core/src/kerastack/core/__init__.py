@@ -1,0 +1,27 @@
+"""kerastack-core: the one seam between kerastack and the installed Keras.
+
+Package code writes ``from kerastack.core import keras, ops, serializable``
+and never imports a backend (TensorFlow, JAX, PyTorch, Theano) itself.
+"""
+
+from kerastack.core._seam import (
+    KERAS_MIN_VERSION,
+    keras,
+    keras_version,
+    large_negative,
+    ops,
+    serializable,
+    standardize_dtype,
+)
+from kerastack.core._version import __version__
+
+__all__ = [
+    "KERAS_MIN_VERSION",
+    "__version__",
+    "keras",
+    "keras_version",
+    "large_negative",
+    "ops",
+    "serializable",
+    "standardize_dtype",
+]

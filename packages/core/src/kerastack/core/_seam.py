@@ -1,0 +1,65 @@
+"""Which Keras runs, and the small surface kerastack layers use from it.
+
+On Keras 3, ``ops`` is ``keras.ops`` itself: no wrapper and no cost. The
+backend is whatever Keras was told by its own settings (``KERAS_BACKEND``,
+``keras.json``).
+
+Keras 2 (tf-keras under ``TF_USE_LEGACY_KERAS=1``, or Keras 2.3 on Theano)
+is not served yet; it will be served here, by a module that implements the
+same ``ops`` names over ``keras.backend``, without any layer changing.
+"""
+
+import keras
+
+KERAS_MIN_VERSION = (3, 8)
+
+
+def _parse_version(text):
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def keras_version():
+    """The running Keras version as a tuple of ints, e.g. ``(3, 15, 1)``."""
+    return _parse_version(keras.__version__)
+
+
+if keras_version()[:2] < KERAS_MIN_VERSION:
+    raise ImportError(
+        f"kerastack needs Keras >= {'.'.join(map(str, KERAS_MIN_VERSION))}, "
+        f"but the installed Keras is {keras.__version__}. "
+        "Install a newer Keras with `pip install -U keras`."
+    )
+
+ops = keras.ops
+
+
+def serializable(cls=None, *, name=None):
+    """Register a class with Keras under the package name ``"kerastack"``.
+
+    A model that uses registered layers saves and loads without
+    ``custom_objects``. Use it bare (``@serializable``), or with ``name`` when
+    two classes share a Python name (a compat class and its modern
+    namesake): ``@serializable(name="LegacyScaledDotProductAttention")``.
+    """
+    register = keras.saving.register_keras_serializable(package="kerastack", name=name)
+    return register if cls is None else register(cls)
+
+
+def standardize_dtype(dtype):
+    """The plain name of a dtype (``"float16"``), whatever object names it."""
+    return keras.backend.standardize_dtype(dtype)
+
+
+# Logit added where attention is not allowed. Finite, so a row with nothing to
+# attend to gives a uniform softmax (which callers then zero) rather than NaN;
+# in float16 it is the most negative finite value, elsewhere -1e9 as in Keras.
+_LARGE_NEGATIVE = {"float16": -65504.0}
+
+
+def large_negative(dtype):
+    """The most negative logit that is safe to use as "masked" in ``dtype``."""
+    return _LARGE_NEGATIVE.get(standardize_dtype(dtype), -1e9)

@@ -1,0 +1,229 @@
+"""keras-multi-head's names and arguments, as thin wrappers.
+
+For code moving from keras-multi-head 0.29 (``MultiHead``,
+``MultiHeadAttention(head_num=...)``). Differences, kept on purpose:
+
+- ``MultiHeadAttention`` keeps the old default ``activation="relu"`` on the
+  query, key, value and output projections, because old checkpoints were
+  trained with it; the modern layer (and ``keras.layers.MultiHeadAttention``)
+  has no activation there. Pass ``activation=None`` to drop it.
+- Padding: padded keys are never attended to (as before), and padded queries
+  now give zeros.
+- ``MultiHead``'s ``reg_factor`` regularizer is computed on the live weights
+  and so has a gradient; the old one read the weights once, at build time,
+  and was a constant.
+- ``MultiHead(hidden_dim=...)`` builds each copy for ``hidden_dim`` inputs;
+  0.29 built them for the original width, which broke most layers.
+"""
+
+import numpy as np
+
+from kerastack.attention.compat import split_qkv
+from kerastack.core import keras, serializable
+from kerastack.multihead import multi_head_attention as _mha
+from kerastack.multihead.multi_head import MultiHead as _MultiHead
+
+
+@serializable(name="LegacyMultiHead")
+class MultiHead(_MultiHead):
+    """keras-multi-head's `MultiHead`: copies stacked on a new last axis."""
+
+    def __init__(
+        self,
+        layer,
+        layer_num=1,
+        hidden_dim=None,
+        use_bias=True,
+        reg_index=None,
+        reg_slice=None,
+        reg_factor=0.0,
+        **kwargs,
+    ):
+        for modern in ("num_copies", "merge", "diversity_weights", "diversity_factor"):
+            kwargs.pop(modern, None)  # present when re-created from a saved config
+        reg_index = [] if reg_index is None else reg_index
+        reg_index = [reg_index] if isinstance(reg_index, int) else list(reg_index)
+        if not isinstance(reg_slice, list):
+            reg_slice = [reg_slice] * len(reg_index)
+        if not isinstance(reg_factor, list):
+            reg_factor = [reg_factor] * len(reg_index)
+        diversity_weights = [
+            index if slices is None else [index, _slices_to_triples(slices)]
+            for index, slices in zip(reg_index, reg_slice, strict=True)
+        ]
+        kwargs.setdefault("kernel_initializer", "uniform")
+        super().__init__(
+            layer,
+            num_copies=layer_num,
+            merge="stack",
+            hidden_dim=hidden_dim,
+            use_bias=use_bias,
+            diversity_weights=diversity_weights,
+            diversity_factor=reg_factor,
+            **kwargs,
+        )
+        self.layer_num = self.num_copies
+        self.reg_index = reg_index
+        self.reg_slice = [
+            None if slices is None else _slices_to_triples(slices) for slices in reg_slice
+        ]
+        self.reg_factor = reg_factor
+
+    def get_config(self):
+        config = super().get_config()
+        for modern in ("num_copies", "merge", "diversity_weights", "diversity_factor"):
+            config.pop(modern)
+        config.update(
+            {
+                "layer_num": self.layer_num,
+                "reg_index": self.reg_index,
+                "reg_slice": self.reg_slice,
+                "reg_factor": self.reg_factor,
+            }
+        )
+        return config
+
+
+def _slices_to_triples(slices):
+    """A slice, a tuple of slices, or their saved `[start, stop, step]` form,
+    as a list of triples (one per axis)."""
+    if isinstance(slices, slice):
+        slices = (slices,)
+    elif slices and isinstance(slices[0], (int, type(None))) and len(slices) == 3:
+        slices = (slices,)
+    return [
+        [s.start, s.stop, s.step] if isinstance(s, slice) else list(s) for s in slices
+    ]
+
+
+@serializable(name="LegacyMultiHeadAttention")
+class MultiHeadAttention(_mha.MultiHeadAttention):
+    """keras-multi-head's `MultiHeadAttention(head_num, activation="relu", ...)`.
+
+    Called on one tensor (self-attention) or on `[query, key, value]`; heads
+    split the value width evenly (`key_dim = width // head_num`) and the
+    output has the value's width. `history_only` is `causal`.
+    `set_weights`/`get_weights` use the old 2-D kernels
+    `[Wq, bq, Wk, bk, Wv, bv, Wo, bo]`.
+    """
+
+    def __init__(
+        self,
+        head_num,
+        activation="relu",
+        use_bias=True,
+        kernel_initializer="glorot_normal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        history_only=False,
+        **kwargs,
+    ):
+        for modern in ("num_heads", "key_dim", "value_dim", "output_shape", "causal"):
+            kwargs.pop(modern, None)  # present when re-created from a saved config
+        # key_dim is known only at build time (value width // head_num).
+        super().__init__(
+            num_heads=head_num,
+            key_dim=1,
+            use_bias=use_bias,
+            causal=history_only,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            **kwargs,
+        )
+        self.head_num = head_num
+        self.activation = keras.activations.get(activation)
+        self.history_only = history_only
+
+    def build(self, input_shape):
+        query_shape, key_shape, value_shape = split_qkv(input_shape)
+        feature_dim = value_shape[-1]
+        if feature_dim is None or feature_dim % self.head_num != 0:
+            raise ValueError(
+                f"MultiHeadAttention needs a value width divisible by head_num={self.head_num}, "
+                f"received value shape {tuple(value_shape)}."
+            )
+        self.key_dim = self.value_dim = feature_dim // self.head_num
+        self.output_shape = feature_dim
+        super().build(query_shape, value_shape, key_shape)
+
+    def _projection(self, name, equation, output_shape, bias_axes):
+        projection = super()._projection(name, equation, output_shape, bias_axes)
+        projection.activation = self.activation
+        return projection
+
+    def call(self, inputs, mask=None, training=None):
+        query, key, value = split_qkv(inputs)
+        query_mask, key_mask, value_mask = split_qkv(mask)
+        return super().call(
+            query,
+            value,
+            key=key,
+            query_mask=query_mask,
+            key_mask=key_mask,
+            value_mask=value_mask,
+            training=training,
+        )
+
+    def compute_mask(self, inputs, mask=None):
+        return split_qkv(mask)[0]
+
+    def compute_output_shape(self, input_shape):
+        query_shape, _, value_shape = split_qkv(input_shape)
+        return tuple(query_shape[:-1]) + (value_shape[-1],)
+
+    def get_weights(self):
+        legacy = []
+        for variable, weight in zip(self.weights, super().get_weights(), strict=True):
+            if variable.path.endswith("attention_output/kernel"):
+                legacy.append(np.reshape(weight, (-1, weight.shape[-1])))  # (N * H, O)
+            elif variable.path.endswith("kernel"):
+                legacy.append(np.reshape(weight, (weight.shape[0], -1)))  # (D, N * H)
+            else:
+                legacy.append(np.reshape(weight, (-1,)))  # (N * H,) or (O,)
+        return legacy
+
+    def set_weights(self, weights):
+        if len(weights) != len(self.weights):
+            raise ValueError(
+                f"MultiHeadAttention expects {len(self.weights)} weights, received {len(weights)}."
+            )
+        reshaped = []
+        for variable, weight in zip(self.weights, weights, strict=True):
+            weight = np.asarray(weight)
+            if weight.size != int(np.prod(variable.shape)):
+                raise ValueError(
+                    f"Weight for {variable.path} has shape {weight.shape}, "
+                    f"expected {tuple(variable.shape)} or its 2-D form."
+                )
+            reshaped.append(np.reshape(weight, variable.shape))
+        super().set_weights(reshaped)
+
+    def get_config(self):
+        config = keras.layers.Layer.get_config(self)
+        config.update(
+            {
+                "head_num": self.head_num,
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+                "history_only": self.history_only,
+            }
+        )
+        return config
+
+
+def get_custom_objects():
+    """The old names, for `load_model(..., custom_objects=get_custom_objects())`."""
+    return {"MultiHead": MultiHead, "MultiHeadAttention": MultiHeadAttention}
