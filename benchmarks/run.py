@@ -1,0 +1,76 @@
+"""Run the benchmarks, one process per backend, and write the tables.
+
+    python benchmarks/run.py [--backend jax] [--quick]
+
+Writes `benchmarks/results/attention-<backend>.json` per backend and
+`benchmarks/results/attention.md`, a table of medians with each kerastack
+layer's time as a ratio of `keras.layers.MultiHeadAttention`'s in the same run.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+BACKENDS = ("tensorflow", "jax", "torch")
+PEER = "keras.layers.MultiHeadAttention"
+
+
+def table(reports):
+    lines = [
+        "| backend | layer | batch x length | forward ms | vs Keras MHA | train step ms "
+        "| vs Keras MHA | first forward s | first train s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for report in reports:
+        peers = {
+            r["length"]: r for r in report["results"] if r["layer"] == PEER
+        }
+        for r in report["results"]:
+            peer = peers[r["length"]]
+            lines.append(
+                f"| {report['backend']} | {r['layer']} | {r['batch']} x {r['length']} "
+                f"| {r['forward_median_s'] * 1e3:.1f} "
+                f"| {r['forward_median_s'] / peer['forward_median_s']:.2f} "
+                f"| {r['train_median_s'] * 1e3:.1f} "
+                f"| {r['train_median_s'] / peer['train_median_s']:.2f} "
+                f"| {r['forward_first_call_s']:.2f} | {r['train_first_call_s']:.2f} |"
+            )
+    machine = reports[0]["machine"]
+    lines.append("")
+    lines.append(
+        f"Medians of {reports[0]['repeats']} interleaved repeats after the first call; "
+        f"width {reports[0]['width']}, {reports[0]['heads']} heads, float32. "
+        f"Machine: {machine['platform']}, {machine['cpu_count']} CPUs, "
+        f"Python {machine['python']}; Keras {reports[0]['versions'].get('keras')}."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", choices=BACKENDS, action="append")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    reports = []
+    for backend in args.backend or BACKENDS:
+        out = RESULTS / f"attention-{backend}.json"
+        command = [sys.executable, str(HERE / "attention.py"), "--out", str(out)]
+        if args.quick:
+            command.append("--quick")
+        print(f"== {backend}", flush=True)
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
+        subprocess.run(command, check=True, env=env)
+        reports.append(json.loads(out.read_text()))
+    markdown = table(reports)
+    (RESULTS / "attention.md").write_text(markdown)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Proof that each kerastack package installs and works on its own.
+
+Builds every package's wheel, then for each package makes a fresh virtual
+environment, installs that one wheel (pip resolves its declared dependencies:
+kerastack siblings from the freshly built wheels, the rest from the index),
+checks that exactly the declared kerastack packages (with exact pins) and no
+backend came with it, then adds the backend a user would choose (JAX, the
+lightest; no kerastack package declares a backend), imports the package and
+runs a forward pass.
+It also checks that sibling pins are exact and that nothing undeclared got in.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VERSION = (ROOT / "VERSION").read_text().strip()
+JAX = "jax[cpu]==0.10.2"
+
+# Package -> (kerastack siblings it must pull in, smoke code run after install).
+PACKAGES = {
+    "core": (
+        [],
+        "from kerastack.core import keras, ops, serializable\n"
+        "assert ops is keras.ops\n",
+    ),
+    "attention": (
+        ["core"],
+        "import numpy as np\n"
+        "from kerastack.attention import SelfAttention, WeightedAttention\n"
+        "x = np.random.rand(2, 5, 4).astype('float32')\n"
+        "assert SelfAttention()(x).shape == (2, 5, 4)\n"
+        "assert WeightedAttention()(x).shape == (2, 4)\n",
+    ),
+    "multihead": (
+        ["core", "attention"],
+        "import numpy as np\n"
+        "from kerastack.multihead import MultiHeadAttention\n"
+        "x = np.random.rand(2, 5, 8).astype('float32')\n"
+        "assert MultiHeadAttention(num_heads=2, key_dim=4)(x, x).shape == (2, 5, 8)\n",
+    ),
+}
+
+CHECK_INSTALLED = """
+import importlib.metadata as md, sys
+name, version, expected = sys.argv[1], sys.argv[2], set(sys.argv[3].split(",")) - {""}
+installed = {d.metadata["Name"] for d in md.distributions() if d.metadata["Name"].startswith("kerastack-")}
+wanted = {f"kerastack-{n}" for n in expected | {name}}
+if installed != wanted:
+    sys.exit(f"installed {sorted(installed)}, expected exactly {sorted(wanted)}")
+requires = md.requires(f"kerastack-{name}") or []
+for sibling in expected:
+    pin = f"kerastack-{sibling}=={version}"
+    if pin not in requires:
+        sys.exit(f"kerastack-{name} requires {requires}, missing exact pin {pin}")
+for module in ("tensorflow", "jax", "torch"):
+    try:
+        md.distribution(module)
+    except md.PackageNotFoundError:
+        continue
+    sys.exit(f"{module} is installed, but no kerastack package declares it")
+"""
+
+
+def run(*command, **kwargs):
+    print("+", " ".join(str(part) for part in command), flush=True)
+    subprocess.run(command, check=True, **kwargs)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("packages", nargs="*", default=list(PACKAGES))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        dist = Path(tmp) / "dist"
+        for name in PACKAGES:
+            run(sys.executable, "-m", "build", "--wheel", "--outdir", dist, ROOT / "packages" / name)
+        env = dict(os.environ, KERAS_BACKEND="jax")
+        for name in args.packages:
+            siblings, smoke = PACKAGES[name]
+            venv = Path(tmp) / f"venv-{name}"
+            run(sys.executable, "-m", "venv", venv)
+            python = venv / "bin" / "python"
+            wheel = next(dist.glob(f"kerastack_{name}-{VERSION}-*.whl"))
+            run(python, "-m", "pip", "install", "-q", "--find-links", dist, wheel, env=env)
+            run(python, "-c", CHECK_INSTALLED, name, VERSION, ",".join(siblings), env=env)
+            run(python, "-m", "pip", "install", "-q", JAX, env=env)  # the user's backend
+            run(python, "-c", smoke, env=env)
+            print(f"kerastack-{name}: installs alone and works", flush=True)
+
+
+if __name__ == "__main__":
+    main()

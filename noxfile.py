@@ -1,0 +1,72 @@
+"""Developer sessions: demo, bench, build, lint. The tests live in tox.ini.
+
+    nox -s demo                      # the main job, on $KERAS_BACKEND (default tensorflow)
+    nox -s bench -- --quick          # benchmarks on every backend
+    nox -s bench -- --backend jax    # one backend
+    nox -s build                     # wheels into dist/
+    nox -s lint
+"""
+
+import os
+
+import nox
+
+nox.options.sessions = ["demo"]
+nox.options.reuse_existing_virtualenvs = True
+
+PACKAGES = ["packages/core", "packages/attention", "packages/multihead"]
+KERAS = "keras==3.15.1"
+# torch stays pinned to the CPU wheel this machine keeps; newer ones are CUDA builds.
+BACKEND_REQUIREMENTS = {
+    "tensorflow": ["tensorflow-cpu==2.21.0"],
+    "jax": ["jax[cpu]==0.10.2"],
+    "torch": ["torch==2.13.0"],
+}
+
+
+@nox.session(python=False, name="demo")
+def demo(session):
+    """Train a small model of kerastack layers on a toy task and show what it learned."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend not in BACKEND_REQUIREMENTS:
+        session.error(f"KERAS_BACKEND={backend!r}: choose one of {sorted(BACKEND_REQUIREMENTS)}")
+    _run_in_venv(
+        session,
+        f"demo-{backend}",
+        [KERAS, *BACKEND_REQUIREMENTS[backend]],
+        ["python", "examples/demo.py"],
+        env={"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+
+
+@nox.session
+def bench(session):
+    """Benchmarks, each backend in its own process: `-- --quick`, `-- --backend jax`."""
+    session.install(KERAS, *(r for reqs in BACKEND_REQUIREMENTS.values() for r in reqs))
+    session.install(*PACKAGES)
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def build(session):
+    """Build every package's wheel into dist/."""
+    session.install("build==1.6.1")
+    for package in PACKAGES:
+        session.run("python", "-m", "build", "--wheel", "--outdir", "dist", package)
+
+
+@nox.session
+def lint(session):
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+def _run_in_venv(session, name, requirements, command, env):
+    """A per-backend virtualenv under .nox/, created once and reused."""
+    venv = os.path.join(".nox", name)
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        session.run("python3", "-m", "venv", venv, external=True)
+    session.run(python, "-m", "pip", "install", "-q", *requirements, *PACKAGES, external=True)
+    session.run(python, *command[1:], env=env, external=True)

@@ -1,0 +1,22 @@
+"""Shared test setup: every lane first proves it runs the backend it asked for."""
+
+import os
+
+import keras
+import pytest
+
+
+def pytest_report_header(config):
+    return (
+        f"keras {keras.__version__}, backend {keras.config.backend()}, "
+        f"KERAS_BACKEND={os.environ.get('KERAS_BACKEND', '(unset)')}"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """Each test starts with float32 and fresh layer names, whatever the last one did."""
+    keras.config.set_dtype_policy("float32")
+    keras.utils.clear_session()
+    yield
+    keras.config.set_dtype_policy("float32")

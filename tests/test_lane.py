@@ -1,0 +1,31 @@
+"""Runs first (pytest collects it before the package folders): the lane is what it says."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+LANE_BACKEND = os.environ.get("KERAS_BACKEND")
+
+
+@pytest.mark.skipif(LANE_BACKEND is None, reason="not in a tox lane: KERAS_BACKEND is unset")
+def test_backend_is_the_lanes():
+    assert keras.config.backend() == LANE_BACKEND
+
+
+@pytest.mark.skipif(
+    LANE_BACKEND in (None, "tensorflow"),
+    reason="only the jax and torch lanes are TensorFlow-free",
+)
+def test_packages_import_without_tensorflow():
+    assert importlib.util.find_spec("tensorflow") is None, "TensorFlow is installed in this lane"
+    code = (
+        "import sys, kerastack.core, kerastack.attention, kerastack.multihead\n"
+        "import kerastack.attention.compat, kerastack.multihead.compat\n"
+        "leaked = sorted(m for m in sys.modules if m.split('.')[0] == 'tensorflow')\n"
+        "assert not leaked, leaked\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
