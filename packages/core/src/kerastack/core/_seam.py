@@ -9,6 +9,8 @@ is not served yet; it will be served here, by a module that implements the
 same ``ops`` names over ``keras.backend``, without any layer changing.
 """
 
+import re
+
 import keras
 
 KERAS_MIN_VERSION = (3, 8)
@@ -17,7 +19,7 @@ KERAS_MIN_VERSION = (3, 8)
 def _parse_version(text):
     parts = []
     for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
+        digits = re.match(r"\d*", piece).group()  # "0rc1" -> "0"
         parts.append(int(digits) if digits else 0)
     return tuple(parts)
 
