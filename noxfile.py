@@ -1,10 +1,10 @@
 """Developer sessions: demo, bench, build, lint. The tests live in tox.ini.
 
-    nox -s demo                      # the main job, on $KERAS_BACKEND (default tensorflow)
-    nox -s bench -- --quick          # benchmarks on every backend
-    nox -s bench -- --backend jax    # one backend
-    nox -s build                     # wheels into dist/
-    nox -s lint
+nox -s demo                      # the main job, on $KERAS_BACKEND (default tensorflow)
+nox -s bench -- --quick          # benchmarks on every backend
+nox -s bench -- --backend jax    # one backend
+nox -s build                     # wheels into dist/
+nox -s lint
 """
 
 import os

@@ -27,9 +27,7 @@ def table(reports):
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for report in reports:
-        peers = {
-            r["length"]: r for r in report["results"] if r["layer"] == PEER
-        }
+        peers = {r["length"]: r for r in report["results"] if r["layer"] == PEER}
         for r in report["results"]:
             peer = peers[r["length"]]
             lines.append(

@@ -25,8 +25,7 @@ JAX = "jax[cpu]==0.10.2"
 PACKAGES = {
     "core": (
         [],
-        "from kerastack.core import keras, ops, serializable\n"
-        "assert ops is keras.ops\n",
+        "from kerastack.core import keras, ops, serializable\nassert ops is keras.ops\n",
     ),
     "attention": (
         ["core"],
@@ -48,7 +47,8 @@ PACKAGES = {
 CHECK_INSTALLED = """
 import importlib.metadata as md, sys
 name, version, expected = sys.argv[1], sys.argv[2], set(sys.argv[3].split(",")) - {""}
-installed = {d.metadata["Name"] for d in md.distributions() if d.metadata["Name"].startswith("kerastack-")}
+names = {d.metadata["Name"] for d in md.distributions()}
+installed = {n for n in names if n.startswith("kerastack-")}
 wanted = {f"kerastack-{n}" for n in expected | {name}}
 if installed != wanted:
     sys.exit(f"installed {sorted(installed)}, expected exactly {sorted(wanted)}")
@@ -78,7 +78,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         dist = Path(tmp) / "dist"
         for name in PACKAGES:
-            run(sys.executable, "-m", "build", "--wheel", "--outdir", dist, ROOT / "packages" / name)
+            run(
+                sys.executable, "-m", "build", "--wheel", "--outdir", dist, ROOT / "packages" / name
+            )
         env = dict(os.environ, KERAS_BACKEND="jax")
         for name in args.packages:
             siblings, smoke = PACKAGES[name]

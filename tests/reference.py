@@ -77,10 +77,14 @@ def self_attention(
         for t in range(length):
             for s in range(length):
                 if attention_type == "additive":
-                    h = np.tanh(x[b, t] @ weights["Wt"] + x[b, s] @ weights["Wx"] + weights.get("bh", 0))
+                    h = np.tanh(
+                        x[b, t] @ weights["Wt"] + x[b, s] @ weights["Wx"] + weights.get("bh", 0)
+                    )
                     scores[b, t, s] = (h @ weights["Wa"]).item() + np.sum(weights.get("ba", 0))
                 else:
-                    scores[b, t, s] = x[b, t] @ weights["Wa"] @ x[b, s] + np.sum(weights.get("ba", 0))
+                    scores[b, t, s] = x[b, t] @ weights["Wa"] @ x[b, s] + np.sum(
+                        weights.get("ba", 0)
+                    )
     if activation is not None:
         scores = activation(scores)
     allowed = structure_mask(length, attention_width, causal)[None]

@@ -89,7 +89,9 @@ def test_layers_take_keras_from_the_seam():
         if "/core/" in path.as_posix():
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "keras" for a in node.names):
+            if isinstance(node, ast.Import) and any(
+                a.name.split(".")[0] == "keras" for a in node.names
+            ):
                 offenders.append(str(path.relative_to(ROOT)))
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "keras":
                 offenders.append(str(path.relative_to(ROOT)))

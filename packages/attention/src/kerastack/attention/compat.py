@@ -96,7 +96,9 @@ class SeqSelfAttention(SelfAttention):
     def get_config(self):
         config = super().get_config()
         config.pop("causal")
-        config.update({"return_attention": self.return_attention, "history_only": self.history_only})
+        config.update(
+            {"return_attention": self.return_attention, "history_only": self.history_only}
+        )
         return config
 
     @staticmethod
@@ -126,7 +128,9 @@ class SeqWeightedAttention(WeightedAttention):
 
     def call(self, inputs, mask=None, return_attention_scores=False):
         result = super().call(
-            inputs, mask=mask, return_attention_scores=self.return_attention or return_attention_scores
+            inputs,
+            mask=mask,
+            return_attention_scores=self.return_attention or return_attention_scores,
         )
         return list(result) if self.return_attention else result
 
@@ -181,7 +185,9 @@ class ScaledDotProductAttention(_sdpa.ScaledDotProductAttention):
 
     def get_config(self):
         config = keras.layers.Layer.get_config(self)
-        config.update({"return_attention": self.return_attention, "history_only": self.history_only})
+        config.update(
+            {"return_attention": self.return_attention, "history_only": self.history_only}
+        )
         return config
 
     @staticmethod

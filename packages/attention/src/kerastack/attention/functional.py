@@ -50,9 +50,7 @@ def window_mask(query_length, key_length, width, causal=False):
     rows = ops.expand_dims(ops.arange(query_length), 1)  # (T, 1)
     cols = ops.expand_dims(ops.arange(key_length), 0)  # (1, S)
     lower = rows - (width - 1) if causal else rows - width // 2
-    return ops.logical_and(
-        ops.greater_equal(cols, lower), ops.less(cols, lower + width)
-    )  # (T, S)
+    return ops.logical_and(ops.greater_equal(cols, lower), ops.less(cols, lower + width))  # (T, S)
 
 
 def masked_softmax(scores, mask=None, axis=-1):

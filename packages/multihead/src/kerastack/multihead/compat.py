@@ -91,9 +91,7 @@ def _slices_to_triples(slices):
         slices = (slices,)
     elif slices and isinstance(slices[0], (int, type(None))) and len(slices) == 3:
         slices = (slices,)
-    return [
-        [s.start, s.stop, s.step] if isinstance(s, slice) else list(s) for s in slices
-    ]
+    return [[s.start, s.stop, s.step] if isinstance(s, slice) else list(s) for s in slices]
 
 
 @serializable(name="LegacyMultiHeadAttention")

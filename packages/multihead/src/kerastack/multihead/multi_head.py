@@ -69,11 +69,15 @@ class MultiHead(keras.layers.Layer):
         if len(heads) > 1:
             num_copies = len(heads)
         if not isinstance(num_copies, int) or num_copies < 1:
-            raise ValueError(f"`num_copies` must be a positive int, received num_copies={num_copies!r}.")
+            raise ValueError(
+                f"`num_copies` must be a positive int, received num_copies={num_copies!r}."
+            )
         if merge not in MERGE_MODES:
             raise ValueError(f"`merge` must be one of {MERGE_MODES}, received merge={merge!r}.")
         if hidden_dim is not None and (not isinstance(hidden_dim, int) or hidden_dim < 1):
-            raise ValueError(f"`hidden_dim` must be a positive int or None, received hidden_dim={hidden_dim!r}.")
+            raise ValueError(
+                f"`hidden_dim` must be a positive int or None, received hidden_dim={hidden_dim!r}."
+            )
         diversity_weights = [_parse_selection(item) for item in diversity_weights or []]
         factors = (
             list(diversity_factor)
@@ -220,8 +224,7 @@ def _parse_selection(item):
             )
         return index, slices
     raise ValueError(
-        "`diversity_weights` entries must be an int or [index, slices], "
-        f"received {item!r}."
+        f"`diversity_weights` entries must be an int or [index, slices], received {item!r}."
     )
 
 

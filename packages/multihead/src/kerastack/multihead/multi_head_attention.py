@@ -78,9 +78,13 @@ class MultiHeadAttention(keras.layers.Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         for argument, value in (("num_heads", num_heads), ("key_dim", key_dim)):
             if not _positive_int(value):
-                raise ValueError(f"`{argument}` must be a positive int, received {argument}={value!r}.")
+                raise ValueError(
+                    f"`{argument}` must be a positive int, received {argument}={value!r}."
+                )
         if value_dim is not None and not _positive_int(value_dim):
-            raise ValueError(f"`value_dim` must be a positive int, received value_dim={value_dim!r}.")
+            raise ValueError(
+                f"`value_dim` must be a positive int, received value_dim={value_dim!r}."
+            )
         if isinstance(output_shape, (list, tuple)):
             if len(output_shape) != 1:
                 raise ValueError(
@@ -136,7 +140,9 @@ class MultiHeadAttention(keras.layers.Layer):
         self.value_dense = self._projection(
             "value", "bsd,dnv->bsnv", (None, self.num_heads, self.value_dim), "nv"
         )
-        self.output_dense = self._projection("attention_output", "btnv,nvo->bto", (None, output_dim), "o")
+        self.output_dense = self._projection(
+            "attention_output", "btnv,nvo->bto", (None, output_dim), "o"
+        )
         self.query_dense.build(query_shape)
         self.key_dense.build(key_shape)
         self.value_dense.build(value_shape)
