@@ -73,19 +73,27 @@ class SeqSelfAttention(SelfAttention):
         self.return_attention = return_attention
         self.history_only = history_only
 
-    def call(self, inputs, mask=None, attention_mask=None, return_attention_scores=False):
+    def call(
+        self,
+        inputs,
+        mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        inputs_mask=None,
+    ):
         result = super().call(
             inputs,
             mask=mask,
             attention_mask=attention_mask,
             return_attention_scores=self.return_attention or return_attention_scores,
+            inputs_mask=inputs_mask,
         )
         return list(result) if self.return_attention else result
 
-    def compute_mask(self, inputs, mask=None, attention_mask=None, return_attention_scores=False):
+    def compute_mask(self, inputs, previous_mask=None):
         if self.return_attention:
-            return [mask, None]
-        return mask
+            return [previous_mask, None]
+        return previous_mask
 
     def get_weights(self):
         return _to_legacy_order(self, super().get_weights())
@@ -134,12 +142,12 @@ class SeqWeightedAttention(WeightedAttention):
         )
         return list(result) if self.return_attention else result
 
-    def compute_mask(self, inputs, mask=None, return_attention_scores=False):
+    def compute_mask(self, inputs, previous_mask=None):
         return [None, None] if self.return_attention else None
 
     def get_config(self):
-        config = keras.layers.Layer.get_config(self)
-        config.update({"use_bias": self.use_bias, "return_attention": self.return_attention})
+        config = super().get_config()
+        config["return_attention"] = self.return_attention
         return config
 
     @staticmethod
@@ -198,7 +206,12 @@ class ScaledDotProductAttention(_sdpa.ScaledDotProductAttention):
 def split_qkv(items):
     """The old layers' `[q, k, v]` inputs (or one item used as all three) as a
     `(q, k, v)` tuple; works for tensors, shapes and masks."""
-    is_shape = isinstance(items, tuple) and any(isinstance(item, int) for item in items)
+    # A shape (a tuple, or a list once read back from JSON) holds ints and Nones.
+    is_shape = (
+        isinstance(items, (list, tuple))
+        and all(item is None or isinstance(item, int) for item in items)
+        and any(isinstance(item, int) for item in items)
+    )
     if isinstance(items, (list, tuple)) and not is_shape:
         if len(items) != 3:
             raise ValueError(

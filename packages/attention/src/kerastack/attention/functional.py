@@ -12,6 +12,8 @@ H head size.
 from kerastack.core import large_negative, ops, standardize_dtype
 
 _HALF_DTYPES = ("float16", "bfloat16")
+# Dtypes the fused kernel computes in as given; others (float64) take the exact path.
+FUSED_DTYPES = ("float16", "bfloat16", "float32")
 
 
 def merge_masks(*masks):
@@ -95,7 +97,7 @@ def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):
         query, key, value, mask=mask, scale=scale, is_causal=is_causal
     )  # (B, T, N, H)
     has_key = ops.transpose(has_key, (0, 2, 1, 3))  # (B, T, N, 1)
-    return outputs * ops.cast(has_key, outputs.dtype)
+    return ops.where(has_key, outputs, ops.zeros_like(outputs))
 
 
 def check_rank(layer, argument, shape, ranks):

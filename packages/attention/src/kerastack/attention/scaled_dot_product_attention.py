@@ -1,5 +1,5 @@
 from kerastack.attention import functional
-from kerastack.core import keras, ops, serializable
+from kerastack.core import keras, ops, serializable, standardize_dtype
 
 
 @serializable
@@ -110,20 +110,26 @@ class ScaledDotProductAttention(keras.layers.Layer):
         has_heads = len(query.shape) == 4
         if not has_heads:
             query, key, value = (ops.expand_dims(x, 2) for x in (query, key, value))
-        mask, is_causal = self._compute_mask(
-            query, key, query_mask, value_mask, key_mask, attention_mask, use_causal_mask
-        )
+        causal = self.causal or use_causal_mask
+        mask = self._compute_mask(query, key, query_mask, value_mask, key_mask, attention_mask)
         use_dropout = bool(training) and self.dropout > 0.0
         if (
             return_attention_scores
             or use_dropout
-            or query.shape[-1] != value.shape[-1]
             or query.shape[-1] is None
+            or query.shape[-1] != value.shape[-1]
+            or standardize_dtype(query.dtype) not in functional.FUSED_DTYPES
         ):
+            mask = self._add_causal_mask(mask, query, key) if causal else mask
             outputs, weights = self._compute_attention(query, key, value, mask, training)
         else:
+            # With causality the only restriction and a square score matrix,
+            # the kernel applies it itself (flash kernels can then skip blocks).
+            kernel_causal = causal and mask is None and _is_square(query, key)
+            if causal and not kernel_causal:
+                mask = self._add_causal_mask(mask, query, key)
             outputs = functional.fused_attention(
-                query, key, value, mask=mask, scale=self.scale, is_causal=is_causal
+                query, key, value, mask=mask, scale=self.scale, is_causal=kernel_causal
             )  # (B, T, N, V)
             weights = None
         if not has_heads:
@@ -134,11 +140,8 @@ class ScaledDotProductAttention(keras.layers.Layer):
             return outputs, weights
         return outputs
 
-    def _compute_mask(
-        self, query, key, query_mask, value_mask, key_mask, attention_mask, use_causal_mask
-    ):
-        """The combined `(B, N|1, T, S)` boolean mask, and whether the fused
-        kernel may apply causality itself (the mask is then None)."""
+    def _compute_mask(self, query, key, query_mask, value_mask, key_mask, attention_mask):
+        """The padding and explicit masks combined, `(B, N|1, T, S)`, or None."""
         query_length, key_length = query.shape[1], key.shape[1]
         batch = query.shape[0]
         for argument, mask, length in (
@@ -160,20 +163,17 @@ class ScaledDotProductAttention(keras.layers.Layer):
                     attention_mask,
                     (batch, query.shape[2], query_length, key_length),
                 )
-        causal = self.causal or use_causal_mask
-        mask = functional.merge_masks(
+        return functional.merge_masks(
             functional.expand_mask(query_mask, (1, 3)),  # (B, 1, T, 1)
             functional.expand_mask(value_mask, (1, 2)),  # (B, 1, 1, S)
             functional.expand_mask(key_mask, (1, 2)),  # (B, 1, 1, S)
             attention_mask,
         )
-        if causal and mask is None and query_length is not None and query_length == key_length:
-            return None, True
-        if causal:
-            causal_mask = functional.causal_mask(ops.shape(query)[1], ops.shape(key)[1])
-            causal_mask = functional.expand_mask(causal_mask, (0, 1))  # (1, 1, T, S)
-            mask = functional.merge_masks(mask, causal_mask)  # (B, N|1, T, S)
-        return mask, False
+
+    def _add_causal_mask(self, mask, query, key):
+        causal_mask = functional.causal_mask(ops.shape(query)[1], ops.shape(key)[1])
+        causal_mask = functional.expand_mask(causal_mask, (0, 1))  # (1, 1, T, S)
+        return functional.merge_masks(mask, causal_mask)  # (B, N|1, T, S)
 
     def _compute_attention(self, query, key, value, mask, training=None):
         """Explicit attention: `(B, T, N, V)` outputs and `(B, N, T, S)` weights."""
@@ -184,22 +184,9 @@ class ScaledDotProductAttention(keras.layers.Layer):
         outputs = ops.einsum("bnts,bsnv->btnv", dropped, value)  # (B, T, N, V)
         return outputs, weights
 
-    def compute_mask(
-        self,
-        query,
-        value,
-        key=None,
-        query_mask=None,
-        value_mask=None,
-        key_mask=None,
-        attention_mask=None,
-        return_attention_scores=False,
-        training=None,
-        use_causal_mask=False,
-    ):
-        if return_attention_scores:
-            return query_mask, None
-        return query_mask
+    def compute_mask(self, query, previous_mask=None):
+        # Keras calls this with the first input and its mask: the query's.
+        return previous_mask
 
     def get_config(self):
         config = super().get_config()
@@ -216,3 +203,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
 
 def _known_and_different(a, b):
     return a is not None and b is not None and a != b
+
+
+def _is_square(query, key):
+    return query.shape[1] is not None and query.shape[1] == key.shape[1]

@@ -1,5 +1,5 @@
 from kerastack.attention import functional
-from kerastack.core import keras, ops, serializable
+from kerastack.core import keras, ops, serializable, standardize_dtype
 
 ATTENTION_TYPES = ("additive", "multiplicative")
 
@@ -52,6 +52,8 @@ class SelfAttention(keras.layers.Layer):
         mask: `(B, T)` boolean Keras mask, True for real positions.
         attention_mask: `(B, T, T)` boolean, True where `t` may attend to `s`.
         return_attention_scores: bool, also return the `(B, T, T)` weights.
+        inputs_mask: how Keras passes the mask of `inputs` when
+            `attention_mask` is given too; the same as `mask`.
 
     Example:
 
@@ -169,7 +171,17 @@ class SelfAttention(keras.layers.Layer):
             name=name,
         )
 
-    def call(self, inputs, mask=None, attention_mask=None, return_attention_scores=False):
+    def call(
+        self,
+        inputs,
+        mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        inputs_mask=None,
+    ):
+        # Keras hands the Keras mask of `inputs` over as `inputs_mask` rather
+        # than `mask` when `attention_mask` is a tensor too.
+        mask = inputs_mask if mask is None else mask
         batch, length = inputs.shape[0], inputs.shape[1]
         functional.check_mask_shape(self, "mask", mask, (batch, length))
         functional.check_mask_shape(self, "attention_mask", attention_mask, (batch, length, length))
@@ -179,6 +191,7 @@ class SelfAttention(keras.layers.Layer):
             and not self._has_activation
             and not return_attention_scores
             and self.attention_regularizer_weight == 0
+            and standardize_dtype(inputs.dtype) in functional.FUSED_DTYPES
         ):
             # The constant b_a cancels in the softmax: the fused kernel serves.
             query = ops.expand_dims(self.query_dense(inputs), 2)  # (B, T, 1, D)
@@ -238,10 +251,9 @@ class SelfAttention(keras.layers.Layer):
         batch = ops.cast(ops.shape(weights)[0], "float32")
         return self.attention_regularizer_weight * ops.sum(ops.square(gram - identity)) / batch
 
-    def compute_mask(self, inputs, mask=None, attention_mask=None, return_attention_scores=False):
-        if return_attention_scores:
-            return mask, None
-        return mask
+    def compute_mask(self, inputs, previous_mask=None):
+        # Keras calls this with the inputs and their mask.
+        return previous_mask
 
     def get_config(self):
         config = super().get_config()

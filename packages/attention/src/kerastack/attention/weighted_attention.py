@@ -78,10 +78,8 @@ class WeightedAttention(keras.layers.Layer):
             return outputs, weights
         return outputs
 
-    def compute_mask(self, inputs, mask=None, return_attention_scores=False):
-        if return_attention_scores:
-            return None, None
-        return None
+    def compute_mask(self, inputs, previous_mask=None):
+        return None  # one vector per sequence: no time axis left to mask
 
     def get_config(self):
         config = super().get_config()

@@ -169,8 +169,8 @@ class MultiHeadAttention(_mha.MultiHeadAttention):
             training=training,
         )
 
-    def compute_mask(self, inputs, mask=None):
-        return split_qkv(mask)[0]
+    def compute_mask(self, inputs, previous_mask=None):
+        return split_qkv(previous_mask)[0]
 
     def compute_output_shape(self, input_shape):
         query_shape, _, value_shape = split_qkv(input_shape)

@@ -66,7 +66,7 @@ class MultiHead(keras.layers.Layer):
                 raise ValueError(
                     f"`layer` must be a keras.layers.Layer or a list of them, received {head!r}."
                 )
-        if len(heads) > 1:
+        if isinstance(layer, (list, tuple)):
             num_copies = len(heads)
         if not isinstance(num_copies, int) or num_copies < 1:
             raise ValueError(
@@ -106,6 +106,9 @@ class MultiHead(keras.layers.Layer):
             keras.layers.deserialize(_renamed(config, f"{heads[0].name}_{index}"))
             for index in range(len(heads), num_copies)
         ]
+        if kwargs.get("dtype") is not None:
+            for copy in self.copies:  # an explicit dtype policy reaches every copy
+                copy.dtype_policy = self.dtype_policy
         self._call_takes_mask = ["mask" in _call_arguments(copy) for copy in self.copies]
         self._call_takes_training = ["training" in _call_arguments(copy) for copy in self.copies]
 
@@ -124,7 +127,8 @@ class MultiHead(keras.layers.Layer):
             self.projection.build(input_shape)
             copy_shape = tuple(input_shape[:-1]) + (self.hidden_dim,)
         for copy in self.copies:
-            copy.build(copy_shape)
+            if not copy.built:  # copies restored by from_config may be built already
+                copy.build(copy_shape)
         for index, _ in self.diversity_weights:
             for copy in self.copies:
                 count = len(copy.trainable_weights)
@@ -181,11 +185,14 @@ class MultiHead(keras.layers.Layer):
         copy_shape = input_shape
         if self.hidden_dim is not None:
             copy_shape = tuple(input_shape[:-1]) + (self.hidden_dim,)
-        output_shape = tuple(self.copies[0].compute_output_shape(copy_shape))
+        # compute_output_spec also serves layers that only trace their call.
+        spec = keras.KerasTensor(copy_shape, dtype=self.compute_dtype)
+        shapes = [tuple(copy.compute_output_spec(spec).shape) for copy in self.copies]
         if self.merge == "stack":
-            return output_shape + (self.num_copies,)
-        width = None if output_shape[-1] is None else output_shape[-1] * self.num_copies
-        return output_shape[:-1] + (width,)
+            return shapes[0] + (self.num_copies,)
+        widths = [shape[-1] for shape in shapes]
+        width = None if None in widths else sum(widths)
+        return shapes[0][:-1] + (width,)
 
     def get_config(self):
         config = super().get_config()

@@ -147,7 +147,9 @@ class MultiHeadAttention(keras.layers.Layer):
         self.key_dense.build(key_shape)
         self.value_dense.build(value_shape)
         heads_shape = (query_shape[0], query_shape[1], self.num_heads)
-        self.attention.build(heads_shape + (self.key_dim,), heads_shape + (self.value_dim,))
+        key_heads_shape = (key_shape[0], key_shape[1], self.num_heads, self.key_dim)
+        value_heads_shape = (value_shape[0], value_shape[1], self.num_heads, self.value_dim)
+        self.attention.build(heads_shape + (self.key_dim,), value_heads_shape, key_heads_shape)
         self.output_dense.build(heads_shape + (self.value_dim,))
 
     def _projection(self, name, equation, output_shape, bias_axes):
@@ -203,22 +205,9 @@ class MultiHeadAttention(keras.layers.Layer):
             return outputs, scores
         return outputs
 
-    def compute_mask(
-        self,
-        query,
-        value,
-        key=None,
-        query_mask=None,
-        value_mask=None,
-        key_mask=None,
-        attention_mask=None,
-        return_attention_scores=False,
-        training=None,
-        use_causal_mask=False,
-    ):
-        if return_attention_scores:
-            return query_mask, None
-        return query_mask
+    def compute_mask(self, query, previous_mask=None):
+        # Keras calls this with the first input and its mask: the query's.
+        return previous_mask
 
     def get_config(self):
         config = super().get_config()
