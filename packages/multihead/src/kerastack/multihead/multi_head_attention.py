@@ -154,7 +154,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _projection(self, name, equation, output_shape, bias_axes):
         """One projection; subclasses may override it (e.g. to add an activation)."""
-        return keras.layers.EinsumDense(
+        projection = keras.layers.EinsumDense(
             equation,
             output_shape=output_shape,
             bias_axes=bias_axes if self.use_bias else None,
@@ -167,6 +167,11 @@ class MultiHeadAttention(keras.layers.Layer):
             dtype=self.dtype_policy,
             name=name,
         )
+        # Padding masks pass through a projection unchanged (and without
+        # Keras warning that the projection drops them); the attention core
+        # receives them explicitly.
+        projection.supports_masking = True
+        return projection
 
     def call(
         self,
