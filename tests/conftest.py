@@ -17,6 +17,6 @@ def pytest_report_header(config):
 def _fresh_keras_state():
     """Each test starts with float32 and fresh layer names, whatever the last one did."""
     keras.config.set_dtype_policy("float32")
-    keras.utils.clear_session()
+    keras.utils.clear_session(free_memory=False)  # as Keras's own TestCase.setUp
     yield
     keras.config.set_dtype_policy("float32")

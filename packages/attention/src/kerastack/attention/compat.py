@@ -18,7 +18,7 @@ purpose:
 from kerastack.attention import scaled_dot_product_attention as _sdpa
 from kerastack.attention.self_attention import SelfAttention
 from kerastack.attention.weighted_attention import WeightedAttention
-from kerastack.core import keras, serializable
+from kerastack.core import serializable
 
 
 @serializable
@@ -187,12 +187,13 @@ class ScaledDotProductAttention(_sdpa.ScaledDotProductAttention):
         )
         return list(result) if self.return_attention else result
 
-    def compute_mask(self, inputs, mask=None):
-        query_mask = split_qkv(mask)[0]
+    def compute_mask(self, inputs, previous_mask=None):
+        query_mask = split_qkv(previous_mask)[0]
         return [query_mask, None] if self.return_attention else query_mask
 
     def get_config(self):
-        config = keras.layers.Layer.get_config(self)
+        config = super().get_config()
+        config.pop("causal")
         config.update(
             {"return_attention": self.return_attention, "history_only": self.history_only}
         )

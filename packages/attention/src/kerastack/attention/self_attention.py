@@ -218,7 +218,9 @@ class SelfAttention(keras.layers.Layer):
             key = ops.expand_dims(self.key_dense(inputs), 1)  # (B, 1, T, U)
             hidden = ops.tanh(query + key)  # (B, T, T, U)
             return ops.squeeze(self.score_dense(hidden), -1)  # (B, T, T)
-        query = self.query_dense(inputs)  # (B, T, D)
+        # The cast is a no-op, except on PyTorch, where Keras computes float64
+        # matmuls in float32.
+        query = ops.cast(self.query_dense(inputs), inputs.dtype)  # (B, T, D)
         scores = ops.einsum("btd,bsd->bts", query, inputs)  # (B, T, T)
         if self.score_bias is not None:
             scores = scores + ops.cast(self.score_bias, scores.dtype)
