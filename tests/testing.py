@@ -3,6 +3,7 @@
 Letters in comments: B batch, T query length, S key length, D width.
 """
 
+import contextlib
 import os
 import tempfile
 
@@ -111,3 +112,41 @@ def finite_difference_gradient(fn, x, eps=1e-6):
         minus = to_numpy(fn(x - step)).sum()
         grad[index] = (plus - minus) / (2 * eps)
     return grad
+
+
+def padding_mask(lengths, length):
+    """`(B, length)` boolean mask, True on the first `lengths[b]` positions."""
+    return np.arange(length)[None, :] < np.asarray(lengths)[:, None]
+
+
+def random_inputs(seed, *shapes):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=shape).astype("float32") for shape in shapes]
+
+
+@contextlib.contextmanager
+def float64_enabled():
+    """JAX computes in float64 only with x64 enabled; other backends always may."""
+    if keras.config.backend() == "jax":
+        import jax
+
+        with jax.enable_x64(True):
+            yield
+    else:
+        yield
+
+
+# Gradient checks. Keras maps float64 to float32 in result_type on JAX and
+# PyTorch (keras.src.backend.common.dtypes.BIT64_TO_BIT32_DTYPE), so ops such
+# as matmul, where, tanh and dot_product_attention compute a dtype="float64"
+# layer partly in float32 there; only TensorFlow runs it in float64
+# throughout. There the differences use eps=1e-6 and tight tolerances;
+# elsewhere a larger step (float32 rounding ~1e-7 / eps against truncation
+# ~eps**2) and tolerances that still catch any wrong gradient term.
+FLOAT64_THROUGHOUT = keras.config.backend() == "tensorflow"
+FD_EPS = 1e-6 if FLOAT64_THROUGHOUT else 3e-3
+FD_TOLERANCE = {"rtol": 1e-5, "atol": 1e-7} if FLOAT64_THROUGHOUT else {"rtol": 2e-3, "atol": 1e-4}
+# The analytic gradient against differences of the float64 NumPy reference.
+REFERENCE_TOLERANCE = (
+    {"rtol": 1e-5, "atol": 1e-7} if FLOAT64_THROUGHOUT else {"rtol": 1e-4, "atol": 1e-5}
+)

@@ -14,7 +14,7 @@ import pytest
 from kerastack.attention import ScaledDotProductAttention as ModernScaledDotProductAttention
 from kerastack.attention import SelfAttention, WeightedAttention, compat
 from tests import reference
-from tests.testing import FLOAT32_ATOL, FLOAT32_RTOL, TestCase, to_numpy
+from tests.testing import FLOAT32_ATOL, FLOAT32_RTOL, TestCase, padding_mask, to_numpy
 
 # keras-self-attention 0.51's SeqSelfAttention.get_config keys.
 SEQ_SELF_ATTENTION_KEYS = {
@@ -49,10 +49,6 @@ SAMPLE_TABLE = np.array(
 SAMPLE_IDS = np.array([[1, 2, 3, 1, 0]], "int32")
 # Published in keras-self-attention's tests: the output row at position 2.
 SAMPLE_ROW_2 = [0.27883747, 0.45767492, 0.47448885, 0.69199574, 0.47368336]
-
-
-def padding_mask(lengths, length):
-    return np.arange(length)[None, :] < np.asarray(lengths)[:, None]  # (B, T)
 
 
 def old_order_weights(rng, attention_type, features=3, units=4, scale=0.5):

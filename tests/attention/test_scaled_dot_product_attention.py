@@ -6,7 +6,6 @@ Letters: B batch, T query length, S key length, N heads, H query/key width,
 V value width.
 """
 
-import contextlib
 import re
 from unittest import mock
 
@@ -20,26 +19,17 @@ from hypothesis import strategies as st
 from kerastack.attention import ScaledDotProductAttention, functional
 from tests import reference
 from tests.testing import (
+    FD_EPS,
+    FD_TOLERANCE,
     FLOAT32_ATOL,
     FLOAT32_RTOL,
+    REFERENCE_TOLERANCE,
     TestCase,
     finite_difference_gradient,
+    float64_enabled,
     input_gradient,
+    padding_mask,
     to_numpy,
-)
-
-# Keras maps float64 to float32 in result_type on JAX and PyTorch
-# (keras.src.backend.common.dtypes.BIT64_TO_BIT32_DTYPE), so ops such as matmul, where, tanh
-# and dot_product_attention compute a dtype="float64" layer partly in float32 there; only
-# TensorFlow runs it in float64 throughout. There the differences use eps=1e-6 and tight
-# tolerances; elsewhere a larger step (float32 rounding ~1e-7 / eps against truncation
-# ~eps**2) and tolerances that still catch any wrong gradient term.
-FLOAT64_THROUGHOUT = keras.config.backend() == "tensorflow"
-FD_EPS = 1e-6 if FLOAT64_THROUGHOUT else 3e-3
-FD_TOLERANCE = {"rtol": 1e-5, "atol": 1e-7} if FLOAT64_THROUGHOUT else {"rtol": 2e-3, "atol": 1e-4}
-# The analytic gradient against differences of the float64 NumPy reference.
-REFERENCE_TOLERANCE = (
-    {"rtol": 1e-5, "atol": 1e-7} if FLOAT64_THROUGHOUT else {"rtol": 1e-4, "atol": 1e-5}
 )
 
 
@@ -50,10 +40,6 @@ def random_qkv(rng, batch=2, query_length=4, key_length=5, heads=None, width=3, 
     k = rng.normal(size=(batch, key_length, *middle, width))
     v = rng.normal(size=(batch, key_length, *middle, value_width or width))
     return tuple(a.astype("float32") for a in (q, k, v))
-
-
-def padding_mask(lengths, length):
-    return np.arange(length)[None, :] < np.asarray(lengths)[:, None]  # (B, T)
 
 
 def expected_allowed(shape, heads, query_mask, key_mask, value_mask, attention_mask, causal):
@@ -73,18 +59,6 @@ def expected_allowed(shape, heads, query_mask, key_mask, value_mask, attention_m
     if attention_mask is not None:
         allowed = allowed & attention_mask
     return allowed
-
-
-@contextlib.contextmanager
-def float64_enabled():
-    """JAX computes in float64 only with x64 enabled; other backends always do."""
-    if keras.config.backend() == "jax":
-        import jax
-
-        with jax.enable_x64(True):
-            yield
-    else:
-        yield
 
 
 class ScaledDotProductAttentionLayerTest(TestCase):

@@ -4,7 +4,6 @@ parity, padding, precision, saving, gradients and argument checks.
 Letters: B batch, T sequence length, D feature size.
 """
 
-import contextlib
 import re
 
 import keras
@@ -17,26 +16,17 @@ from hypothesis import strategies as st
 from kerastack.attention import WeightedAttention
 from tests import reference
 from tests.testing import (
+    FD_EPS,
+    FD_TOLERANCE,
     FLOAT32_ATOL,
     FLOAT32_RTOL,
+    REFERENCE_TOLERANCE,
     TestCase,
     finite_difference_gradient,
+    float64_enabled,
     input_gradient,
+    padding_mask,
     to_numpy,
-)
-
-# Keras maps float64 to float32 in result_type on JAX and PyTorch
-# (keras.src.backend.common.dtypes.BIT64_TO_BIT32_DTYPE), so ops such as matmul, where, tanh
-# and dot_product_attention compute a dtype="float64" layer partly in float32 there; only
-# TensorFlow runs it in float64 throughout. There the differences use eps=1e-6 and tight
-# tolerances; elsewhere a larger step (float32 rounding ~1e-7 / eps against truncation
-# ~eps**2) and tolerances that still catch any wrong gradient term.
-FLOAT64_THROUGHOUT = keras.config.backend() == "tensorflow"
-FD_EPS = 1e-6 if FLOAT64_THROUGHOUT else 3e-3
-FD_TOLERANCE = {"rtol": 1e-5, "atol": 1e-7} if FLOAT64_THROUGHOUT else {"rtol": 2e-3, "atol": 1e-4}
-# The analytic gradient against differences of the float64 NumPy reference.
-REFERENCE_TOLERANCE = (
-    {"rtol": 1e-5, "atol": 1e-7} if FLOAT64_THROUGHOUT else {"rtol": 1e-4, "atol": 1e-5}
 )
 
 
@@ -51,22 +41,6 @@ def make_layer(rng, input_shape=(2, 5, 3), **kwargs):
     layer = WeightedAttention(**kwargs)
     layer.build(input_shape)
     return layer, set_random_weights(layer, rng)
-
-
-def padding_mask(lengths, length):
-    return np.arange(length)[None, :] < np.asarray(lengths)[:, None]  # (B, T)
-
-
-@contextlib.contextmanager
-def float64_enabled():
-    """JAX computes in float64 only with x64 enabled; other backends always do."""
-    if keras.config.backend() == "jax":
-        import jax
-
-        with jax.enable_x64(True):
-            yield
-    else:
-        yield
 
 
 class WeightedAttentionLayerTest(TestCase):

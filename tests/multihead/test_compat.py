@@ -10,20 +10,11 @@ import numpy as np
 
 from kerastack.multihead import compat
 from tests import reference
-from tests.testing import TestCase, to_numpy
-
-
-def random_inputs(seed, *shapes):
-    rng = np.random.default_rng(seed)
-    return [rng.normal(size=shape).astype("float32") for shape in shapes]
+from tests.testing import TestCase, padding_mask, random_inputs, to_numpy
 
 
 def relu(x):
     return np.maximum(x, 0.0)
-
-
-def lengths_mask(lengths, total):
-    return np.arange(total)[None, :] < np.asarray(lengths)[:, None]
 
 
 def old_weights(seed, query_dim, key_dim, value_dim):
@@ -131,8 +122,8 @@ class LegacyMultiHeadAttentionTest(TestCase):
     def test_masks(self):
         query, key, value = random_inputs(5, (2, 3, 4), (2, 5, 4), (2, 5, 4))
         layer, weights = self.make_layer(5, [query, key, value], 4, 4, 4, head_num=2)
-        query_mask = lengths_mask([3, 2], 3)
-        key_mask = lengths_mask([5, 2], 5)
+        query_mask = padding_mask([3, 2], 3)
+        key_mask = padding_mask([5, 2], 5)
         outputs = to_numpy(layer([query, key, value], mask=[query_mask, key_mask, key_mask]))
         allowed = (query_mask[:, :, None] & key_mask[:, None, :])[:, None]
         expected, _ = reference.multi_head_attention(

@@ -10,15 +10,10 @@ import numpy as np
 
 from kerastack.attention import SelfAttention
 from kerastack.multihead import MultiHead
-from tests.testing import TestCase, to_numpy
+from tests.testing import TestCase, padding_mask, random_inputs, to_numpy
 
 # Keras deserializes a *built* layer's config into a built layer (its
 # `build_config`), and MultiHead.build then builds every copy again.
-
-
-def random_inputs(seed, *shapes):
-    rng = np.random.default_rng(seed)
-    return [rng.normal(size=shape).astype("float32") for shape in shapes]
 
 
 def randomize(layer, seed, scale=0.5):
@@ -27,10 +22,6 @@ def randomize(layer, seed, scale=0.5):
     layer.set_weights(
         [(rng.normal(size=w.shape) * scale).astype("float32") for w in layer.get_weights()]
     )
-
-
-def lengths_mask(lengths, total):
-    return np.arange(total)[None, :] < np.asarray(lengths)[:, None]
 
 
 def dense_config(units=3, **kwargs):
@@ -223,7 +214,7 @@ class ParityTest(TestCase):
 class MaskingTest(TestCase):
     def test_mask_reaches_recurrent_copies(self):
         x, garbage = random_inputs(10, (2, 5, 4), (2, 5, 4))
-        mask = lengths_mask([5, 3], 5)
+        mask = padding_mask([5, 3], 5)
         layer = MultiHead(keras.layers.GRU(3, return_sequences=True), num_copies=2)
         outputs = to_numpy(layer(x, mask=mask))
         # Garbage on the padded steps changes nothing on the real ones.
@@ -238,7 +229,7 @@ class MaskingTest(TestCase):
 
     def test_mask_reaches_self_attention_copies(self):
         (x,) = random_inputs(11, (2, 5, 4))
-        mask = lengths_mask([5, 2], 5)
+        mask = padding_mask([5, 2], 5)
         layer = MultiHead(SelfAttention(units=4), num_copies=2, merge="stack")
         outputs = to_numpy(layer(x, mask=mask))
         self.assertEqual(outputs.shape, (2, 5, 4, 2))

@@ -6,7 +6,6 @@ Letters: B batch, T query length, S key/value length, D width, N heads,
 H key_dim, V value_dim, O output width.
 """
 
-import contextlib
 import math
 
 import keras
@@ -19,17 +18,15 @@ from tests import reference
 from tests.testing import (
     TestCase,
     finite_difference_gradient,
+    float64_enabled,
     input_gradient,
+    padding_mask,
+    random_inputs,
     to_numpy,
 )
 
 BACKEND = keras.config.backend()
 PROPERTY_SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
-
-
-def random_inputs(seed, *shapes):
-    rng = np.random.default_rng(seed)
-    return [rng.normal(size=shape).astype("float32") for shape in shapes]
 
 
 def random_weights(layer, seed, scale=0.5):
@@ -48,11 +45,6 @@ def keras_layout_weights(layer):
         bias_shape = kernel.shape[-1:] if len(full) == 6 else kernel.shape[1:]
         full += [kernel, np.zeros(bias_shape, kernel.dtype)]
     return full
-
-
-def lengths_mask(lengths, total):
-    """`(B, total)` boolean mask, True on the first `lengths[b]` positions."""
-    return np.arange(total)[None, :] < np.asarray(lengths)[:, None]
 
 
 def keras_pair(seed, query, value, key=None, **kwargs):
@@ -78,18 +70,6 @@ def masked_model(layer, query_shape, value_shape, **call_kwargs):
     value = keras.layers.Masking(0.0)(value_in)
     outputs = layer(query, value, **call_kwargs)
     return keras.Model([query_in, value_in], outputs)
-
-
-@contextlib.contextmanager
-def float64_enabled():
-    """JAX only computes in float64 with x64 on; other backends need nothing."""
-    if BACKEND == "jax":
-        import jax
-
-        with jax.enable_x64(True):
-            yield
-    else:
-        yield
 
 
 class MultiHeadAttentionLayerTest(TestCase):
@@ -358,8 +338,8 @@ class KerasParityTest(TestCase):
 
     def test_keras_masks_on_query_and_value(self):
         query, value = random_inputs(10, (2, 4, 6), (2, 5, 6))
-        query_mask = lengths_mask([3, 2], 4)
-        value_mask = lengths_mask([4, 2], 5)
+        query_mask = padding_mask([3, 2], 4)
+        value_mask = padding_mask([4, 2], 5)
         query = query * query_mask[..., None]  # Masking(0.0) reads zeros as padding
         value = value * value_mask[..., None]
         theirs, ours = keras_pair(10, query=query, value=value, num_heads=2, key_dim=3)
@@ -445,8 +425,8 @@ class ReferenceParityTest(TestCase):
     def test_masks(self):
         query, value = random_inputs(21, (3, 4, 6), (3, 5, 6))
         layer = self.make_layer(21, query, value, num_heads=2, key_dim=3)
-        query_mask = lengths_mask([4, 2, 1], 4)
-        value_mask = lengths_mask([5, 3, 1], 5)
+        query_mask = padding_mask([4, 2, 1], 4)
+        value_mask = padding_mask([5, 3, 1], 5)
         self.assert_reference_parity(
             layer, query, value, query_mask=query_mask, value_mask=value_mask
         )
@@ -456,7 +436,7 @@ class ReferenceParityTest(TestCase):
         layer = self.make_layer(22, x, x, num_heads=2, key_dim=2, use_bias=False)
         rng = np.random.default_rng(22)
         attention_mask = rng.random((2, 5, 5)) < 0.7
-        mask = lengths_mask([5, 3], 5)
+        mask = padding_mask([5, 3], 5)
         self.assert_reference_parity(
             layer,
             x,
@@ -493,8 +473,8 @@ class PrecisionTest(TestCase):
     def test_mixed_precision_with_masks_and_scores(self):
         query, value = random_inputs(31, (2, 4, 8), (2, 5, 8))
         call_kwargs = {
-            "query_mask": lengths_mask([4, 2], 4),
-            "value_mask": lengths_mask([5, 3], 5),
+            "query_mask": padding_mask([4, 2], 4),
+            "value_mask": padding_mask([5, 3], 5),
             "return_attention_scores": True,
             "use_causal_mask": True,
         }
@@ -603,8 +583,8 @@ class PropertyTest(TestCase):
         rng = np.random.default_rng(seed)
         query = rng.normal(size=(2, 4, 4)).astype("float32")
         value = rng.normal(size=(2, 5, 4)).astype("float32")
-        query_mask = lengths_mask(query_lengths, 4)
-        value_mask = lengths_mask(key_lengths, 5)
+        query_mask = padding_mask(query_lengths, 4)
+        value_mask = padding_mask(key_lengths, 5)
         masks = {"query_mask": query_mask, "value_mask": value_mask}
         # Two different fillings of the padded positions, with large garbage.
         other_query = np.where(query_mask[..., None], query, rng.normal(size=query.shape) * 100)
@@ -653,7 +633,7 @@ class PropertyTest(TestCase):
         layer = MultiHeadAttention(num_heads=2, key_dim=2, causal=True)
         rng = np.random.default_rng(seed)
         x = rng.normal(size=(2, 5, 4)).astype("float32")
-        mask = lengths_mask([5, 4], 5)
+        mask = padding_mask([5, 4], 5)
         changed = x.copy()
         changed[:, cut:] = rng.normal(size=changed[:, cut:].shape) * 10
         for scores in (False, True):
@@ -745,7 +725,7 @@ class DropoutTest(TestCase):
         layer.set_weights(random_weights(layer, 61))
         for call_kwargs in (
             {},
-            {"query_mask": lengths_mask([4, 2], 4), "value_mask": lengths_mask([5, 1], 5)},
+            {"query_mask": padding_mask([4, 2], 4), "value_mask": padding_mask([5, 1], 5)},
             {"attention_mask": np.random.default_rng(61).random((2, 4, 5)) < 0.5},
         ):
             fused = layer(query, value, key=key, **call_kwargs)
