@@ -14,7 +14,10 @@ import nox
 nox.options.sessions = ["demo"]
 nox.options.reuse_existing_virtualenvs = True
 
-PACKAGES = ["packages/core", "packages/attention", "packages/multihead"]
+PACKAGES = [
+    f"packages/{name}"
+    for name in ("core", "attention", "multihead", "position", "layernorm", "transformer")
+]
 KERAS = "keras==3.15.1"
 # torch stays pinned to the CPU wheel this machine keeps; newer ones are CUDA builds.
 BACKEND_REQUIREMENTS = {

@@ -36,9 +36,13 @@ def expand_mask(mask, axes):
     return mask
 
 
-def causal_mask(query_length, key_length):
-    """``(T, S)`` mask where query ``i`` may see keys ``j <= i``."""
-    rows = ops.expand_dims(ops.arange(query_length), 1)  # (T, 1)
+def causal_mask(query_length, key_length, offset=0):
+    """``(T, S)`` mask where query ``i`` may see keys ``j <= i + offset``.
+
+    ``offset`` (an int or a scalar integer tensor) is the position of the first
+    query among the keys: the write index of a key/value cache.
+    """
+    rows = ops.expand_dims(ops.arange(query_length) + offset, 1)  # (T, 1)
     cols = ops.expand_dims(ops.arange(key_length), 0)  # (1, S)
     return ops.greater_equal(rows, cols)  # (T, S)
 

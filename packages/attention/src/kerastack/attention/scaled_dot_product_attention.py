@@ -39,6 +39,10 @@ class ScaledDotProductAttention(keras.layers.Layer):
             `(B, T, S)` or `(B, N, T, S)`.
         training: bool, whether dropout is active.
         use_causal_mask: bool, apply a causal mask for this call.
+        cache_update_index: int or scalar integer tensor, the position of the
+            first query among the keys (incremental decoding with a key/value
+            cache): the causal mask then lets query `i` see keys
+            `j <= cache_update_index + i`.
 
     Example:
 
@@ -105,6 +109,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
         return_attention_scores=False,
         training=None,
         use_causal_mask=False,
+        cache_update_index=None,
     ):
         key = value if key is None else key
         has_heads = len(query.shape) == 4
@@ -120,14 +125,17 @@ class ScaledDotProductAttention(keras.layers.Layer):
             or query.shape[-1] != value.shape[-1]
             or standardize_dtype(query.dtype) not in functional.FUSED_DTYPES
         ):
-            mask = self._add_causal_mask(mask, query, key) if causal else mask
+            if causal:
+                mask = self._add_causal_mask(mask, query, key, cache_update_index)
             outputs, weights = self._compute_attention(query, key, value, mask, training)
         else:
             # With causality the only restriction and a square score matrix,
             # the kernel applies it itself (flash kernels can then skip blocks).
-            kernel_causal = causal and mask is None and _is_square(query, key)
+            kernel_causal = (
+                causal and mask is None and cache_update_index is None and _is_square(query, key)
+            )
             if causal and not kernel_causal:
-                mask = self._add_causal_mask(mask, query, key)
+                mask = self._add_causal_mask(mask, query, key, cache_update_index)
             outputs = functional.fused_attention(
                 query, key, value, mask=mask, scale=self.scale, is_causal=kernel_causal
             )  # (B, T, N, V)
@@ -170,8 +178,10 @@ class ScaledDotProductAttention(keras.layers.Layer):
             attention_mask,
         )
 
-    def _add_causal_mask(self, mask, query, key):
-        causal_mask = functional.causal_mask(ops.shape(query)[1], ops.shape(key)[1])
+    def _add_causal_mask(self, mask, query, key, offset=None):
+        causal_mask = functional.causal_mask(
+            ops.shape(query)[1], ops.shape(key)[1], 0 if offset is None else offset
+        )
         causal_mask = functional.expand_mask(causal_mask, (0, 1))  # (1, 1, T, S)
         return functional.merge_masks(mask, causal_mask)  # (B, N|1, T, S)
 

@@ -6,6 +6,7 @@ and never imports a backend (TensorFlow, JAX, PyTorch, Theano) itself.
 
 from kerastack.core._seam import (
     KERAS_MIN_VERSION,
+    compile_function,
     keras,
     keras_version,
     large_negative,
@@ -18,6 +19,7 @@ from kerastack.core._version import __version__
 __all__ = [
     "KERAS_MIN_VERSION",
     "__version__",
+    "compile_function",
     "keras",
     "keras_version",
     "large_negative",

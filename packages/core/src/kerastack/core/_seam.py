@@ -65,3 +65,67 @@ _LARGE_NEGATIVE = {"float16": -65504.0}
 def large_negative(dtype):
     """The most negative logit that is safe to use as "masked" in ``dtype``."""
     return _LARGE_NEGATIVE.get(standardize_dtype(dtype), -1e9)
+
+
+def compile_function(fn, variables, updated_variables=()):
+    """``fn`` compiled for the running backend, traced once per input signature.
+
+    ``fn(*args)`` may read ``variables`` (Keras variables, e.g. a model's
+    weights) and update ``updated_variables`` (e.g. a ``SeedGenerator``'s
+    state). The compiled function always sees the variables' current values,
+    so training between calls is picked up without tracing again.
+
+    - TensorFlow: a ``tf.function`` (a graph, traced once per input shapes
+      and dtypes).
+    - JAX: ``jax.jit`` over a pure function that receives the variables'
+      values and returns the updated ones (Keras's ``StatelessScope``).
+    - PyTorch: eager execution without autograd; nothing to trace.
+
+    Arguments must be tensors or NumPy arrays (Python scalars that change
+    between calls would cause a new trace on TensorFlow and JAX).
+    """
+    backend = keras.config.backend()
+    variables = list(variables)
+    updated_variables = list(updated_variables)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        graph_fn = tf.function(fn, autograph=False)
+
+        def call(*args):
+            return graph_fn(*(tf.convert_to_tensor(a) for a in args))
+
+        return call
+    if backend == "jax":
+        import jax
+
+        def pure(values, updated_values, *args):
+            mapping = list(zip(variables + updated_variables, values + updated_values, strict=True))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                outputs = fn(*args)
+            new_values = []
+            for variable, value in zip(updated_variables, updated_values, strict=True):
+                current = scope.get_current_value(variable)
+                new_values.append(value if current is None else current)
+            return outputs, new_values
+
+        jitted = jax.jit(pure)
+
+        def call(*args):
+            outputs, new_values = jitted(
+                [v.value for v in variables], [v.value for v in updated_variables], *args
+            )
+            for variable, value in zip(updated_variables, new_values, strict=True):
+                variable.assign(value)
+            return outputs
+
+        return call
+    if backend == "torch":
+        import torch
+
+        def call(*args):
+            with torch.no_grad():
+                return fn(*(ops.convert_to_tensor(a) for a in args))
+
+        return call
+    raise NotImplementedError(f"compile_function has no rule for the {backend!r} backend.")

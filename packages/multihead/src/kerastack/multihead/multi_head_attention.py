@@ -34,6 +34,10 @@ class MultiHeadAttention(keras.layers.Layer):
         bias_regularizer, activity_regularizer, kernel_constraint,
         bias_constraint: for the projections, as in `keras.layers.Dense`.
         seed: int, seed for the attention dropout.
+        rotary_embedding: a layer applied to the query and key heads
+            `(B, T, N, H)` before attention, called as
+            `layer(heads, start_index=position_of_first_token)`; for example
+            `kerastack.position.RotaryEmbedding()`. None for no rotation.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -44,6 +48,16 @@ class MultiHeadAttention(keras.layers.Layer):
         return_attention_scores: bool, also return the `(B, N, T, S)` weights.
         training: bool, whether dropout is active.
         use_causal_mask: bool, apply a causal mask for this call.
+        cache: for incremental decoding, a tuple `(key_cache, value_cache)`
+            of shapes `(B, S_max, N, H)` and `(B, S_max, N, V)` (see
+            `initial_cache`). The projected `key`/`value` of this call are
+            written into it at `cache_update_index`, and the queries attend
+            over the whole cache (causally, when the layer or the call is
+            causal, relative to their absolute positions). The call then
+            returns `(outputs, new_cache)` (or `(outputs, scores, new_cache)`).
+        cache_update_index: int or scalar integer tensor, the position of
+            this call's first token; needed with `cache` and with a rotary
+            embedding during incremental decoding.
 
     Example:
 
@@ -73,6 +87,7 @@ class MultiHeadAttention(keras.layers.Layer):
         kernel_constraint=None,
         bias_constraint=None,
         seed=None,
+        rotary_embedding=None,
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
@@ -110,6 +125,14 @@ class MultiHeadAttention(keras.layers.Layer):
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.seed = seed
+        if isinstance(rotary_embedding, dict):
+            rotary_embedding = keras.layers.deserialize(rotary_embedding)
+        if rotary_embedding is not None and not isinstance(rotary_embedding, keras.layers.Layer):
+            raise ValueError(
+                "`rotary_embedding` must be a Keras layer (e.g. RotaryEmbedding()) or None, "
+                f"received rotary_embedding={rotary_embedding!r}."
+            )
+        self.rotary_embedding = rotary_embedding
         self.supports_masking = True
         self.attention = ScaledDotProductAttention(
             dropout=dropout, causal=causal, seed=seed, dtype=self.dtype_policy, name="attention"
@@ -149,6 +172,8 @@ class MultiHeadAttention(keras.layers.Layer):
         heads_shape = (query_shape[0], query_shape[1], self.num_heads)
         key_heads_shape = (key_shape[0], key_shape[1], self.num_heads, self.key_dim)
         value_heads_shape = (value_shape[0], value_shape[1], self.num_heads, self.value_dim)
+        if self.rotary_embedding is not None and not self.rotary_embedding.built:
+            self.rotary_embedding.build(heads_shape + (self.key_dim,))
         self.attention.build(heads_shape + (self.key_dim,), value_heads_shape, key_heads_shape)
         self.output_dense.build(heads_shape + (self.value_dim,))
 
@@ -185,11 +210,30 @@ class MultiHeadAttention(keras.layers.Layer):
         return_attention_scores=False,
         training=None,
         use_causal_mask=False,
+        cache=None,
+        cache_update_index=None,
     ):
         key = value if key is None else key
+        if cache is not None and cache_update_index is None:
+            raise ValueError(
+                "MultiHeadAttention needs `cache_update_index` (the position of this call's "
+                "first token) when a `cache` is given, received cache_update_index=None."
+            )
         query_heads = self.query_dense(query)  # (B, T, N, H)
         key_heads = self.key_dense(key)  # (B, S, N, H)
         value_heads = self.value_dense(value)  # (B, S, N, V)
+        if self.rotary_embedding is not None:
+            start = 0 if cache_update_index is None else cache_update_index
+            query_heads = self.rotary_embedding(query_heads, start_index=start)
+            key_heads = self.rotary_embedding(key_heads, start_index=start)
+        if cache is not None:
+            key_cache, value_cache = cache
+            start = [0, cache_update_index, 0, 0]
+            key_heads = ops.slice_update(key_cache, start, key_heads)  # (B, S_max, N, H)
+            value_heads = ops.slice_update(value_cache, start, value_heads)  # (B, S_max, N, V)
+            cache = (key_heads, value_heads)
+            # The keys' padding masks cover this call's tokens, not the cache.
+            value_mask = key_mask = None
         result = self.attention(
             query_heads,
             value_heads,
@@ -201,14 +245,25 @@ class MultiHeadAttention(keras.layers.Layer):
             return_attention_scores=return_attention_scores,
             training=training,
             use_causal_mask=use_causal_mask,
+            cache_update_index=cache_update_index if cache is not None else None,
         )
         heads, scores = result if return_attention_scores else (result, None)  # (B, T, N, V)
         outputs = self.output_dense(heads)  # (B, T, O)
         if query_mask is not None:
             outputs = outputs * ops.cast(ops.expand_dims(query_mask, -1), outputs.dtype)
+        if cache is not None:
+            return (outputs, scores, cache) if return_attention_scores else (outputs, cache)
         if return_attention_scores:
             return outputs, scores
         return outputs
+
+    def initial_cache(self, batch_size, max_length, dtype=None):
+        """An empty key/value cache: zeros `(B, S_max, N, H)` and `(B, S_max, N, V)`."""
+        dtype = dtype or self.compute_dtype
+        return (
+            ops.zeros((batch_size, max_length, self.num_heads, self.key_dim), dtype=dtype),
+            ops.zeros((batch_size, max_length, self.num_heads, self.value_dim), dtype=dtype),
+        )
 
     def compute_mask(self, query, previous_mask=None):
         # Keras calls this with the first input and its mask: the query's.
@@ -233,6 +288,11 @@ class MultiHeadAttention(keras.layers.Layer):
                 "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
                 "bias_constraint": keras.constraints.serialize(self.bias_constraint),
                 "seed": self.seed,
+                "rotary_embedding": (
+                    None
+                    if self.rotary_embedding is None
+                    else keras.layers.serialize(self.rotary_embedding)
+                ),
             }
         )
         return config
