@@ -29,7 +29,7 @@ BACKEND_REQUIREMENTS = {
 
 @nox.session(python=False, name="demo")
 def demo(session):
-    """Train a small model of kerastack layers on a toy task and show what it learned."""
+    """Two small kerastack models learn toy tasks: attention classification, seq2seq reversal."""
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     if backend not in BACKEND_REQUIREMENTS:
         session.error(f"KERAS_BACKEND={backend!r}: choose one of {sorted(BACKEND_REQUIREMENTS)}")
@@ -37,7 +37,7 @@ def demo(session):
         session,
         f"demo-{backend}",
         [KERAS, *BACKEND_REQUIREMENTS[backend]],
-        ["python", "examples/demo.py"],
+        [["python", "examples/demo.py"], ["python", "examples/reverse.py"]],
         env={"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
 
@@ -65,11 +65,12 @@ def lint(session):
     session.run("ruff", "format", "--check", ".")
 
 
-def _run_in_venv(session, name, requirements, command, env):
+def _run_in_venv(session, name, requirements, commands, env):
     """A per-backend virtualenv under .nox/, created once and reused."""
     venv = os.path.join(".nox", name)
     python = os.path.join(venv, "bin", "python")
     if not os.path.exists(python):
         session.run("python3", "-m", "venv", venv, external=True)
     session.run(python, "-m", "pip", "install", "-q", *requirements, *PACKAGES, external=True)
-    session.run(python, *command[1:], env=env, external=True)
+    for command in commands:
+        session.run(python, *command[1:], env=env, external=True)

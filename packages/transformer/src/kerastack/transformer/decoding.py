@@ -114,6 +114,8 @@ def decode(
         max_length,
         seed,
     )
+    if not model.built:
+        model.build(None)
     compiled = _COMPILED.setdefault(model, {})
     if settings not in compiled:
         compiled[settings] = _Decoder(model, *settings)
