@@ -42,6 +42,33 @@ PACKAGES = {
         "x = np.random.rand(2, 5, 8).astype('float32')\n"
         "assert MultiHeadAttention(num_heads=2, key_dim=4)(x, x).shape == (2, 5, 8)\n",
     ),
+    "position": (
+        ["core"],
+        "import numpy as np\n"
+        "from kerastack.position import PositionEmbedding, RotaryEmbedding\n"
+        "x = np.random.rand(2, 5, 8).astype('float32')\n"
+        "assert PositionEmbedding(max_sequence_length=6)(x).shape == (2, 5, 8)\n"
+        "assert RotaryEmbedding()(x).shape == (2, 5, 8)\n",
+    ),
+    "layernorm": (
+        ["core"],
+        "import numpy as np\n"
+        "from kerastack.layernorm import LayerNormalization, RMSNormalization\n"
+        "x = np.random.rand(2, 5, 8).astype('float32')\n"
+        "assert LayerNormalization()(x).shape == (2, 5, 8)\n"
+        "assert RMSNormalization()(x).shape == (2, 5, 8)\n",
+    ),
+    "transformer": (
+        ["core", "attention", "multihead", "position", "layernorm"],
+        "import numpy as np\n"
+        "from kerastack.transformer import Seq2SeqTransformer, decode\n"
+        "m = Seq2SeqTransformer(encoder_vocabulary_size=9, hidden_dim=8, num_heads=2,\n"
+        "    intermediate_dim=16, num_encoder_layers=1, num_decoder_layers=1,\n"
+        "    max_sequence_length=6)\n"
+        "out = decode(m, np.ones((2, 4), 'int32'), start_token_id=1, end_token_id=2,\n"
+        "    max_length=5)\n"
+        "assert out.shape == (2, 5)\n",
+    ),
 }
 
 CHECK_INSTALLED = """
