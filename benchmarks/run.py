@@ -2,9 +2,12 @@
 
     python benchmarks/run.py [--backend jax] [--quick]
 
-Writes `benchmarks/results/attention-<backend>.json` per backend and
-`benchmarks/results/attention.md`, a table of medians with each kerastack
-layer's time as a ratio of `keras.layers.MultiHeadAttention`'s in the same run.
+Subjects, each run per backend in its own process:
+- attention: `results/attention-<backend>.json` and `results/attention.md`, a
+  table of medians with each kerastack layer's time as a ratio of
+  `keras.layers.MultiHeadAttention`'s in the same run;
+- decoding: `results/decoding-<backend>.json` and `results/decoding.md`,
+  tokens per second of `decode` with and without the key/value cache.
 """
 
 import argparse
@@ -49,25 +52,55 @@ def table(reports):
     return "\n".join(lines) + "\n"
 
 
+def decoding_table(reports):
+    lines = [
+        "| backend | batch x tokens | cached tok/s | uncached tok/s | cache speedup "
+        "| first call cached s | first call uncached s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for report in reports:
+        for r in report["results"]:
+            lines.append(
+                f"| {report['backend']} | {r['batch']} x {r['length']} "
+                f"| {r['cached']['tokens_per_s']:.0f} | {r['uncached']['tokens_per_s']:.0f} "
+                f"| {r['speedup']:.2f}x | {r['cached']['first_call_s']:.2f} "
+                f"| {r['uncached']['first_call_s']:.2f} |"
+            )
+    machine = reports[0]["machine"]
+    lines.append("")
+    lines.append(
+        f"Greedy decoding, medians of {reports[0]['repeats']} interleaved repeats after the "
+        f"first call; {reports[0]['model']}; float32. Machine: {machine['platform']}, "
+        f"{machine['cpu_count']} CPUs, Python {machine['python']}; "
+        f"Keras {reports[0]['versions'].get('keras')}."
+    )
+    return "\n".join(lines) + "\n"
+
+
+SUBJECTS = {"attention": table, "decoding": decoding_table}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", choices=BACKENDS, action="append")
+    parser.add_argument("--subject", choices=tuple(SUBJECTS), action="append")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    reports = []
-    for backend in args.backend or BACKENDS:
-        out = RESULTS / f"attention-{backend}.json"
-        command = [sys.executable, str(HERE / "attention.py"), "--out", str(out)]
-        if args.quick:
-            command.append("--quick")
-        print(f"== {backend}", flush=True)
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
-        subprocess.run(command, check=True, env=env)
-        reports.append(json.loads(out.read_text()))
-    markdown = table(reports)
-    (RESULTS / "attention.md").write_text(markdown)
-    print(markdown)
+    for subject in args.subject or SUBJECTS:
+        reports = []
+        for backend in args.backend or BACKENDS:
+            out = RESULTS / f"{subject}-{backend}.json"
+            command = [sys.executable, str(HERE / f"{subject}.py"), "--out", str(out)]
+            if args.quick:
+                command.append("--quick")
+            print(f"== {subject} on {backend}", flush=True)
+            env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
+            subprocess.run(command, check=True, env=env)
+            reports.append(json.loads(out.read_text()))
+        markdown = SUBJECTS[subject](reports)
+        (RESULTS / f"{subject}.md").write_text(markdown)
+        print(markdown)
 
 
 if __name__ == "__main__":

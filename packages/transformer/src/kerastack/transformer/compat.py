@@ -367,7 +367,7 @@ def decode(
     if isinstance(model, Seq2SeqTransformer):
         from kerastack.transformer.decoding import decode as modern_decode
 
-        length = min(max_len - 1, model.max_sequence_length - 1)
+        length = min(max_len - 1, model.max_sequence_length)
         sampling = {} if top_k == 1 else {"strategy": "sample", "top_k": top_k}
         if top_k != 1 and temperature != 1.0:
             sampling["temperature"] = temperature

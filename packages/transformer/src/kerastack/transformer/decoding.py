@@ -37,6 +37,7 @@ def decode(
     num_beams=4,
     padding_id=0,
     seed=None,
+    use_cache=True,
 ):
     """Generate target token ids for a batch of source token ids.
 
@@ -49,7 +50,7 @@ def decode(
             growing once it has produced it.
         max_length: int, the most tokens generated per sequence (not
             counting the start token); at most the model's
-            `max_sequence_length - 1`.
+            `max_sequence_length`.
         encoder_padding_mask: boolean `(B, S)`, True on real tokens; from
             the model's `padding_id` (or all real) when None.
         strategy: `"greedy"` (argmax), `"sample"` (from the softmax of
@@ -62,6 +63,10 @@ def decode(
         padding_id: int, written after a sequence's end token.
         seed: int, makes sampling reproducible; each call with the same seed
             gives the same tokens. None draws fresh randomness each call.
+        use_cache: bool. True (the default) runs the decoder on one new token
+            per step with a key/value cache; False reruns it on the whole
+            prefix at every step (same tokens, more work: a reference and a
+            benchmark baseline). Greedy and sampling only.
 
     Returns:
         int32 NumPy array `(B, max_length)`: the generated tokens after the
@@ -69,14 +74,17 @@ def decode(
         `padding_id` after it.
     """
     _check_settings(strategy, temperature, top_k, top_p, num_beams)
+    if strategy == "beam" and not use_cache:
+        raise ValueError("Beam search always uses the cache; received use_cache=False.")
     if not isinstance(max_length, int) or max_length < 1:
         raise ValueError(
             f"`max_length` must be a positive int, received max_length={max_length!r}."
         )
-    if max_length + 1 > model.max_sequence_length:
+    if max_length > model.max_sequence_length:
         raise ValueError(
-            f"`max_length`={max_length} needs {max_length + 1} decoder positions (with the start "
-            f"token), more than the model's max_sequence_length={model.max_sequence_length}."
+            f"`max_length`={max_length} needs {max_length} decoder positions (the start token "
+            "and all generated tokens but the last), more than the model's "
+            f"max_sequence_length={model.max_sequence_length}."
         )
     token_ids = np.asarray(keras.ops.convert_to_numpy(encoder_token_ids))
     if token_ids.ndim != 2 or not np.issubdtype(token_ids.dtype, np.integer):
@@ -113,6 +121,7 @@ def decode(
         int(padding_id),
         max_length,
         seed,
+        bool(use_cache),
     )
     if not model.built:
         model.build(None)
@@ -138,8 +147,10 @@ class _Decoder:
         padding_id,
         max_length,
         seed,
+        use_cache,
     ):
         self.model = model
+        self.use_cache = use_cache
         self.strategy = strategy
         self.temperature = temperature
         self.top_k = top_k
@@ -171,7 +182,7 @@ class _Decoder:
         model = self.model
         batch = ops.shape(token_ids)[0]
         encoder_outputs = model.encode(token_ids, mask)  # (B, S, D)
-        cache = model.initial_cache(batch, self.max_length)
+        cache = model.initial_cache(batch, self.max_length) if self.use_cache else []
         tokens = ops.concatenate(
             [
                 ops.full((batch, 1), self.start_token_id, dtype="int32"),
@@ -185,11 +196,27 @@ class _Decoder:
             return ops.logical_and(index < self.max_length, ops.logical_not(ops.all(finished)))
 
         def body(index, tokens, finished, cache, seed_state):
-            current = ops.slice(tokens, [0, index], [batch, 1])  # (B, 1)
-            logits, cache = model.decode_sequence(
-                current, encoder_outputs, mask, cache=cache, cache_update_index=index
-            )
-            next_token, seed_state = self._choose(logits[:, 0, :], seed_state)  # (B,)
+            if self.use_cache:
+                current = ops.slice(tokens, [0, index], [batch, 1])  # (B, 1)
+                logits, cache = model.decode_sequence(
+                    current,
+                    encoder_outputs,
+                    mask,
+                    # Generated tokens are real, even one equal to padding_id.
+                    decoder_padding_mask=ops.ones_like(current, dtype="bool"),
+                    cache=cache,
+                    cache_update_index=index,
+                )
+                logits = logits[:, 0, :]  # (B, V)
+            else:
+                # The fed part of the buffer, causally: positions after
+                # `index` do not change the logits at `index`.
+                fed = tokens[:, : self.max_length]  # (B, L)
+                logits = model.decode_sequence(
+                    fed, encoder_outputs, mask, decoder_padding_mask=ops.ones_like(fed, "bool")
+                )  # (B, L, V)
+                logits = ops.take(logits, index, axis=1)  # (B, V)
+            next_token, seed_state = self._choose(logits, seed_state)  # (B,)
             next_token = ops.where(finished, self.padding_id, next_token)
             tokens = ops.slice_update(tokens, [0, index + 1], ops.expand_dims(next_token, 1))
             finished = ops.logical_or(finished, ops.equal(next_token, self.end_token_id))
@@ -278,7 +305,12 @@ class _Decoder:
                 ops.slice(tokens, [0, 0, index], [batch, beams, 1]), (batch * beams, 1)
             )  # (B*K, 1)
             logits, cache = model.decode_sequence(
-                current, encoder_outputs, beam_mask, cache=cache, cache_update_index=index
+                current,
+                encoder_outputs,
+                beam_mask,
+                decoder_padding_mask=ops.ones_like(current, dtype="bool"),
+                cache=cache,
+                cache_update_index=index,
             )
             log_probs = ops.log_softmax(logits[:, 0, :], axis=-1)  # (B*K, V)
             vocabulary = log_probs.shape[-1]
