@@ -29,9 +29,13 @@ def check_width(block, shape, num_heads, key_dim):
     return width, key_dim
 
 
+def is_positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def validate_block_arguments(intermediate_dim, num_heads, dropout, layer_norm_epsilon):
     for argument, value in (("intermediate_dim", intermediate_dim), ("num_heads", num_heads)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if not is_positive_int(value):
             raise ValueError(f"`{argument}` must be a positive int, received {argument}={value!r}.")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"`dropout` must be in [0, 1), received dropout={dropout!r}.")

@@ -1,4 +1,5 @@
 from kerastack.core import keras, serializable
+from kerastack.transformer import _common
 
 
 @serializable
@@ -55,12 +56,12 @@ class FeedForward(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not _positive_int(intermediate_dim):
+        if not _common.is_positive_int(intermediate_dim):
             raise ValueError(
                 "`intermediate_dim` must be a positive int, "
                 f"received intermediate_dim={intermediate_dim!r}."
             )
-        if output_dim is not None and not _positive_int(output_dim):
+        if output_dim is not None and not _common.is_positive_int(output_dim):
             raise ValueError(
                 f"`output_dim` must be a positive int or None, received output_dim={output_dim!r}."
             )
@@ -103,8 +104,8 @@ class FeedForward(keras.layers.Layer):
         return keras.layers.Dense(
             units,
             use_bias=self.use_bias,
-            kernel_initializer=_clone(self.kernel_initializer),
-            bias_initializer=_clone(self.bias_initializer),
+            kernel_initializer=_common.clone_initializer(self.kernel_initializer),
+            bias_initializer=_common.clone_initializer(self.bias_initializer),
             kernel_regularizer=self.kernel_regularizer,
             bias_regularizer=self.bias_regularizer,
             kernel_constraint=self.kernel_constraint,
@@ -142,12 +143,3 @@ class FeedForward(keras.layers.Layer):
             }
         )
         return config
-
-
-def _positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _clone(initializer):
-    """A fresh initializer with the same config, so sublayers do not share seeds."""
-    return initializer.__class__.from_config(initializer.get_config())

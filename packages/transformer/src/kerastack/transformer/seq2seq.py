@@ -103,7 +103,7 @@ class Seq2SeqTransformer(keras.Model):
             ("hidden_dim", hidden_dim),
             ("max_sequence_length", max_sequence_length),
         ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not _common.is_positive_int(value):
                 raise ValueError(
                     f"`{argument}` must be a positive int, received {argument}={value!r}."
                 )

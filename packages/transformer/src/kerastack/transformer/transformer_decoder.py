@@ -1,12 +1,10 @@
-from kerastack.core import keras, serializable
-from kerastack.layernorm import LayerNormalization
-from kerastack.multihead import MultiHeadAttention
+from kerastack.core import serializable
 from kerastack.transformer import _common
-from kerastack.transformer.feed_forward import FeedForward
+from kerastack.transformer._block import TransformerBlock
 
 
 @serializable
-class TransformerDecoder(keras.layers.Layer):
+class TransformerDecoder(TransformerBlock):
     """One transformer decoder block: causal self-attention, cross-attention
     to an encoder's output (when one is given at build time), and a
     feed-forward network, each with a residual connection, dropout and layer
@@ -65,84 +63,26 @@ class TransformerDecoder(keras.layers.Layer):
         - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
     """
 
-    def __init__(
-        self,
-        intermediate_dim,
-        num_heads,
-        key_dim=None,
-        dropout=0.0,
-        activation="relu",
-        gated=False,
-        layer_norm_epsilon=1e-5,
-        normalize_first=False,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        _common.validate_block_arguments(intermediate_dim, num_heads, dropout, layer_norm_epsilon)
-        self.intermediate_dim = intermediate_dim
-        self.num_heads = num_heads
-        self.key_dim = key_dim
-        self.dropout = dropout
-        self.activation = keras.activations.get(activation)
-        self.gated = gated
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.normalize_first = normalize_first
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.supports_masking = True
-
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
-        width, key_dim = _common.check_width(
-            self, decoder_sequence_shape, self.num_heads, self.key_dim
+        _, key_dim = _common.check_width(self, decoder_sequence_shape, self.num_heads, self.key_dim)
+        self.self_attention = self._attention(
+            "self_attention", key_dim, decoder_sequence_shape, decoder_sequence_shape
         )
-        self.self_attention = self._attention("self_attention", key_dim)
-        self.self_attention.build(decoder_sequence_shape, decoder_sequence_shape)
         self.self_attention_layer_norm = self._norm("self_attention_norm", decoder_sequence_shape)
         self.self_attention_dropout = self._dropout("self_attention_dropout")
         self.has_cross_attention = encoder_sequence_shape is not None
         if self.has_cross_attention:
             _common.check_width(self, encoder_sequence_shape, self.num_heads, key_dim)
-            self.cross_attention = self._attention("cross_attention", key_dim)
-            self.cross_attention.build(decoder_sequence_shape, encoder_sequence_shape)
+            self.cross_attention = self._attention(
+                "cross_attention", key_dim, decoder_sequence_shape, encoder_sequence_shape
+            )
             self.cross_attention_layer_norm = self._norm(
                 "cross_attention_norm", decoder_sequence_shape
             )
             self.cross_attention_dropout = self._dropout("cross_attention_dropout")
-        self.feed_forward = FeedForward(
-            self.intermediate_dim,
-            activation=self.activation,
-            gated=self.gated,
-            kernel_initializer=_common.clone_initializer(self.kernel_initializer),
-            bias_initializer=_common.clone_initializer(self.bias_initializer),
-            dtype=self.dtype_policy,
-            name="feed_forward",
-        )
-        self.feed_forward.build(decoder_sequence_shape)
+        self.feed_forward = self._feed_forward(decoder_sequence_shape)
         self.feed_forward_layer_norm = self._norm("feed_forward_norm", decoder_sequence_shape)
         self.feed_forward_dropout = self._dropout("feed_forward_dropout")
-
-    def _attention(self, name, key_dim):
-        return MultiHeadAttention(
-            num_heads=self.num_heads,
-            key_dim=key_dim,
-            dropout=self.dropout,
-            kernel_initializer=_common.clone_initializer(self.kernel_initializer),
-            bias_initializer=_common.clone_initializer(self.bias_initializer),
-            dtype=self.dtype_policy,
-            name=name,
-        )
-
-    def _norm(self, name, shape):
-        norm = LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
-        )
-        norm.build(shape)
-        return norm
-
-    def _dropout(self, name):
-        return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
 
     def call(
         self,
@@ -182,66 +122,63 @@ class TransformerDecoder(keras.layers.Layer):
             encoder_padding_mask, encoder_sequence_mask
         )  # (B, S)
 
-        # Causal self-attention sub-block.
-        residual = decoder_sequence
-        x = self._pre_norm(self.self_attention_layer_norm, decoder_sequence)
+        # Causal self-attention. With a cache, the keys are the cached tokens
+        # too, which this call's padding mask does not cover: it masks only
+        # the queries then.
         attention_kwargs = {}
+        key_padding_mask = decoder_padding_mask
         if cache is not None:
             attention_kwargs = {"cache": cache, "cache_update_index": cache_update_index}
-            # The cache holds earlier tokens, which this call's padding mask
-            # does not cover: only the queries are masked by it.
             key_padding_mask = None
-        else:
-            key_padding_mask = decoder_padding_mask
-        result = self.self_attention(
-            x,
-            x,
-            query_mask=decoder_padding_mask,
-            value_mask=key_padding_mask,
-            attention_mask=decoder_attention_mask,
-            use_causal_mask=use_causal_mask,
-            training=training,
-            **attention_kwargs,
-        )
-        x, cache = result if cache is not None else (result, None)  # (B, T, D)
-        x = self._post_norm(
-            self.self_attention_layer_norm,
-            residual + self.self_attention_dropout(x, training=training),
-        )
+        new_cache = []
 
-        # Cross-attention sub-block.
-        if self.has_cross_attention:
-            residual = x
-            y = self._pre_norm(self.cross_attention_layer_norm, x)
-            y = self.cross_attention(
-                y,
-                encoder_sequence,
+        def self_attention(x):
+            result = self.self_attention(
+                x,
+                x,
                 query_mask=decoder_padding_mask,
-                value_mask=encoder_padding_mask,
-                attention_mask=encoder_attention_mask,
+                value_mask=key_padding_mask,
+                attention_mask=decoder_attention_mask,
+                use_causal_mask=use_causal_mask,
                 training=training,
-            )  # (B, T, D)
-            x = self._post_norm(
-                self.cross_attention_layer_norm,
-                residual + self.cross_attention_dropout(y, training=training),
+                **attention_kwargs,
             )
+            if cache is None:
+                return result  # (B, T, D)
+            outputs, updated = result
+            new_cache.append(updated)
+            return outputs  # (B, T, D)
 
-        # Feed-forward sub-block.
-        residual = x
-        y = self._pre_norm(self.feed_forward_layer_norm, x)
-        y = self.feed_forward(y, training=training)  # (B, T, D)
-        x = self._post_norm(
-            self.feed_forward_layer_norm, residual + self.feed_forward_dropout(y, training=training)
+        x = self._residual(
+            self.self_attention_layer_norm,
+            self.self_attention_dropout,
+            self_attention,
+            decoder_sequence,
+            training,
         )
-        if cache is not None:
-            return x, cache
-        return x
-
-    def _pre_norm(self, norm, x):
-        return norm(x) if self.normalize_first else x
-
-    def _post_norm(self, norm, x):
-        return x if self.normalize_first else norm(x)
+        if self.has_cross_attention:
+            x = self._residual(
+                self.cross_attention_layer_norm,
+                self.cross_attention_dropout,
+                lambda y: self.cross_attention(
+                    y,
+                    encoder_sequence,
+                    query_mask=decoder_padding_mask,
+                    value_mask=encoder_padding_mask,
+                    attention_mask=encoder_attention_mask,
+                    training=training,
+                ),  # (B, T, D)
+                x,
+                training,
+            )
+        x = self._residual(
+            self.feed_forward_layer_norm,
+            self.feed_forward_dropout,
+            lambda y: self.feed_forward(y, training=training),
+            x,
+            training,
+        )
+        return (x, new_cache[0]) if cache is not None else x
 
     def initial_cache(self, batch_size, max_length, dtype=None):
         """An empty self-attention cache for `max_length` tokens:
@@ -253,21 +190,3 @@ class TransformerDecoder(keras.layers.Layer):
 
     def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
         return decoder_sequence_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "intermediate_dim": self.intermediate_dim,
-                "num_heads": self.num_heads,
-                "key_dim": self.key_dim,
-                "dropout": self.dropout,
-                "activation": keras.activations.serialize(self.activation),
-                "gated": self.gated,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "normalize_first": self.normalize_first,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config

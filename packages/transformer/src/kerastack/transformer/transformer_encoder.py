@@ -1,12 +1,10 @@
-from kerastack.core import keras, serializable
-from kerastack.layernorm import LayerNormalization
-from kerastack.multihead import MultiHeadAttention
+from kerastack.core import serializable
 from kerastack.transformer import _common
-from kerastack.transformer.feed_forward import FeedForward
+from kerastack.transformer._block import TransformerBlock
 
 
 @serializable
-class TransformerEncoder(keras.layers.Layer):
+class TransformerEncoder(TransformerBlock):
     """One transformer encoder block: self-attention and a feed-forward
     network, each with a residual connection, dropout and layer normalization.
 
@@ -52,70 +50,14 @@ class TransformerEncoder(keras.layers.Layer):
           Architecture](https://arxiv.org/abs/2002.04745)
     """
 
-    def __init__(
-        self,
-        intermediate_dim,
-        num_heads,
-        key_dim=None,
-        dropout=0.0,
-        activation="relu",
-        gated=False,
-        layer_norm_epsilon=1e-5,
-        normalize_first=False,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        _common.validate_block_arguments(intermediate_dim, num_heads, dropout, layer_norm_epsilon)
-        self.intermediate_dim = intermediate_dim
-        self.num_heads = num_heads
-        self.key_dim = key_dim
-        self.dropout = dropout
-        self.activation = keras.activations.get(activation)
-        self.gated = gated
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.normalize_first = normalize_first
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.supports_masking = True
-
     def build(self, inputs_shape):
-        width, key_dim = _common.check_width(self, inputs_shape, self.num_heads, self.key_dim)
-        self.self_attention = MultiHeadAttention(
-            num_heads=self.num_heads,
-            key_dim=key_dim,
-            dropout=self.dropout,
-            kernel_initializer=_common.clone_initializer(self.kernel_initializer),
-            bias_initializer=_common.clone_initializer(self.bias_initializer),
-            dtype=self.dtype_policy,
-            name="self_attention",
-        )
-        self.self_attention.build(inputs_shape, inputs_shape)
-        self.self_attention_layer_norm = LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="self_attention_norm"
-        )
-        self.self_attention_layer_norm.build(inputs_shape)
-        self.self_attention_dropout = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="self_attention_dropout"
-        )
-        self.feed_forward = FeedForward(
-            self.intermediate_dim,
-            activation=self.activation,
-            gated=self.gated,
-            kernel_initializer=_common.clone_initializer(self.kernel_initializer),
-            bias_initializer=_common.clone_initializer(self.bias_initializer),
-            dtype=self.dtype_policy,
-            name="feed_forward",
-        )
-        self.feed_forward.build(inputs_shape)
-        self.feed_forward_layer_norm = LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="feed_forward_norm"
-        )
-        self.feed_forward_layer_norm.build(inputs_shape)
-        self.feed_forward_dropout = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="feed_forward_dropout"
-        )
+        _, key_dim = _common.check_width(self, inputs_shape, self.num_heads, self.key_dim)
+        self.self_attention = self._attention("self_attention", key_dim, inputs_shape, inputs_shape)
+        self.self_attention_layer_norm = self._norm("self_attention_norm", inputs_shape)
+        self.self_attention_dropout = self._dropout("self_attention_dropout")
+        self.feed_forward = self._feed_forward(inputs_shape)
+        self.feed_forward_layer_norm = self._norm("feed_forward_norm", inputs_shape)
+        self.feed_forward_dropout = self._dropout("feed_forward_dropout")
 
     def call(
         self,
@@ -128,47 +70,35 @@ class TransformerEncoder(keras.layers.Layer):
         inputs_mask=None,
     ):
         padding_mask = _common.first_mask(padding_mask, inputs_mask, mask)  # (B, T)
-        # Self-attention sub-block.
-        residual = inputs
-        x = self.self_attention_layer_norm(inputs) if self.normalize_first else inputs
-        x = self.self_attention(
+
+        def self_attention(x):
+            return self.self_attention(
+                x,
+                x,
+                query_mask=padding_mask,
+                value_mask=padding_mask,
+                attention_mask=attention_mask,
+                use_causal_mask=use_causal_mask,
+                training=training,
+            )  # (B, T, D)
+
+        x = self._residual(
+            self.self_attention_layer_norm,
+            self.self_attention_dropout,
+            self_attention,
+            inputs,
+            training,
+        )
+        return self._residual(
+            self.feed_forward_layer_norm,
+            self.feed_forward_dropout,
+            lambda y: self.feed_forward(y, training=training),
             x,
-            x,
-            query_mask=padding_mask,
-            value_mask=padding_mask,
-            attention_mask=attention_mask,
-            use_causal_mask=use_causal_mask,
-            training=training,
-        )  # (B, T, D)
-        x = residual + self.self_attention_dropout(x, training=training)
-        x = x if self.normalize_first else self.self_attention_layer_norm(x)
-        # Feed-forward sub-block.
-        residual = x
-        y = self.feed_forward_layer_norm(x) if self.normalize_first else x
-        y = self.feed_forward(y, training=training)  # (B, T, D)
-        x = residual + self.feed_forward_dropout(y, training=training)
-        return x if self.normalize_first else self.feed_forward_layer_norm(x)
+            training,
+        )
 
     def compute_mask(self, inputs, previous_mask=None):
         return previous_mask
 
     def compute_output_shape(self, inputs_shape):
         return inputs_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "intermediate_dim": self.intermediate_dim,
-                "num_heads": self.num_heads,
-                "key_dim": self.key_dim,
-                "dropout": self.dropout,
-                "activation": keras.activations.serialize(self.activation),
-                "gated": self.gated,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "normalize_first": self.normalize_first,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config
