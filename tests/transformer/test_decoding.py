@@ -12,6 +12,7 @@ Letters: B batch, S source length, L `max_length`, K beams, V vocabulary.
 """
 
 import functools
+import gc
 
 import keras
 import numpy as np
@@ -308,3 +309,22 @@ class ArgumentTest(TestCase):
         self.assert_rejected("integer array", source=SOURCE.astype("float32"))
         self.assert_rejected("shape", source=SOURCE[0])
         self.assert_rejected("encoder_padding_mask", encoder_padding_mask=MASK[:, :3])
+
+
+class CompiledDecoderLifetimeTest(TestCase):
+    def test_compiled_decoders_do_not_keep_a_model_alive(self):
+        model = Seq2SeqTransformer(
+            encoder_vocabulary_size=6,
+            hidden_dim=8,
+            num_heads=2,
+            intermediate_dim=8,
+            num_encoder_layers=1,
+            num_decoder_layers=1,
+            max_sequence_length=4,
+        )
+        decode(model, np.ones((1, 3), "int32"), start_token_id=1, end_token_id=2, max_length=3)
+        self.assertIn(model, decoding._COMPILED)
+        before = len(decoding._COMPILED)
+        del model
+        gc.collect()
+        self.assertEqual(len(decoding._COMPILED), before - 1)

@@ -149,7 +149,9 @@ class _Decoder:
         seed,
         use_cache,
     ):
-        self.model = model
+        # A weak reference: this object lives in _COMPILED under the model as
+        # its key, and a strong one would keep the model alive forever.
+        self._model = weakref.ref(model)
         self.use_cache = use_cache
         self.strategy = strategy
         self.temperature = temperature
@@ -168,6 +170,10 @@ class _Decoder:
         self.function = compile_function(
             loop, model.variables, updated_variables=[self.seed_generator.state]
         )
+
+    @property
+    def model(self):
+        return self._model()
 
     def __call__(self, token_ids, mask):
         if self.seed is not None:
