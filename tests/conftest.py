@@ -6,6 +6,16 @@ import keras
 import pytest
 
 
+def pytest_configure(config):
+    """Every test process (each xdist worker too) first checks that Keras runs
+    the backend the lane asked for; a mismatch stops the run before any test."""
+    wanted = os.environ.get("KERAS_BACKEND")
+    if wanted is not None and keras.config.backend() != wanted:
+        raise pytest.UsageError(
+            f"KERAS_BACKEND={wanted!r}, but Keras runs {keras.config.backend()!r}."
+        )
+
+
 def pytest_report_header(config):
     return (
         f"keras {keras.__version__}, backend {keras.config.backend()}, "

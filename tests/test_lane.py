@@ -1,4 +1,4 @@
-"""Runs first (pytest collects it before the package folders): the lane is what it says."""
+"""The lane is what it says (conftest.py also checks the backend in every test process)."""
 
 import importlib.util
 import os
@@ -23,8 +23,12 @@ def test_backend_is_the_lanes():
 def test_packages_import_without_tensorflow():
     assert importlib.util.find_spec("tensorflow") is None, "TensorFlow is installed in this lane"
     code = (
-        "import sys, kerastack.core, kerastack.attention, kerastack.multihead\n"
+        "import sys\n"
+        "import kerastack.core, kerastack.attention, kerastack.multihead\n"
+        "import kerastack.position, kerastack.layernorm, kerastack.transformer\n"
         "import kerastack.attention.compat, kerastack.multihead.compat\n"
+        "import kerastack.position.compat, kerastack.layernorm.compat\n"
+        "import kerastack.transformer.compat\n"
         "leaked = sorted(m for m in sys.modules if m.split('.')[0] == 'tensorflow')\n"
         "assert not leaked, leaked\n"
     )
