@@ -43,7 +43,7 @@ class CompileFunctionTest(TestCase):
 
     def test_new_shape_traces_again_same_shape_does_not(self):
         if not TRACES_ONCE:
-            pytest.skip("PyTorch runs eagerly: nothing is traced, so nothing is reused")
+            pytest.skip(reason="PyTorch runs eagerly: nothing is traced, so nothing is reused")
         _, _, traces, fn = self.make()
         fn(np.ones((1, 2), "float32"))
         fn(np.ones((1, 2), "float32"))
