@@ -13,12 +13,10 @@ the clock stops only once the result is on the host as NumPy.
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
-from importlib import metadata
 
+import environment
 import keras
 import numpy as np
 
@@ -82,18 +80,6 @@ def measure(models, batch, repeats):
     return figures
 
 
-def versions():
-    names = ["keras", "numpy", "tensorflow-cpu", "tensorflow", "jax", "jaxlib", "torch"]
-    names += ["kerastack-core", "kerastack-attention", "kerastack-multihead"]
-    found = {}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short lengths, few repeats")
@@ -118,13 +104,8 @@ def main():
     report = {
         "benchmark": "attention",
         "backend": keras.config.backend(),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-        },
-        "versions": versions(),
+        "machine": environment.machine(),
+        "versions": environment.versions(),
         "width": WIDTH,
         "heads": HEADS,
         "repeats": repeats,

@@ -13,12 +13,10 @@ medians and spread over repeats.
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
-from importlib import metadata
 
+import environment
 import keras
 import numpy as np
 
@@ -79,18 +77,6 @@ def measure(model, sources, length, repeats):
     return figures
 
 
-def versions():
-    names = ["keras", "numpy", "tensorflow-cpu", "tensorflow", "jax", "jaxlib", "torch"]
-    names += [f"kerastack-{n}" for n in ("core", "multihead", "transformer")]
-    found = {}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short outputs, few repeats")
@@ -115,13 +101,8 @@ def main():
     report = {
         "benchmark": "decoding",
         "backend": keras.config.backend(),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-        },
-        "versions": versions(),
+        "machine": environment.machine(),
+        "versions": environment.versions(),
         "model": "Seq2SeqTransformer: width 256, 4 heads, 3+3 layers, vocabulary 1000",
         "repeats": repeats,
         "results": results,
