@@ -12,6 +12,7 @@ from kerastack.core._seam import (
     large_negative,
     ops,
     serializable,
+    set_dtype_policy,
     standardize_dtype,
 )
 from kerastack.core._version import __version__
@@ -25,5 +26,6 @@ __all__ = [
     "large_negative",
     "ops",
     "serializable",
+    "set_dtype_policy",
     "standardize_dtype",
 ]

@@ -4,16 +4,23 @@ On Keras 3, ``ops`` is ``keras.ops`` itself: no wrapper and no cost. The
 backend is whatever Keras was told by its own settings (``KERAS_BACKEND``,
 ``keras.json``).
 
-Keras 2 (tf-keras under ``TF_USE_LEGACY_KERAS=1``, or Keras 2.3 on Theano)
-is not served yet; it will be served here, by a module that implements the
-same ``ops`` names over ``keras.backend``, without any layer changing.
+Keras 2 is served too, as ``tf.keras`` chooses it: tf-keras when
+``TF_USE_LEGACY_KERAS=1``, or standalone Keras 2.3 on Theano. Then
+``keras`` is a namespace over that Keras with the Keras 3 names kerastack
+uses added, and ``ops`` a module implementing ``keras.ops`` names over
+``keras.backend`` (see ``_legacy.py`` and ``_legacy_ops.py``); no layer
+changes.
 """
 
 import re
 
-import keras
+from kerastack.core import _select
 
 KERAS_MIN_VERSION = (3, 8)
+# Keras 2 stacks served: tf-keras 2.x and standalone Keras 2.3 (Theano).
+KERAS2_MIN_VERSION = (2, 3)
+
+_keras = _select.keras_module()
 
 
 def _parse_version(text):
@@ -26,17 +33,34 @@ def _parse_version(text):
 
 def keras_version():
     """The running Keras version as a tuple of ints, e.g. ``(3, 15, 1)``."""
-    return _parse_version(keras.__version__)
+    return _parse_version(_keras.__version__)
 
 
-if keras_version()[:2] < KERAS_MIN_VERSION:
-    raise ImportError(
-        f"kerastack needs Keras >= {'.'.join(map(str, KERAS_MIN_VERSION))}, "
-        f"but the installed Keras is {keras.__version__}. "
-        "Install a newer Keras with `pip install -U keras`."
-    )
+def is_keras2():
+    """True when kerastack runs on Keras 2 (tf-keras or Keras 2.3 on Theano)."""
+    return keras_version()[0] < 3
 
-ops = keras.ops
+
+if is_keras2():
+    if keras_version()[:2] < KERAS2_MIN_VERSION:
+        raise ImportError(
+            f"kerastack serves Keras 2 from {'.'.join(map(str, KERAS2_MIN_VERSION))} "
+            f"and Keras 3 from {'.'.join(map(str, KERAS_MIN_VERSION))}, but the installed "
+            f"Keras is {_keras.__version__}."
+        )
+    from kerastack.core import _legacy
+    from kerastack.core import _legacy_ops as ops
+
+    keras = _legacy.build_namespace(ops)
+else:
+    if keras_version()[:2] < KERAS_MIN_VERSION:
+        raise ImportError(
+            f"kerastack needs Keras >= {'.'.join(map(str, KERAS_MIN_VERSION))}, "
+            f"but the installed Keras is {_keras.__version__}. "
+            "Install a newer Keras with `pip install -U keras`."
+        )
+    keras = _keras
+    ops = keras.ops
 
 
 def serializable(cls=None, *, name=None):
@@ -47,13 +71,35 @@ def serializable(cls=None, *, name=None):
     two classes share a Python name (a compat class and its modern
     namesake): ``@serializable(name="LegacyScaledDotProductAttention")``.
     """
-    register = keras.saving.register_keras_serializable(package="kerastack", name=name)
+    if is_keras2():
+
+        def register(cls):
+            return _legacy.register(cls, "kerastack", name)  # noqa: F821 (imported on Keras 2)
+
+    else:
+        register = keras.saving.register_keras_serializable(package="kerastack", name=name)
     return register if cls is None else register(cls)
 
 
 def standardize_dtype(dtype):
     """The plain name of a dtype (``"float16"``), whatever object names it."""
+    if is_keras2():
+        return _legacy.standardize_dtype(dtype)
     return keras.backend.standardize_dtype(dtype)
+
+
+def set_dtype_policy(layer, policy):
+    """Give an existing ``layer`` the dtype policy ``policy`` (Keras 3's setter).
+
+    Keras 2 has no setter: tf-keras sets it with ``_set_dtype_policy``, and
+    Keras 2.3 layers have a plain ``dtype``.
+    """
+    if not is_keras2():
+        layer.dtype_policy = policy
+    elif hasattr(layer, "_set_dtype_policy"):
+        layer._set_dtype_policy(policy)
+    else:
+        layer.dtype = standardize_dtype(policy)
 
 
 # Logit added where attention is not allowed. Finite, so a row with nothing to

@@ -148,7 +148,7 @@ class MultiHeadAttention(_mha.MultiHeadAttention):
                 f"received value shape {tuple(value_shape)}."
             )
         self.key_dim = self.value_dim = feature_dim // self.head_num
-        self.output_shape = feature_dim
+        self._output_width = feature_dim
         super().build(query_shape, value_shape, key_shape)
 
     def _projection(self, name, equation, output_shape, bias_axes):

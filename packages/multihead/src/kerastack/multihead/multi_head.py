@@ -1,6 +1,6 @@
 import inspect
 
-from kerastack.core import keras, ops, serializable
+from kerastack.core import keras, ops, serializable, set_dtype_policy
 
 MERGE_MODES = ("concatenate", "stack")
 
@@ -108,7 +108,7 @@ class MultiHead(keras.layers.Layer):
         ]
         if kwargs.get("dtype") is not None:
             for copy in self.copies:  # an explicit dtype policy reaches every copy
-                copy.dtype_policy = self.dtype_policy
+                set_dtype_policy(copy, self.dtype_policy)
         self._call_takes_mask = ["mask" in _call_arguments(copy) for copy in self.copies]
         self._call_takes_training = ["training" in _call_arguments(copy) for copy in self.copies]
 

@@ -116,7 +116,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.value_dim = value_dim if value_dim is not None else key_dim
         self.dropout = dropout
         self.use_bias = use_bias
-        self.output_shape = output_shape
+        self._output_width = output_shape
         self.causal = causal
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -152,7 +152,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 "MultiHeadAttention needs `key` and `value` of the same length, "
                 f"received key length {key_shape[1]} and value length {value_shape[1]}."
             )
-        output_dim = self.output_shape or query_shape[-1]
+        output_dim = self._output_width or query_shape[-1]
         # Kernels: query/key (D, N, H), value (D, N, V), output (N, V, O).
         self.query_dense = self._projection(
             "query", "btd,dnh->btnh", (None, self.num_heads, self.key_dim), "nh"
@@ -278,7 +278,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 "value_dim": self.value_dim,
                 "dropout": self.dropout,
                 "use_bias": self.use_bias,
-                "output_shape": self.output_shape,
+                "output_shape": self._output_width,
                 "causal": self.causal,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
