@@ -130,3 +130,30 @@ def multi_head_attention(query, value, key, weights, allowed=None, activation=No
     v = act(np.einsum("bsd,dnh->bsnh", value, wv) + bv)
     heads, a = scaled_dot_product_attention(q, k, v, allowed)
     return act(np.einsum("btnh,nho->bto", heads, wo) + bo), a
+
+
+def keras_layout_from_legacy(weights, head_num):
+    """keras-multi-head 0.29's 2-D weights `[Wq, bq, Wk, bk, Wv, bv, Wo, bo]`
+    (kernels `(input width, D)`, D the value width) in the Keras layout of
+    `multi_head_attention` above. Head h uses feature columns h*H:(h+1)*H of
+    each projection, and rows h*H:(h+1)*H of Wo (H = D // head_num)."""
+    wq, bq, wk, bk, wv, bv, wo, bo = weights
+    size = wv.shape[1] // head_num
+
+    def split_columns(kernel):  # (rows, N * H) -> (rows, N, H)
+        return np.stack([kernel[:, h * size : (h + 1) * size] for h in range(head_num)], 1)
+
+    def split_bias(bias):  # (N * H,) -> (N, H)
+        return np.stack([bias[h * size : (h + 1) * size] for h in range(head_num)])
+
+    output = np.stack([wo[h * size : (h + 1) * size] for h in range(head_num)])  # (N, H, D)
+    return [
+        split_columns(wq),
+        split_bias(bq),
+        split_columns(wk),
+        split_bias(bk),
+        split_columns(wv),
+        split_bias(bv),
+        output,
+        bo,
+    ]

@@ -11,11 +11,12 @@ import keras
 import numpy as np
 from keras.src.testing import TestCase as KerasTestCase
 
+from tests.tolerances import FLOAT32_ATOL, FLOAT32_RTOL
+
 HALF_POLICIES = ("mixed_float16", "mixed_bfloat16")
 
-# Tolerances, stated once. float32 against NumPy float64 references.
-FLOAT32_ATOL = 1e-5
-FLOAT32_RTOL = 1e-5
+# float32 against NumPy float64 references: FLOAT32_ATOL, FLOAT32_RTOL
+# (tests/tolerances.py, shared with the portable suite).
 # Half precision against the float32 layer with the same weights.
 HALF_ATOL = {"mixed_float16": 5e-3, "mixed_bfloat16": 3e-2}
 

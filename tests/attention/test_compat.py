@@ -14,6 +14,7 @@ import pytest
 from kerastack.attention import ScaledDotProductAttention as ModernScaledDotProductAttention
 from kerastack.attention import SelfAttention, WeightedAttention, compat
 from tests import reference
+from tests.goldens import SAMPLE_IDS, SAMPLE_ROW_2, SAMPLE_TABLE
 from tests.testing import FLOAT32_ATOL, FLOAT32_RTOL, TestCase, padding_mask, to_numpy
 
 # keras-self-attention 0.51's SeqSelfAttention.get_config keys.
@@ -35,20 +36,6 @@ SEQ_SELF_ATTENTION_KEYS = {
     "attention_regularizer_weight",
 }
 BASE_LAYER_KEYS = set(keras.layers.Layer().get_config())  # name, trainable, dtype
-
-# The keras-self-attention ScaledDotProductAttention test sample: embedding
-# rows (row 0 is padding, mask_zero=True) and ids; q = k = v = embedded.
-SAMPLE_TABLE = np.array(
-    [
-        [0.1, 0.2, 0.3, 0.4, 0.5],
-        [0.2, 0.3, 0.4, 0.6, 0.5],
-        [0.4, 0.7, 0.2, 0.6, 0.9],
-        [0.3, 0.5, 0.8, 0.9, 0.1],
-    ]
-)
-SAMPLE_IDS = np.array([[1, 2, 3, 1, 0]], "int32")
-# Published in keras-self-attention's tests: the output row at position 2.
-SAMPLE_ROW_2 = [0.27883747, 0.45767492, 0.47448885, 0.69199574, 0.47368336]
 
 
 def old_order_weights(rng, attention_type, features=3, units=4, scale=0.5):

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kerastack.attention import ScaledDotProductAttention, functional
-from tests import reference
+from tests import goldens, reference
 from tests.testing import (
     FD_EPS,
     FD_TOLERANCE,
@@ -164,43 +164,26 @@ class ScaledDotProductAttentionLayerTest(TestCase):
 
 @pytest.mark.parametrize("return_scores", [False, True])  # fused and explicit paths
 def test_golden_one_hot(return_scores):
-    # q = k = one-hot [[1, 0], [0, 1]], H = 2: q k^T = I, scaled by 1/sqrt(2),
-    # so each row's softmax puts p = exp(c) / (exp(c) + 1), c = 1/sqrt(2), on
-    # its own position and 1 - p on the other. v = [[1, 2], [3, 4]]:
-    # out[0] = p v0 + (1 - p) v1, out[1] = (1 - p) v0 + p v1.
-    q = np.eye(2, dtype="float32")[None]
-    v = np.array([[[1.0, 2.0], [3.0, 4.0]]], "float32")
-    c = np.exp(1 / np.sqrt(2))
-    p = c / (c + 1)
-    weights = np.array([[p, 1 - p], [1 - p, p]])
+    # q = k = one-hot, v = [[1, 2], [3, 4]]: see tests/goldens.py.
+    q, v = goldens.ONE_HOT, goldens.SDPA_VALUE
     result = ScaledDotProductAttention()(q, v, key=q, return_attention_scores=return_scores)
     if return_scores:
-        np.testing.assert_allclose(to_numpy(result[1])[0], weights, atol=1e-6)
+        np.testing.assert_allclose(to_numpy(result[1])[0], goldens.SDPA_WEIGHTS, atol=1e-6)
         result = result[0]
-    np.testing.assert_allclose(to_numpy(result)[0], weights @ v[0], atol=1e-6)
+    np.testing.assert_allclose(to_numpy(result)[0], goldens.SDPA_OUTPUTS, atol=1e-6)
 
 
 def test_golden_keras_self_attention_sample():
     # keras-self-attention's test_sample for ScaledDotProductAttention: the
     # published output row for id 3, and ids 1 at positions 0 and 3 give equal
     # rows. Here through the modern layer, query = key = value = embedded.
-    table = np.array(
-        [
-            [0.1, 0.2, 0.3, 0.4, 0.5],
-            [0.2, 0.3, 0.4, 0.6, 0.5],
-            [0.4, 0.7, 0.2, 0.6, 0.9],
-            [0.3, 0.5, 0.8, 0.9, 0.1],
-        ]
-    )
     inputs = keras.Input((None,), dtype="int32")
     embedding = keras.layers.Embedding(4, 5, mask_zero=True, trainable=False)
     x = embedding(inputs)
     model = keras.Model(inputs, ScaledDotProductAttention()(x, x))
-    embedding.set_weights([table])
-    outputs = to_numpy(model(np.array([[1, 2, 3, 1, 0]], "int32")))[0]
-    np.testing.assert_allclose(
-        outputs[2], [0.27883747, 0.45767492, 0.47448885, 0.69199574, 0.47368336], atol=1e-6, rtol=0
-    )
+    embedding.set_weights([goldens.SAMPLE_TABLE])
+    outputs = to_numpy(model(goldens.SAMPLE_IDS))[0]
+    np.testing.assert_allclose(outputs[2], goldens.SAMPLE_ROW_2, atol=1e-6, rtol=0)
     np.testing.assert_allclose(outputs[0], outputs[3], atol=1e-6, rtol=0)
     np.testing.assert_array_equal(outputs[4], 0.0)  # the padded query
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kerastack.attention import SelfAttention, functional
-from tests import reference
+from tests import goldens, reference
 from tests.testing import (
     FD_EPS,
     FD_TOLERANCE,
@@ -223,15 +223,13 @@ class SelfAttentionLayerTest(TestCase):
 
 @pytest.mark.parametrize("return_scores", [False, True])  # fused and explicit paths
 def test_golden_multiplicative_identity(return_scores):
-    # W_a = I, b_a = 0, one-hot inputs x0 = [1, 0], x1 = [0, 1]: e[t, s] = x_t . x_s
-    # = I, so each row's softmax is [e, 1] / (e + 1) on its own position first:
-    # a = [[e/(e+1), 1/(e+1)], [1/(e+1), e/(e+1)]], and a @ x = a.
+    # W_a = I, b_a = 0 on one-hot inputs: see tests/goldens.py.
     layer = SelfAttention(attention_type="multiplicative")
     layer.build((1, 2, 2))
-    layer.set_weights([np.zeros(1), np.eye(2)])  # [b_a, W_a] in layer.weights order
-    x = np.eye(2, dtype="float32")[None]
-    e = np.e
-    expected = np.array([[e / (e + 1), 1 / (e + 1)], [1 / (e + 1), e / (e + 1)]])
+    # [b_a, W_a] in layer.weights order.
+    layer.set_weights([np.zeros(1), goldens.SELF_ATTENTION_MULTIPLICATIVE_W])
+    x = goldens.ONE_HOT
+    expected = goldens.SELF_ATTENTION_MULTIPLICATIVE_OUTPUTS
     result = layer(x, return_attention_scores=return_scores)
     if return_scores:
         np.testing.assert_allclose(to_numpy(result[1])[0], expected, atol=1e-6)
@@ -240,32 +238,26 @@ def test_golden_multiplicative_identity(return_scores):
 
 
 def test_golden_multiplicative_sigmoid():
-    # As above with a sigmoid on the scores: e = sigmoid(I) has sigmoid(1) on
-    # the diagonal and sigmoid(0) = 1/2 off it, so a[t, t] = p and a[t, s] =
-    # 1 - p with p = exp(sigmoid(1)) / (exp(sigmoid(1)) + exp(1/2)).
+    # As above with a sigmoid on the scores: see tests/goldens.py.
     layer = SelfAttention(attention_type="multiplicative", attention_activation="sigmoid")
     layer.build((1, 2, 2))
-    layer.set_weights([np.zeros(1), np.eye(2)])
-    p = np.exp(sigmoid(1.0)) / (np.exp(sigmoid(1.0)) + np.exp(0.5))
-    outputs = to_numpy(layer(np.eye(2, dtype="float32")[None]))[0]
-    np.testing.assert_allclose(outputs, [[p, 1 - p], [1 - p, p]], atol=1e-6)
+    layer.set_weights([np.zeros(1), goldens.SELF_ATTENTION_MULTIPLICATIVE_W])
+    outputs = to_numpy(layer(goldens.ONE_HOT))[0]
+    np.testing.assert_allclose(
+        outputs, goldens.SELF_ATTENTION_MULTIPLICATIVE_SIGMOID_OUTPUTS, atol=1e-6
+    )
 
 
 def test_golden_additive():
-    # U = 1, W_t = 0, W_x = [[1], [0]], b_h = 0, w_a = [[1]], b_a = 0: the score
-    # depends on the key only, e[t, s] = tanh(x_s[0]), so with x0 = [1, 0],
-    # x1 = [0, 1] every row is [exp(tanh 1), exp(0)] / (exp(tanh 1) + 1), and
-    # the output rows equal that row (a @ x = a for one-hot x).
+    # U = 1, the score depends on the key only: see tests/goldens.py.
     layer = SelfAttention(units=1)
     layer.build((1, 2, 2))
-    layer.set_weights(
-        [np.zeros((2, 1)), np.array([[1.0], [0.0]]), np.zeros(1), np.ones((1, 1)), np.zeros(1)]
-    )
-    q = np.exp(np.tanh(1.0))
-    row = [q / (q + 1), 1 / (q + 1)]
-    outputs, scores = layer(np.eye(2, dtype="float32")[None], return_attention_scores=True)
-    np.testing.assert_allclose(to_numpy(scores)[0], [row, row], atol=1e-6)
-    np.testing.assert_allclose(to_numpy(outputs)[0], [row, row], atol=1e-6)
+    weights = goldens.SELF_ATTENTION_ADDITIVE_WEIGHTS
+    layer.set_weights([weights[name] for name in ("Wt", "Wx", "bh", "Wa", "ba")])
+    outputs, scores = layer(goldens.ONE_HOT, return_attention_scores=True)
+    expected = goldens.SELF_ATTENTION_ADDITIVE_OUTPUTS
+    np.testing.assert_allclose(to_numpy(scores)[0], expected, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(outputs)[0], expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("attention_type", ["additive", "multiplicative"])

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kerastack.attention import WeightedAttention
-from tests import reference
+from tests import goldens, reference
 from tests.testing import (
     FD_EPS,
     FD_TOLERANCE,
@@ -110,20 +110,19 @@ class WeightedAttentionLayerTest(TestCase):
 
 
 def test_golden_values():
-    # w = [[1], [0]], b = 0 on one-hot x0 = [1, 0], x1 = [0, 1]: e = [1, 0],
-    # a = [e, 1] / (e + 1), and the output a @ x = a. Masking x1 leaves
-    # a = [1, 0] and the output x0.
+    # w = [[1], [0]], b = 0 on one-hot inputs, then x1 masked: see
+    # tests/goldens.py. One-hot inputs: the outputs equal the weights.
     layer = WeightedAttention()
     layer.build((1, 2, 2))
-    layer.set_weights([np.array([[1.0], [0.0]]), np.zeros(1)])
-    x = np.eye(2, dtype="float32")[None]
-    e = np.e
+    layer.set_weights([goldens.WEIGHTED_ATTENTION_W, np.zeros(1)])
+    x = goldens.ONE_HOT
     outputs, scores = layer(x, return_attention_scores=True)
-    np.testing.assert_allclose(to_numpy(scores), [[e / (e + 1), 1 / (e + 1)]], atol=1e-6)
-    np.testing.assert_allclose(to_numpy(outputs), [[e / (e + 1), 1 / (e + 1)]], atol=1e-6)
-    outputs, scores = layer(x, mask=np.array([[True, False]]), return_attention_scores=True)
-    np.testing.assert_allclose(to_numpy(scores), [[1.0, 0.0]], atol=1e-6)
-    np.testing.assert_allclose(to_numpy(outputs), [[1.0, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(to_numpy(scores), goldens.WEIGHTED_ATTENTION_OUTPUTS, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(outputs), goldens.WEIGHTED_ATTENTION_OUTPUTS, atol=1e-6)
+    outputs, scores = layer(x, mask=goldens.WEIGHTED_ATTENTION_MASK, return_attention_scores=True)
+    masked = goldens.WEIGHTED_ATTENTION_MASKED_OUTPUTS
+    np.testing.assert_allclose(to_numpy(scores), masked, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(outputs), masked, atol=1e-6)
 
 
 def test_golden_bias_cancels():

@@ -13,6 +13,7 @@ from absl.testing import parameterized
 
 from kerastack.layernorm import compat
 from kerastack.layernorm import layer_normalization as modern
+from tests import goldens
 from tests.layernorm import reference
 from tests.testing import FLOAT32_ATOL, FLOAT32_RTOL, TestCase, to_numpy
 
@@ -129,20 +130,20 @@ class LegacyLayerNormalizationTest(TestCase):
 def test_golden_values_from_the_old_tests():
     # keras-layer-normalization's own test_sample.
     layer = compat.LayerNormalization(name="Layer-Normalization")
-    x = np.array([[[0.2, 0.1, 0.3], [0.5, 0.1, 0.1]]], "float32")
-    expected = [[[0.0, -1.22474487, 1.22474487], [1.41421356, -0.707106781, -0.707106781]]]
-    np.testing.assert_allclose(to_numpy(layer(x)), expected, atol=1e-5)
+    actual = to_numpy(layer(goldens.LAYER_NORM_X))
+    np.testing.assert_allclose(actual, goldens.LEGACY_LAYER_NORM_OUTPUTS, atol=1e-5)
     layer = compat.LayerNormalization(beta_initializer="ones")
     np.testing.assert_allclose(to_numpy(layer(np.zeros((2, 10, 256), "float32"))), 1.0)
 
 
 def test_epsilon_is_added_to_the_variance():
-    # x = [0, 2e-6]: var = 1e-12. With epsilon = 1e-12 under the square root
-    # the output is +-1e-6 / sqrt(2e-12) = +-1/sqrt(2); were epsilon added to
-    # the standard deviation it would be about +-1.
-    layer = compat.LayerNormalization(epsilon=1e-12, center=False, scale=False)
-    x = np.array([[0.0, 2e-6]], "float32")
-    np.testing.assert_allclose(to_numpy(layer(x)), [[-(0.5**0.5), 0.5**0.5]], rtol=1e-4)
+    # x = [0, 2e-6], epsilon = 1e-12 under the square root: +-1/sqrt(2); were
+    # epsilon added to the standard deviation it would be about +-1.
+    layer = compat.LayerNormalization(
+        epsilon=goldens.LEGACY_LAYER_NORM_EPSILON, center=False, scale=False
+    )
+    actual = to_numpy(layer(goldens.LEGACY_LAYER_NORM_EPSILON_X))
+    np.testing.assert_allclose(actual, goldens.LEGACY_LAYER_NORM_EPSILON_OUTPUTS, rtol=1e-4)
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"center": False}, {"scale": False}, {"epsilon": 1e-3}])

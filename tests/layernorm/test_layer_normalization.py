@@ -8,6 +8,7 @@ import pytest
 from absl.testing import parameterized
 
 from kerastack.layernorm import LayerNormalization
+from tests import goldens
 from tests.layernorm import reference
 from tests.testing import (
     FD_EPS,
@@ -157,24 +158,19 @@ class LayerNormalizationLayerTest(TestCase):
 
 
 def test_golden_values():
-    # Rows [0.2, 0.1, 0.3] and [0.5, 0.1, 0.1] normalize to
-    # [0, -sqrt(3/2), sqrt(3/2)] and [sqrt(2), -1/sqrt(2), -1/sqrt(2)];
-    # then gamma = [1, 2, 3], beta = [0, 1, -1].
+    # Two rows normalized by hand, then gamma and beta: see tests/goldens.py.
     layer = LayerNormalization(epsilon=1e-12)
     layer.build((1, 2, 3))
-    layer.set_weights([np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, -1.0])])
-    x = np.array([[[0.2, 0.1, 0.3], [0.5, 0.1, 0.1]]], "float32")
-    r, s = np.sqrt(1.5), np.sqrt(0.5)
-    expected = [[[0.0, -2 * r + 1, 3 * r - 1], [2 * s, -2 * s + 1, -3 * s - 1]]]
-    np.testing.assert_allclose(to_numpy(layer(x)), expected, atol=1e-5)
+    layer.set_weights([goldens.LAYER_NORM_GAMMA, goldens.LAYER_NORM_BETA])
+    actual = to_numpy(layer(goldens.LAYER_NORM_X))
+    np.testing.assert_allclose(actual, goldens.LAYER_NORM_OUTPUTS, atol=1e-5)
 
 
 def test_golden_epsilon_is_added_to_the_variance():
-    # x = [-1e-3, 1e-3]: var = 1e-6; with epsilon = 3e-6 the output is
-    # +-1e-3 / sqrt(4e-6) = +-0.5.
-    layer = LayerNormalization(epsilon=3e-6, center=False, scale=False)
-    x = np.array([[-1e-3, 1e-3]], "float32")
-    np.testing.assert_allclose(to_numpy(layer(x)), [[-0.5, 0.5]], rtol=1e-5)
+    # x = [-1e-3, 1e-3], epsilon = 3e-6: +-0.5 (tests/goldens.py).
+    layer = LayerNormalization(epsilon=goldens.LAYER_NORM_EPSILON, center=False, scale=False)
+    actual = to_numpy(layer(goldens.LAYER_NORM_EPSILON_X))
+    np.testing.assert_allclose(actual, goldens.LAYER_NORM_EPSILON_OUTPUTS, rtol=1e-5)
 
 
 # keras.layers.LayerNormalization (3.15) serves these on every backend. On

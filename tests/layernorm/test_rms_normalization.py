@@ -8,6 +8,7 @@ import pytest
 from absl.testing import parameterized
 
 from kerastack.layernorm import RMSNormalization
+from tests import goldens
 from tests.layernorm import reference
 from tests.testing import (
     FD_EPS,
@@ -137,14 +138,12 @@ class RMSNormalizationLayerTest(TestCase):
 
 
 def test_golden_values():
-    # x = [3, 4]: rms = sqrt(12.5), so x / rms = [0.6, 0.8] * sqrt(2); then
-    # gamma = [1, 0.5].
+    # x = [3, 4], gamma = [1, 0.5]: see tests/goldens.py.
     layer = RMSNormalization(epsilon=1e-12)
     layer.build((1, 2))
-    layer.set_weights([np.array([1.0, 0.5])])
-    x = np.array([[3.0, 4.0]], "float32")
-    root2 = np.sqrt(2.0)
-    np.testing.assert_allclose(to_numpy(layer(x)), [[0.6 * root2, 0.4 * root2]], rtol=1e-6)
+    layer.set_weights([goldens.RMS_NORM_GAMMA])
+    actual = to_numpy(layer(goldens.RMS_NORM_X))
+    np.testing.assert_allclose(actual, goldens.RMS_NORM_OUTPUTS, rtol=1e-6)
 
 
 def test_golden_no_centring():

@@ -29,28 +29,8 @@ def old_weights(seed, query_dim, key_dim, value_dim):
 
 
 def keras_layout(weights, head_num):
-    """The old 2-D weights in the reference's Keras layout. Head h uses feature
-    columns h*H:(h+1)*H of each projection, and rows h*H:(h+1)*H of Wo."""
-    wq, bq, wk, bk, wv, bv, wo, bo = weights
-    size = wv.shape[1] // head_num
-
-    def split_columns(kernel):  # (rows, N * H) -> (rows, N, H)
-        return np.stack([kernel[:, h * size : (h + 1) * size] for h in range(head_num)], 1)
-
-    def split_bias(bias):  # (N * H,) -> (N, H)
-        return np.stack([bias[h * size : (h + 1) * size] for h in range(head_num)])
-
-    output = np.stack([wo[h * size : (h + 1) * size] for h in range(head_num)])  # (N, H, D)
-    return [
-        split_columns(wq),
-        split_bias(bq),
-        split_columns(wk),
-        split_bias(bk),
-        split_columns(wv),
-        split_bias(bv),
-        output,
-        bo,
-    ]
+    """The old 2-D weights in the reference's Keras layout."""
+    return reference.keras_layout_from_legacy(weights, head_num)
 
 
 class LegacyMultiHeadAttentionTest(TestCase):

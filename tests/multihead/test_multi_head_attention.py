@@ -6,15 +6,13 @@ Letters: B batch, T query length, S key/value length, D width, N heads,
 H key_dim, V value_dim, O output width.
 """
 
-import math
-
 import keras
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kerastack.multihead import MultiHeadAttention
-from tests import reference
+from tests import goldens, reference
 from tests.testing import (
     TestCase,
     finite_difference_gradient,
@@ -177,71 +175,38 @@ class MultiHeadAttentionLayerTest(TestCase):
 
 
 class GoldenValueTest(TestCase):
-    """Hand-set weights and hand-derived outputs."""
+    """Hand-set weights and hand-derived outputs: see tests/goldens.py."""
 
     def make_layer(self):
-        # One head, D = H = O = 2. Wq = Wk = Wv = I (as (2, 1, 2) kernels),
-        # Wo = 2 I (as (1, 2, 2)), bo = [1, -1], other biases zero.
+        # One head, D = H = O = 2. Wq = Wk = Wv = I, Wo = 2 I, bo = [1, -1].
         layer = MultiHeadAttention(num_heads=1, key_dim=2)
         layer(np.zeros((1, 2, 2), "float32"), np.zeros((1, 2, 2), "float32"))
-        eye = np.eye(2, dtype="float32")
-        zeros = np.zeros((1, 2), "float32")
-        layer.set_weights(
-            [
-                eye[:, None, :],
-                zeros,
-                eye[:, None, :],
-                zeros,
-                eye[:, None, :],
-                zeros,
-                2 * eye[None],
-                np.array([1.0, -1.0], "float32"),
-            ]
-        )
+        layer.set_weights(goldens.MHA_WEIGHTS)
         return layer
-
-    def inputs(self):
-        # Queries q0 = [sqrt(2) ln 3, 0] and q1 = [0, 0]; keys = values =
-        # [1, 0], [0, 1]. Scaled scores (1/sqrt(H) = 1/sqrt(2)):
-        #   q0: [ln 3, 0]  -> softmax [3/4, 1/4]
-        #   q1: [0, 0]     -> softmax [1/2, 1/2]
-        query = np.array([[[math.sqrt(2) * math.log(3), 0.0], [0.0, 0.0]]], "float32")
-        value = np.array([[[1.0, 0.0], [0.0, 1.0]]], "float32")
-        return query, value
 
     def test_golden_values(self):
         layer = self.make_layer()
-        query, value = self.inputs()
+        query, value = goldens.MHA_QUERY, goldens.MHA_VALUE
         outputs, scores = layer(query, value, return_attention_scores=True)
-        # Heads = weights @ values: q0 -> [3/4, 1/4], q1 -> [1/2, 1/2];
-        # outputs = 2 * heads + [1, -1].
-        self.assert_close(outputs, [[[2.5, -0.5], [2.0, 0.0]]])
-        self.assert_close(scores, [[[[0.75, 0.25], [0.5, 0.5]]]])
+        self.assert_close(outputs, goldens.MHA_OUTPUTS)
+        self.assert_close(scores, goldens.MHA_SCORES)
         # The fused path gives the same numbers.
-        self.assert_close(layer(query, value), [[[2.5, -0.5], [2.0, 0.0]]])
+        self.assert_close(layer(query, value), goldens.MHA_OUTPUTS)
 
     def test_golden_values_with_masks(self):
         layer = self.make_layer()
-        query, value = self.inputs()
-        # Value 1 is padding: each real query sees only value 0 = [1, 0], so
-        # outputs are 2 * [1, 0] + [1, -1] = [3, -1]. Query 1 is padding: 0.
-        query_mask = np.array([[True, False]])
-        value_mask = np.array([[True, False]])
-        outputs, scores = layer(
-            query, value, query_mask=query_mask, value_mask=value_mask, return_attention_scores=True
-        )
-        self.assert_close(outputs, [[[3.0, -1.0], [0.0, 0.0]]])
-        self.assert_close(scores, [[[[1.0, 0.0], [0.0, 0.0]]]])
-        fused = layer(query, value, query_mask=query_mask, value_mask=value_mask)
-        self.assert_close(fused, [[[3.0, -1.0], [0.0, 0.0]]])
+        query, value = goldens.MHA_QUERY, goldens.MHA_VALUE
+        # Value 1 and query 1 are padding.
+        masks = {"query_mask": goldens.MHA_QUERY_MASK, "value_mask": goldens.MHA_VALUE_MASK}
+        outputs, scores = layer(query, value, return_attention_scores=True, **masks)
+        self.assert_close(outputs, goldens.MHA_MASKED_OUTPUTS)
+        self.assert_close(scores, goldens.MHA_MASKED_SCORES)
+        self.assert_close(layer(query, value, **masks), goldens.MHA_MASKED_OUTPUTS)
 
     def test_golden_values_causal(self):
         layer = self.make_layer()
-        query, value = self.inputs()
-        # Causal: q0 sees only key 0 -> heads [1, 0] -> [3, -1]; q1 sees both
-        # keys with scores [0, 0] -> [1/2, 1/2] -> [2, 0].
-        outputs = layer(query, value, use_causal_mask=True)
-        self.assert_close(outputs, [[[3.0, -1.0], [2.0, 0.0]]])
+        outputs = layer(goldens.MHA_QUERY, goldens.MHA_VALUE, use_causal_mask=True)
+        self.assert_close(outputs, goldens.MHA_CAUSAL_OUTPUTS)
 
 
 class KerasParityTest(TestCase):

@@ -12,6 +12,7 @@ from absl.testing import parameterized
 
 from kerastack.position import PositionEmbedding as ModernPositionEmbedding
 from kerastack.position import SinePositionEncoding, compat
+from tests import goldens
 from tests.position import reference
 from tests.position.helpers import PADDED_IDS, mask_model
 from tests.testing import FLOAT32_ATOL, FLOAT32_RTOL, TestCase, to_numpy
@@ -132,36 +133,33 @@ def test_position_embedding_weight(mode, input_shape, table_shape):
 
 
 def test_expand_golden_values_from_keras_pos_embd():
-    # keras-pos-embd's test_index and test_mask_zero: rows 6 and 20 of a
-    # (21, 2) table are positions -4 and 10; 100 clips to 10.
-    table = np.random.default_rng(2).random((21, 2))
-    table[6] = [0.25, 0.1]
-    table[20] = [0.6, -0.2]
+    # keras-pos-embd's test_index and test_mask_zero: positions -4 and 10;
+    # 100 clips to 10 (tests/goldens.py).
     layer = compat.PositionEmbedding(input_dim=10, output_dim=2, mode="expand", mask_zero=100)
     layer.build((None, None))
-    layer.set_weights([table])
-    ids = np.array([[-4, 10, 100]], "int32")
+    layer.set_weights([goldens.keras_pos_embd_expand_table()])
+    ids = goldens.KERAS_POS_EMBD_EXPAND_IDS
     np.testing.assert_allclose(
-        to_numpy(layer(ids)), [[[0.25, 0.1], [0.6, -0.2], [0.6, -0.2]]], atol=1e-6
+        to_numpy(layer(ids)), goldens.KERAS_POS_EMBD_EXPAND_OUTPUTS, atol=1e-6
     )
-    np.testing.assert_array_equal(to_numpy(layer.compute_mask(ids)), [[True, True, False]])
+    np.testing.assert_array_equal(
+        to_numpy(layer.compute_mask(ids)), goldens.KERAS_POS_EMBD_EXPAND_MASK
+    )
 
 
 def test_add_and_concat_golden_values_from_keras_pos_embd():
-    table = np.random.default_rng(3).random((10, 2))
-    table[1] = [0.25, 0.1]
-    table[3] = [0.6, -0.2]
+    table = goldens.keras_pos_embd_add_table()
     x = np.ones((1, 5, 2), "float32")
     add, _ = legacy_layer("add", 10, 2, features=2)
     add.set_weights([table])
     predicts = to_numpy(add(x))[0]
-    np.testing.assert_allclose(predicts[1], [1.25, 1.1], atol=1e-6)
-    np.testing.assert_allclose(predicts[3], [1.6, 0.8], atol=1e-6)
+    for row, expected in goldens.KERAS_POS_EMBD_ADD_ROWS.items():
+        np.testing.assert_allclose(predicts[row], expected, atol=1e-6)
     concat, _ = legacy_layer("concat", 10, 2, features=2)
     concat.set_weights([table])
     predicts = to_numpy(concat(x))[0]
-    np.testing.assert_allclose(predicts[1], [1.0, 1.0, 0.25, 0.1], atol=1e-6)
-    np.testing.assert_allclose(predicts[3], [1.0, 1.0, 0.6, -0.2], atol=1e-6)
+    for row, expected in goldens.KERAS_POS_EMBD_CONCAT_ROWS.items():
+        np.testing.assert_allclose(predicts[row], expected, atol=1e-6)
 
 
 def test_expand_parity_with_reference():
@@ -303,12 +301,10 @@ def test_trig_parity_with_reference(mode, shape, output_dim):
 
 
 def test_trig_golden_values():
-    # keras-pos-embd's test_brute formula on positions 0 and 1, width 4:
-    # [sin(p), cos(p), sin(p / 100), cos(p / 100)].
+    # keras-pos-embd's test_brute formula on positions 0 and 1, width 4.
     layer = compat.TrigPosEmbedding(mode="expand", output_dim=4)
-    actual = to_numpy(layer(np.array([[0, 1]], "int32")))[0]
-    expected = [[0, 1, 0, 1], [np.sin(1), np.cos(1), np.sin(0.01), np.cos(0.01)]]
-    np.testing.assert_allclose(actual, expected, atol=1e-6)
+    actual = to_numpy(layer(goldens.TRIG_POSITIONS))[0]
+    np.testing.assert_allclose(actual, goldens.TRIG_OUTPUTS, atol=1e-6)
 
 
 def test_trig_add_is_sine_position_encoding_added():

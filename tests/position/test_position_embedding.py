@@ -11,6 +11,7 @@ import pytest
 from absl.testing import parameterized
 
 from kerastack.position import PositionEmbedding
+from tests import goldens
 from tests.position import reference
 from tests.position.helpers import PADDED_IDS, decode_step_by_step, mask_model
 from tests.testing import TestCase, to_numpy
@@ -82,10 +83,10 @@ class PositionEmbeddingLayerTest(TestCase):
 def test_golden_values():
     layer = PositionEmbedding(4)
     layer.build((None, None, 3))
-    table = np.arange(12, dtype="float32").reshape(4, 3)
+    table = goldens.POSITION_TABLE
     layer.set_weights([table])
     x = np.full((2, 2, 3), 100.0, "float32")  # values are never read
-    expected = [[[3, 4, 5], [6, 7, 8]]] * 2  # rows 1 and 2
+    expected = [goldens.POSITION_ROWS_1_2] * 2  # rows 1 and 2
     np.testing.assert_array_equal(to_numpy(layer(x, start_index=1)), expected)
     np.testing.assert_array_equal(to_numpy(layer(x[:, :1])), [[[0, 1, 2]]] * 2)
     np.testing.assert_array_equal(to_numpy(layer(np.zeros((1, 4, 3))))[0], table)

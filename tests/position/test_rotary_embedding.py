@@ -6,8 +6,6 @@ argument checks.
 Letters: B batch, T sequence length, N heads, H feature (head) size.
 """
 
-import math
-
 import keras
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kerastack.position import RotaryEmbedding
+from tests import goldens
 from tests.position import reference
 from tests.position.helpers import PADDED_IDS, decode_step_by_step, mask_model
 from tests.testing import FLOAT32_ATOL, FLOAT32_RTOL, TestCase, to_numpy
@@ -87,23 +86,15 @@ class RotaryEmbeddingLayerTest(TestCase):
 
 
 def test_golden_values():
-    # H = 4: pairs (0, 2) at frequency 1 and (1, 3) at 10000 ** -0.5 = 0.01.
-    # Unit vectors turn: e0 -> cos p e0 + sin p e2, e1 -> cos(p/100) e1 + sin(p/100) e3.
-    x = np.zeros(RANK_3, "float32")
-    x[0, :, 0] = 1.0
-    x[1, :, 1] = 1.0
-    actual = to_numpy(RotaryEmbedding()(x))
-    for p in range(RANK_3[1]):
-        np.testing.assert_allclose(actual[0, p], [math.cos(p), 0, math.sin(p), 0], atol=1e-6)
-        c, s = math.cos(p / 100), math.sin(p / 100)
-        np.testing.assert_allclose(actual[1, p], [0, c, 0, s], atol=1e-6)
-    # max_wavelength 100, scaling 2, position 2: angle 1 for pair (0, 2) and
-    # 100 ** -0.5 = 0.1 for pair (1, 3).
-    x[0, 2] = [1, 2, 3, 4]
-    actual = to_numpy(RotaryEmbedding(100, scaling_factor=2.0)(x))[0, 2]
-    c1, s1, c2, s2 = math.cos(1), math.sin(1), math.cos(0.1), math.sin(0.1)
-    expected = [1 * c1 - 3 * s1, 2 * c2 - 4 * s2, 3 * c1 + 1 * s1, 4 * c2 + 2 * s2]
-    np.testing.assert_allclose(actual, expected, atol=1e-6)
+    # Unit vectors e0 and e1 turning with the position, and one vector under
+    # max_wavelength 100 and scaling 2: see tests/goldens.py.
+    x, expected = goldens.rotary_unit_vectors(RANK_3[1])
+    np.testing.assert_allclose(to_numpy(RotaryEmbedding()(x)), expected, atol=1e-6)
+    x[0, goldens.ROTARY_SCALED_POSITION] = goldens.ROTARY_SCALED_VECTOR
+    actual = to_numpy(RotaryEmbedding(100, scaling_factor=2.0)(x))
+    np.testing.assert_allclose(
+        actual[0, goldens.ROTARY_SCALED_POSITION], goldens.ROTARY_SCALED_OUTPUT, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,14 +5,13 @@ precision, saving and argument checks.
 Letters: B batch, T sequence length, D feature size.
 """
 
-import math
-
 import keras
 import numpy as np
 import pytest
 from absl.testing import parameterized
 
 from kerastack.position import SinePositionEncoding
+from tests import goldens
 from tests.position import reference
 from tests.position.helpers import PADDED_IDS, decode_step_by_step, mask_model
 from tests.testing import FLOAT32_ATOL, FLOAT32_RTOL, TestCase, to_numpy
@@ -72,23 +71,12 @@ class SinePositionEncodingLayerTest(TestCase):
 
 
 def test_golden_values():
-    # D = 4: features 0, 1 at frequency 1, features 2, 3 at 10000 ** -0.5 = 0.01.
-    layer = SinePositionEncoding()
-    actual = to_numpy(layer(np.zeros(SHAPE, "float32")))[0, :3]
-    expected = [
-        [0.0, 1.0, 0.0, 1.0],
-        [math.sin(1), math.cos(1), math.sin(0.01), math.cos(0.01)],
-        [math.sin(2), math.cos(2), math.sin(0.02), math.cos(0.02)],
-    ]
-    np.testing.assert_allclose(actual, expected, atol=1e-6)
-    # D = 5, max_wavelength 32: features 2, 3 at 32 ** (-2/5) = 1/4; the last
-    # (even) feature is a sine at 32 ** (-4/5) = 1/16.
-    actual = to_numpy(SinePositionEncoding(32)(np.zeros(ODD_SHAPE), start_index=4))[0, :2]
-    expected = [
-        [math.sin(4), math.cos(4), math.sin(1.0), math.cos(1.0), math.sin(0.25)],
-        [math.sin(5), math.cos(5), math.sin(1.25), math.cos(1.25), math.sin(5 / 16)],
-    ]
-    np.testing.assert_allclose(actual, expected, atol=1e-6)
+    # D = 4 from position 0, and an odd D = 5 with max_wavelength 32 from
+    # position 4: see tests/goldens.py.
+    for features, max_wavelength, start_index, expected in goldens.sine_goldens():
+        x = np.zeros(SHAPE[:2] + (features,), "float32")
+        actual = to_numpy(SinePositionEncoding(max_wavelength)(x, start_index=start_index))
+        np.testing.assert_allclose(actual[0, : len(expected)], expected, atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -187,10 +187,15 @@ def decoder_block(
 
 
 # -- reading a layer's weights ------------------------------------------------------
+# Through `get_weights()` only (NumPy out), so the same readers serve every
+# lane, Keras 2 included.
 
 
-def _array(variable):
-    return np.asarray(variable.numpy() if hasattr(variable, "numpy") else variable, "float64")
+def _kernel_and_bias(dense):
+    """`(kernel, bias)` of a `Dense` or `EinsumDense` sublayer as float64; the
+    bias is None when the sublayer has none."""
+    weights = [np.asarray(w, "float64") for w in dense.get_weights()]
+    return weights[0], (weights[1] if len(weights) > 1 else None)
 
 
 def attention_weights(layer):
@@ -202,8 +207,9 @@ def attention_weights(layer):
         ("v", layer.value_dense),
         ("o", layer.output_dense),
     ):
-        out["w" + prefix] = _array(dense.kernel)
-        out["b" + prefix] = _array(dense.bias) if dense.bias is not None else 0.0
+        kernel, bias = _kernel_and_bias(dense)
+        out["w" + prefix] = kernel
+        out["b" + prefix] = 0.0 if bias is None else bias
     return out
 
 
@@ -214,14 +220,17 @@ def feed_forward_weights(layer):
     if layer.gated:
         denses.append(("g", layer.gate_dense))
     for suffix, dense in denses:
-        out["w" + suffix] = _array(dense.kernel)
-        if dense.bias is not None:
-            out["b" + suffix] = _array(dense.bias)
+        kernel, bias = _kernel_and_bias(dense)
+        out["w" + suffix] = kernel
+        if bias is not None:
+            out["b" + suffix] = bias
     return out
 
 
 def norm_weights(layer):
-    return _array(layer.gamma), _array(layer.beta)
+    """`(gamma, beta)` of a `LayerNormalization` with both weights."""
+    gamma, beta = (np.asarray(w, "float64") for w in layer.get_weights())
+    return gamma, beta
 
 
 def block_weights(block):

@@ -10,6 +10,7 @@ import numpy as np
 from absl.testing import parameterized
 
 from kerastack.transformer import FeedForward
+from tests import goldens
 from tests.testing import (
     FD_EPS,
     FD_TOLERANCE,
@@ -52,29 +53,30 @@ class FeedForwardLayerTest(TestCase):
 
 
 class GoldenValueTest(TestCase):
+    """Hand-set weights and hand-derived outputs: see tests/goldens.py."""
+
     def make_layer(self, gated):
         # D = F = O = 2. W1 = I, b1 = [0, -3]; Wg = 3 I, bg = 0;
         # W2 = diag(2, 5), b2 = [0.5, 0.5].
+        weights = goldens.FEED_FORWARD_WEIGHTS
         layer = FeedForward(intermediate_dim=2, gated=gated)
         layer(np.zeros((1, 1, 2), "float32"))
-        layer.intermediate_dense.kernel.assign(np.eye(2, dtype="float32"))
-        layer.intermediate_dense.bias.assign(np.array([0.0, -3.0], "float32"))
+        layer.intermediate_dense.kernel.assign(weights["w1"])
+        layer.intermediate_dense.bias.assign(weights["b1"])
         if gated:
-            layer.gate_dense.kernel.assign(3 * np.eye(2, dtype="float32"))
-            layer.gate_dense.bias.assign(np.zeros(2, "float32"))
-        layer.output_dense.kernel.assign(np.diag([2.0, 5.0]).astype("float32"))
-        layer.output_dense.bias.assign(np.array([0.5, 0.5], "float32"))
+            layer.gate_dense.kernel.assign(weights["wg"])
+            layer.gate_dense.bias.assign(weights["bg"])
+        layer.output_dense.kernel.assign(weights["w2"])
+        layer.output_dense.bias.assign(weights["b2"])
         return layer
 
     def test_relu(self):
-        # x = [1, 2]: relu([1, -1]) = [1, 0]; [1, 0] diag(2, 5) + 0.5 = [2.5, 0.5].
-        x = np.array([[[1.0, 2.0]]], "float32")
-        self.assert_close(self.make_layer(False)(x), [[[2.5, 0.5]]])
+        outputs = self.make_layer(False)(goldens.FEED_FORWARD_X)
+        self.assert_close(outputs, goldens.FEED_FORWARD_OUTPUTS)
 
     def test_gated_relu(self):
-        # Gate [3, 6]: [1, 0] * [3, 6] = [3, 0]; [3, 0] diag(2, 5) + 0.5 = [6.5, 0.5].
-        x = np.array([[[1.0, 2.0]]], "float32")
-        self.assert_close(self.make_layer(True)(x), [[[6.5, 0.5]]])
+        outputs = self.make_layer(True)(goldens.FEED_FORWARD_X)
+        self.assert_close(outputs, goldens.FEED_FORWARD_GATED_OUTPUTS)
 
 
 class ReferenceParityTest(TestCase, parameterized.TestCase):

@@ -9,7 +9,7 @@ Letters in shape comments: B batch, T query length, S key length, N heads,
 H head size.
 """
 
-from kerastack.core import large_negative, ops, standardize_dtype
+from kerastack.core import large_negative, ops, standardize_dtype, static_shape
 
 _HALF_DTYPES = ("float16", "bfloat16")
 # Dtypes the fused kernel computes in as given; others (float64) take the exact path.
@@ -121,7 +121,7 @@ def check_mask_shape(layer, argument, mask, expected_shape):
     """
     if mask is None:
         return
-    shape = tuple(mask.shape)
+    shape = static_shape(mask)
     expected_shape = tuple(expected_shape)
     compatible = len(shape) == len(expected_shape) and all(
         a is None or b is None or a == b for a, b in zip(shape, expected_shape, strict=True)

@@ -1,5 +1,5 @@
 from kerastack.attention import functional
-from kerastack.core import keras, ops, serializable, standardize_dtype
+from kerastack.core import keras, ops, serializable, standardize_dtype, static_shape
 
 
 @serializable
@@ -112,7 +112,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
         cache_update_index=None,
     ):
         key = value if key is None else key
-        has_heads = len(query.shape) == 4
+        has_heads = len(static_shape(query)) == 4
         if not has_heads:
             query, key, value = (ops.expand_dims(x, 2) for x in (query, key, value))
         causal = self.causal or use_causal_mask
@@ -121,8 +121,8 @@ class ScaledDotProductAttention(keras.layers.Layer):
         if (
             return_attention_scores
             or use_dropout
-            or query.shape[-1] is None
-            or query.shape[-1] != value.shape[-1]
+            or static_shape(query)[-1] is None
+            or static_shape(query)[-1] != static_shape(value)[-1]
             or standardize_dtype(query.dtype) not in functional.FUSED_DTYPES
         ):
             if causal:
@@ -150,8 +150,8 @@ class ScaledDotProductAttention(keras.layers.Layer):
 
     def _compute_mask(self, query, key, query_mask, value_mask, key_mask, attention_mask):
         """The padding and explicit masks combined, `(B, N|1, T, S)`, or None."""
-        query_length, key_length = query.shape[1], key.shape[1]
-        batch = query.shape[0]
+        batch, query_length, heads = static_shape(query)[:3]
+        key_length = static_shape(key)[1]
         for argument, mask, length in (
             ("query_mask", query_mask, query_length),
             ("value_mask", value_mask, key_length),
@@ -159,7 +159,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
         ):
             functional.check_mask_shape(self, argument, mask, (batch, length))
         if attention_mask is not None:
-            if len(attention_mask.shape) == 3:
+            if len(static_shape(attention_mask)) == 3:
                 functional.check_mask_shape(
                     self, "attention_mask", attention_mask, (batch, query_length, key_length)
                 )
@@ -169,7 +169,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
                     self,
                     "attention_mask",
                     attention_mask,
-                    (batch, query.shape[2], query_length, key_length),
+                    (batch, heads, query_length, key_length),
                 )
         return functional.merge_masks(
             functional.expand_mask(query_mask, (1, 3)),  # (B, 1, T, 1)
@@ -187,12 +187,19 @@ class ScaledDotProductAttention(keras.layers.Layer):
 
     def _compute_attention(self, query, key, value, mask, training=None):
         """Explicit attention: `(B, T, N, V)` outputs and `(B, N, T, S)` weights."""
-        scale = self.scale if self.scale is not None else 1.0 / float(query.shape[-1]) ** 0.5
-        scores = ops.einsum("btnh,bsnh->bnts", query, key) * ops.cast(scale, query.dtype)
+        scores = ops.einsum("btnh,bsnh->bnts", query, key) * self._scale(query)
         weights = functional.masked_softmax(scores, mask)  # (B, N, T, S)
         dropped = self.dropout_layer(weights, training=training)
         outputs = ops.einsum("bnts,bsnv->btnv", dropped, value)  # (B, T, N, V)
         return outputs, weights
+
+    def _scale(self, query):
+        if self.scale is not None:
+            return ops.cast(self.scale, query.dtype)
+        width = static_shape(query)[-1]
+        if width is None:  # known only when run (Theano)
+            return ops.rsqrt(ops.cast(ops.shape(query)[-1], query.dtype))
+        return ops.cast(1.0 / float(width) ** 0.5, query.dtype)
 
     def compute_mask(self, query, previous_mask=None):
         # Keras calls this with the first input and its mask: the query's.
@@ -216,4 +223,5 @@ def _known_and_different(a, b):
 
 
 def _is_square(query, key):
-    return query.shape[1] is not None and query.shape[1] == key.shape[1]
+    query_length, key_length = static_shape(query)[1], static_shape(key)[1]
+    return query_length is not None and query_length == key_length

@@ -1,5 +1,5 @@
 from kerastack.attention import functional
-from kerastack.core import keras, ops, serializable, standardize_dtype
+from kerastack.core import keras, ops, serializable, standardize_dtype, static_shape
 
 ATTENTION_TYPES = ("additive", "multiplicative")
 
@@ -182,7 +182,7 @@ class SelfAttention(keras.layers.Layer):
         # Keras hands the Keras mask of `inputs` over as `inputs_mask` rather
         # than `mask` when `attention_mask` is a tensor too.
         mask = inputs_mask if mask is None else mask
-        batch, length = inputs.shape[0], inputs.shape[1]
+        batch, length = static_shape(inputs)[:2]
         functional.check_mask_shape(self, "mask", mask, (batch, length))
         functional.check_mask_shape(self, "attention_mask", attention_mask, (batch, length, length))
         allowed = self._allowed(inputs, mask, attention_mask)  # (B, T, T) or None
@@ -223,7 +223,8 @@ class SelfAttention(keras.layers.Layer):
         query = ops.cast(self.query_dense(inputs), inputs.dtype)  # (B, T, D)
         scores = ops.einsum("btd,bsd->bts", query, inputs)  # (B, T, T)
         if self.score_bias is not None:
-            scores = scores + ops.cast(self.score_bias, scores.dtype)
+            # Indexed to a scalar: Theano broadcasts no axis it was not told is 1.
+            scores = scores + ops.cast(self.score_bias[0], scores.dtype)
         return scores
 
     def _allowed(self, inputs, mask, attention_mask):

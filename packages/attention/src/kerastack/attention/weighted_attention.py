@@ -1,5 +1,5 @@
 from kerastack.attention import functional
-from kerastack.core import keras, ops, serializable
+from kerastack.core import keras, ops, serializable, static_shape
 
 
 @serializable
@@ -70,7 +70,7 @@ class WeightedAttention(keras.layers.Layer):
         self.score_dense.build(input_shape)
 
     def call(self, inputs, mask=None, return_attention_scores=False):
-        functional.check_mask_shape(self, "mask", mask, inputs.shape[:2])
+        functional.check_mask_shape(self, "mask", mask, static_shape(inputs)[:2])
         scores = ops.squeeze(self.score_dense(inputs), -1)  # (B, T)
         weights = functional.masked_softmax(scores, mask)  # (B, T)
         outputs = ops.einsum("bt,btd->bd", weights, inputs)  # (B, D)

@@ -11,9 +11,12 @@ from kerastack.core._seam import (
     keras_version,
     large_negative,
     ops,
+    predict_arrays,
+    require_keras3,
     serializable,
     set_dtype_policy,
     standardize_dtype,
+    static_shape,
 )
 from kerastack.core._version import __version__
 
@@ -25,7 +28,10 @@ __all__ = [
     "keras_version",
     "large_negative",
     "ops",
+    "predict_arrays",
+    "require_keras3",
     "serializable",
     "set_dtype_policy",
     "standardize_dtype",
+    "static_shape",
 ]

@@ -114,9 +114,9 @@ def squeeze(x, axis=None):
             return T.squeeze(x)
         axes = [axis] if isinstance(axis, int) else list(axis)
         axes = sorted(a % x.ndim for a in axes)
-        return T.patternbroadcast(
-            x, [a in axes or b for a, b in enumerate(x.broadcastable)]
-        ).dimshuffle([a for a in range(x.ndim) if a not in axes])
+        kept = [a for a in range(x.ndim) if a not in axes]
+        # A reshape, not a dimshuffle: the axes may not be marked broadcastable.
+        return T.reshape(x, [x.shape[a] for a in kept], ndim=len(kept))
     return tf.squeeze(x, axis)
 
 
@@ -269,7 +269,18 @@ def einsum(subscripts, *operands):
 
 def matmul(x1, x2):
     if _THEANO:
-        return T.dot(x1, x2) if x1.ndim <= 2 and x2.ndim <= 2 else T.batched_dot(x1, x2)
+        if x2.ndim <= 2:
+            return T.dot(x1, x2)  # (..., M, K) x (K, N): the last axis meets the first
+        if x1.ndim != x2.ndim:
+            raise NotImplementedError(
+                "kerastack's Theano ops.matmul takes a 2-D right operand, "
+                "or two operands of one rank."
+            )
+        batch = x1.shape[:-2]
+        a = T.reshape(x1, (-1, x1.shape[-2], x1.shape[-1]), ndim=3)
+        b = T.reshape(x2, (-1, x2.shape[-2], x2.shape[-1]), ndim=3)
+        c = T.batched_dot(a, b)
+        return T.reshape(c, T.concatenate([batch, c.shape[1:]]), ndim=x1.ndim)
     return tf.matmul(x1, x2)
 
 
@@ -374,11 +385,14 @@ def stop_gradient(x):
     return K.stop_gradient(x)
 
 
+_THEANO_COMPARE = {"equal": "eq", "not_equal": "neq", "greater_equal": "ge", "less": "lt"}
+
+
 def _compare(name):
     def compare(x1, x2):
         x1, x2 = _pair(x1, x2)
         if _THEANO:
-            return cast(getattr(T, name)(x1, x2), "bool")
+            return cast(getattr(T, _THEANO_COMPARE[name])(x1, x2), "bool")
         return getattr(tf.math, name)(x1, x2)
 
     compare.__name__ = name

@@ -81,6 +81,19 @@ def serializable(cls=None, *, name=None):
     return register if cls is None else register(cls)
 
 
+def static_shape(x):
+    """The sizes of tensor ``x`` known before it is computed: ints, None where unknown.
+
+    On Keras 3 this is ``tuple(x.shape)``. Theano tensors carry no sizes
+    (``x.shape`` is itself a symbolic tensor): there, sizes come from Keras 2.3's
+    bookkeeping where it has them, else they are None, and a layer computes
+    with ``ops.shape(x)`` instead.
+    """
+    if is_keras2():
+        return _legacy.static_shape(x)  # noqa: F821 (imported on Keras 2)
+    return tuple(x.shape)
+
+
 def standardize_dtype(dtype):
     """The plain name of a dtype (``"float16"``), whatever object names it."""
     if is_keras2():
@@ -100,6 +113,30 @@ def set_dtype_policy(layer, policy):
         layer._set_dtype_policy(policy)
     else:
         layer.dtype = standardize_dtype(policy)
+
+
+def require_keras3(feature):
+    """Raise a clear ``NotImplementedError`` when ``feature`` runs on Keras 2."""
+    if is_keras2():
+        raise NotImplementedError(
+            f"{feature} needs Keras 3 (random seeds carried through compiled loops), "
+            f"but kerastack runs on Keras {keras.__version__}. Use Keras 3 with the "
+            "TensorFlow, JAX or PyTorch backend."
+        )
+
+
+def predict_arrays(model, inputs):
+    """``model``'s outputs for NumPy ``inputs``, as NumPy.
+
+    An eager call on Keras 3 and tf-keras; ``predict_on_batch`` on Keras 2.3,
+    whose Theano backend has no eager execution.
+    """
+    if is_keras2() and _legacy.engine() == "theano":  # noqa: F821 (imported on Keras 2)
+        return model.predict_on_batch(inputs)
+    outputs = model(inputs)
+    if isinstance(outputs, (list, tuple)):
+        return [ops.convert_to_numpy(output) for output in outputs]
+    return ops.convert_to_numpy(outputs)
 
 
 # Logit added where attention is not allowed. Finite, so a row with nothing to

@@ -1,4 +1,4 @@
-from kerastack.core import keras, ops, serializable
+from kerastack.core import keras, ops, serializable, static_shape
 from kerastack.layernorm import _axes
 
 
@@ -109,18 +109,18 @@ class LayerNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         dtype = _axes.statistics_dtype(self.compute_dtype)
-        rank = len(inputs.shape)
-        axes = _axes.normalized_axes(self, inputs.shape)
+        rank = len(static_shape(inputs))
+        axes = _axes.normalized_axes(self, static_shape(inputs))
         x = ops.cast(inputs, dtype)
         mean = ops.mean(x, axis=axes, keepdims=True)  # size 1 on `axes`
         centered = x - mean
         variance = ops.mean(ops.square(centered), axis=axes, keepdims=True)
         outputs = centered * ops.rsqrt(variance + self.epsilon)
         if self.gamma is not None:
-            shape = _axes.broadcast_shape(axes, rank, self.gamma.shape)
+            shape = _axes.broadcast_shape(axes, rank, static_shape(self.gamma))
             outputs = outputs * ops.reshape(ops.cast(self.gamma, dtype), shape)
         if self.beta is not None:
-            shape = _axes.broadcast_shape(axes, rank, self.beta.shape)
+            shape = _axes.broadcast_shape(axes, rank, static_shape(self.beta))
             outputs = outputs + ops.reshape(ops.cast(self.beta, dtype), shape)
         return ops.cast(outputs, self.compute_dtype)
 

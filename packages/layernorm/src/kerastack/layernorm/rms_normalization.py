@@ -1,4 +1,4 @@
-from kerastack.core import keras, ops, serializable
+from kerastack.core import keras, ops, serializable, static_shape
 from kerastack.layernorm import _axes
 
 
@@ -85,12 +85,12 @@ class RMSNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         dtype = _axes.statistics_dtype(self.compute_dtype)
-        axes = _axes.normalized_axes(self, inputs.shape)
+        axes = _axes.normalized_axes(self, static_shape(inputs))
         x = ops.cast(inputs, dtype)
         mean_square = ops.mean(ops.square(x), axis=axes, keepdims=True)  # size 1 on `axes`
         outputs = x * ops.rsqrt(mean_square + self.epsilon)
         if self.gamma is not None:
-            shape = _axes.broadcast_shape(axes, len(inputs.shape), self.gamma.shape)
+            shape = _axes.broadcast_shape(axes, len(static_shape(inputs)), static_shape(self.gamma))
             outputs = outputs * ops.reshape(ops.cast(self.gamma, dtype), shape)
         return ops.cast(outputs, self.compute_dtype)
 

@@ -19,7 +19,7 @@ For code moving from keras-multi-head 0.29 (``MultiHead``,
 import numpy as np
 
 from kerastack.attention.compat import split_qkv
-from kerastack.core import keras, serializable
+from kerastack.core import keras, serializable, static_shape
 from kerastack.multihead import multi_head_attention as _mha
 from kerastack.multihead.multi_head import MultiHead as _MultiHead
 
@@ -179,9 +179,10 @@ class MultiHeadAttention(_mha.MultiHeadAttention):
     def get_weights(self):
         legacy = []
         for variable, weight in zip(self.weights, super().get_weights(), strict=True):
-            if variable.path.endswith("attention_output/kernel"):
+            path = _path(variable)
+            if path.endswith("attention_output/kernel"):
                 legacy.append(np.reshape(weight, (-1, weight.shape[-1])))  # (N * H, O)
-            elif variable.path.endswith("kernel"):
+            elif path.endswith("kernel"):
                 legacy.append(np.reshape(weight, (weight.shape[0], -1)))  # (D, N * H)
             else:
                 legacy.append(np.reshape(weight, (-1,)))  # (N * H,) or (O,)
@@ -195,12 +196,13 @@ class MultiHeadAttention(_mha.MultiHeadAttention):
         reshaped = []
         for variable, weight in zip(self.weights, weights, strict=True):
             weight = np.asarray(weight)
-            if weight.size != int(np.prod(variable.shape)):
+            shape = static_shape(variable)
+            if weight.size != int(np.prod(shape)):
                 raise ValueError(
-                    f"Weight for {variable.path} has shape {weight.shape}, "
-                    f"expected {tuple(variable.shape)} or its 2-D form."
+                    f"Weight for {_path(variable)} has shape {weight.shape}, "
+                    f"expected {shape} or its 2-D form."
                 )
-            reshaped.append(np.reshape(weight, variable.shape))
+            reshaped.append(np.reshape(weight, shape))
         super().set_weights(reshaped)
 
     def get_config(self):
@@ -225,3 +227,8 @@ class MultiHeadAttention(_mha.MultiHeadAttention):
 def get_custom_objects():
     """The old names, for `load_model(..., custom_objects=get_custom_objects())`."""
     return {"MultiHead": MultiHead, "MultiHeadAttention": MultiHeadAttention}
+
+
+def _path(variable):
+    """A weight's full name: Keras 3's ``path``, or Keras 2's scoped ``name``."""
+    return getattr(variable, "path", None) or variable.name.split(":")[0]

@@ -72,6 +72,10 @@ class MultiHead(keras.layers.Layer):
             raise ValueError(
                 f"`num_copies` must be a positive int, received num_copies={num_copies!r}."
             )
+        if callable(merge) and getattr(merge, "__name__", None) in MERGE_MODES:
+            # Keras 3 reading a legacy .h5 config turns the string "concatenate"
+            # into the function keras.layers.concatenate: take its name back.
+            merge = merge.__name__
         if merge not in MERGE_MODES:
             raise ValueError(f"`merge` must be one of {MERGE_MODES}, received merge={merge!r}.")
         if hidden_dim is not None and (not isinstance(hidden_dim, int) or hidden_dim < 1):

@@ -1,6 +1,6 @@
 """Helpers the position layers share: working dtype and shape-stable sin/cos."""
 
-from kerastack.core import ops, standardize_dtype
+from kerastack.core import ops, standardize_dtype, static_shape
 
 # Elements per call of a vectorized sin/cos kernel that we pad the last axis
 # to. On CPU, TensorFlow (Eigen) evaluates sin/cos in SIMD packets (up to 16
@@ -20,10 +20,10 @@ def working_dtype(compute_dtype):
 def sin_cos(angles):
     """`(sin(angles), cos(angles))`, each element computed the same way
     whatever the shape of `angles` (see `_PACKET`)."""
-    size = angles.shape[-1]
-    pad = -size % _PACKET
+    size = static_shape(angles)[-1]
+    pad = 0 if size is None else -size % _PACKET  # size unknown: Theano, exact anyway
     if pad:
-        widths = [(0, 0)] * (len(angles.shape) - 1) + [(0, pad)]
+        widths = [(0, 0)] * (len(static_shape(angles)) - 1) + [(0, pad)]
         angles = ops.pad(angles, widths)  # (..., size + pad)
     sin, cos = ops.sin(angles), ops.cos(angles)
     if pad:
@@ -41,4 +41,4 @@ def sinusoids(positions, features, max_wavelength, dtype="float32"):
     frequencies = 1.0 / ops.power(ops.cast(max_wavelength, dtype), exponent)  # (D,)
     angles = ops.expand_dims(positions, -1) * frequencies  # (..., D)
     sin, cos = sin_cos(angles)
-    return ops.where(index % 2 == 0, sin, cos)  # (..., D)
+    return ops.where(ops.equal(index % 2, 0), sin, cos)  # (..., D)

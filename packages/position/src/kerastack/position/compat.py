@@ -266,7 +266,7 @@ class TrigPosEmbedding(keras.layers.Layer):
             encoding = sinusoids(positions, self.output_dim, 10000, dtype)  # (B, T, output_dim)
             return ops.cast(encoding, self.compute_dtype)
         shape = ops.shape(inputs)
-        width = inputs.shape[-1] if self.mode == MODE_ADD else self.output_dim
+        width = shape[-1] if self.mode == MODE_ADD else self.output_dim
         positions = ops.arange(shape[1], dtype=dtype)  # (T,)
         encoding = ops.cast(sinusoids(positions, width, 10000, dtype), self.compute_dtype)
         if self.mode == MODE_ADD:

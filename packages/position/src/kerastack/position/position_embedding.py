@@ -1,6 +1,6 @@
 import numbers
 
-from kerastack.core import keras, ops, serializable
+from kerastack.core import keras, ops, serializable, static_shape
 
 
 @serializable
@@ -81,7 +81,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0):
         shape = ops.shape(inputs)
-        length, features = shape[-2], self.embeddings.shape[-1]
+        length, features = shape[-2], static_shape(self.embeddings)[-1]
         self._check_range(length, start_index)
         embeddings = ops.cast(self.embeddings, self.compute_dtype)
         # Rows start_index .. start_index + T - 1; ops.slice takes a traced

@@ -1,6 +1,6 @@
 import numbers
 
-from kerastack.core import keras, ops, serializable
+from kerastack.core import keras, ops, serializable, static_shape
 from kerastack.position._common import sin_cos, working_dtype
 
 
@@ -87,14 +87,14 @@ class RotaryEmbedding(keras.layers.Layer):
         self._axes(input_shape)
 
     def call(self, inputs, start_index=0):
-        sequence_axis, feature_axis = self._axes(inputs.shape)
-        rank, size = len(inputs.shape), inputs.shape[feature_axis]
+        sequence_axis, feature_axis = self._axes(static_shape(inputs))
+        rank, size = len(static_shape(inputs)), ops.shape(inputs)[feature_axis]
         dtype = working_dtype(self.compute_dtype)
 
         length = ops.shape(inputs)[sequence_axis]
         positions = ops.arange(length, dtype=dtype) + ops.cast(start_index, dtype)  # (T,)
         positions = positions / ops.cast(self.scaling_factor, dtype)  # (T,)
-        exponent = ops.arange(0, size, 2, dtype=dtype) / size  # (H/2,)
+        exponent = ops.arange(0, size, 2, dtype=dtype) / ops.cast(size, dtype)  # (H/2,)
         inverse_frequencies = 1.0 / ops.power(ops.cast(self.max_wavelength, dtype), exponent)
         angles = ops.expand_dims(positions, 1) * inverse_frequencies  # (T, H/2)
         sin, cos = sin_cos(angles)  # (T, H/2) each

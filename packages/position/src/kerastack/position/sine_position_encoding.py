@@ -76,7 +76,7 @@ class SinePositionEncoding(keras.layers.Layer):
         shape = ops.shape(inputs)
         dtype = working_dtype(self.compute_dtype)
         positions = ops.arange(shape[-2], dtype=dtype) + ops.cast(start_index, dtype)  # (T,)
-        encoding = sinusoids(positions, inputs.shape[-1], self.max_wavelength, dtype)  # (T, D)
+        encoding = sinusoids(positions, shape[-1], self.max_wavelength, dtype)  # (T, D)
         return ops.broadcast_to(ops.cast(encoding, self.compute_dtype), shape)  # (B, T, D)
 
     def compute_output_shape(self, input_shape):

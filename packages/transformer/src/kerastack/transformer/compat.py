@@ -28,7 +28,7 @@ Old code moves over by changing its import:
 
 import numpy as np
 
-from kerastack.core import keras, ops, serializable
+from kerastack.core import keras, ops, predict_arrays, serializable
 from kerastack.position import SinePositionEncoding
 from kerastack.transformer.feed_forward import FeedForward as _FeedForward
 from kerastack.transformer.seq2seq import Seq2SeqTransformer
@@ -413,7 +413,7 @@ def _decode_uncached(
     while not all(done):
         active = [i for i, d in enumerate(done) if not d]
         decoder_inputs = np.array([sequences[i] for i in active], dtype="int32")
-        probabilities = ops.convert_to_numpy(model([sources[active], decoder_inputs]))
+        probabilities = predict_arrays(model, [sources[active], decoder_inputs])
         for row, i in enumerate(active):
             last = probabilities[row, -1]
             if top_k == 1:

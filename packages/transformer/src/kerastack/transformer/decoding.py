@@ -14,7 +14,7 @@ import weakref
 
 import numpy as np
 
-from kerastack.core import compile_function, keras, large_negative, ops
+from kerastack.core import compile_function, keras, large_negative, ops, require_keras3
 
 STRATEGIES = ("greedy", "sample", "beam")
 
@@ -73,6 +73,7 @@ def decode(
         start token, ending with `end_token_id` where one was produced, and
         `padding_id` after it.
     """
+    require_keras3("decode")
     _check_settings(strategy, temperature, top_k, top_p, num_beams)
     if strategy == "beam" and not use_cache:
         raise ValueError("Beam search always uses the cache; received use_cache=False.")
@@ -104,7 +105,7 @@ def decode(
             encoder_padding_mask = token_ids != model.padding_id
         else:
             encoder_padding_mask = np.ones(token_ids.shape, dtype=bool)
-    mask = np.asarray(keras.ops.convert_to_numpy(encoder_padding_mask)).astype(bool)
+    mask = np.asarray(ops.convert_to_numpy(encoder_padding_mask)).astype(bool)
     if mask.shape != token_ids.shape:
         raise ValueError(
             f"`encoder_padding_mask` must have the shape of encoder_token_ids {token_ids.shape}, "

@@ -1,4 +1,4 @@
-from kerastack.core import keras, ops, serializable
+from kerastack.core import keras, ops, serializable, static_shape
 from kerastack.layernorm import LayerNormalization
 from kerastack.position import PositionEmbedding, SinePositionEncoding
 from kerastack.transformer import _common
@@ -316,11 +316,11 @@ class Seq2SeqTransformer(keras.Model):
         return None
 
     def _check_ids(self, argument, token_ids):
-        length = token_ids.shape[1] if len(token_ids.shape) == 2 else None
-        if len(token_ids.shape) != 2:
+        shape = static_shape(token_ids)
+        length = shape[1] if len(shape) == 2 else None
+        if len(shape) != 2:
             raise ValueError(
-                f"`{argument}` must have shape (batch, length), received shape "
-                f"{tuple(token_ids.shape)}."
+                f"`{argument}` must have shape (batch, length), received shape {shape}."
             )
         if length is not None and length > self.max_sequence_length:
             raise ValueError(
