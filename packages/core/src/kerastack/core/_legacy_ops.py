@@ -73,7 +73,7 @@ def cast(x, dtype):
     if _dtype_of(x) == dtype:
         return x
     if _THEANO:
-        return T.cast(x, dtype)
+        return T.neq(x, 0) if dtype == "bool" else T.cast(x, dtype)
     return tf.cast(x, dtype)
 
 
@@ -200,9 +200,9 @@ def eye(n, m=None, dtype="float32"):
 def broadcast_to(x, shape_):
     shape_ = _shape_arg(shape_)
     if _THEANO:
-        x = convert_to_tensor(x)
-        # Pad leading axes, then broadcast against zeros of the target shape.
-        return x + T.zeros(shape_, dtype=x.dtype)
+        # Alloc repeats size-1 axes (elementwise ops would need them marked
+        # broadcastable when the graph is built).
+        return T.alloc(convert_to_tensor(x), *shape_)
     return tf.broadcast_to(x, shape_)
 
 
@@ -407,17 +407,17 @@ less = _compare("less")
 
 def logical_and(x1, x2):
     x1, x2 = cast(x1, "bool"), cast(x2, "bool")
-    return cast(T.and_(x1, x2), "bool") if _THEANO else tf.logical_and(x1, x2)
+    return T.and_(x1, x2) if _THEANO else tf.logical_and(x1, x2)
 
 
 def logical_or(x1, x2):
     x1, x2 = cast(x1, "bool"), cast(x2, "bool")
-    return cast(T.or_(x1, x2), "bool") if _THEANO else tf.logical_or(x1, x2)
+    return T.or_(x1, x2) if _THEANO else tf.logical_or(x1, x2)
 
 
 def logical_not(x):
-    x = cast(x, "bool")
-    return cast(T.invert(x), "bool") if _THEANO else tf.logical_not(x)
+    # Not T.invert: on Theano that is a bitwise NOT, which turns True into -2.
+    return T.eq(cast(x, "bool"), 0) if _THEANO else tf.logical_not(cast(x, "bool"))
 
 
 def top_k(x, k, sorted=True):  # noqa: A002 (keras.ops name)
