@@ -187,6 +187,29 @@ CASES = {
         [BOOL, Y > 0],
     ),
     "stop_gradient": (lambda x: ops.stop_gradient(x) * 2, lambda x: x * 2, [X]),
+    "arithmetic": (
+        lambda x, y: (
+            ops.divide(ops.add(ops.multiply(x, y), ops.subtract(x, 2.0)), 3.0)
+            + ops.maximum(x, y)
+            - ops.minimum(x, ops.negative(y))
+            + ops.sqrt(ops.abs(x))
+            + ops.log(ops.exp(y) + ops.ones((3, 4)))
+            + ops.sigmoid(x) * ops.relu(y)
+            + ops.max(x, axis=-1, keepdims=True)
+            - ops.min(y, axis=1, keepdims=True)
+        ),
+        lambda x, y: (
+            (x * y + (x - 2)) / 3
+            + np.maximum(x, y)
+            - np.minimum(x, -y)
+            + np.sqrt(np.abs(x))
+            + np.log(np.exp(y) + 1)
+            + np.maximum(y, 0) / (1 + np.exp(-x))
+            + x.max(-1, keepdims=True)
+            - y.min(1, keepdims=True)
+        ),
+        [X, Y],
+    ),
 }
 
 
@@ -263,6 +286,14 @@ def test_predict_arrays_gives_numpy():
     outputs = predict_arrays(model, X[:, 0])
     assert isinstance(outputs, np.ndarray)
     assert_close(outputs, X[:, 0].astype("float64").sum(-1, keepdims=True) * np.ones(5))
+
+
+def test_ops_outside_the_served_names_fail_clearly():
+    if keras_version() >= (3,):
+        assert callable(ops.logaddexp)  # all of keras.ops
+    else:
+        with pytest.raises(AttributeError, match="not among the keras.ops names"):
+            ops.logaddexp  # noqa: B018
 
 
 def test_require_keras3():

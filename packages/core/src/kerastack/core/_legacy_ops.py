@@ -336,6 +336,76 @@ def argmax(x, axis=None):
     return cast(K.argmax(x, axis=-1 if axis is None else axis), "int32")
 
 
+def add(x1, x2):
+    x1, x2 = _pair(x1, x2)
+    return x1 + x2
+
+
+def subtract(x1, x2):
+    x1, x2 = _pair(x1, x2)
+    return x1 - x2
+
+
+def multiply(x1, x2):
+    x1, x2 = _pair(x1, x2)
+    return x1 * x2
+
+
+def divide(x1, x2):
+    x1, x2 = _pair(x1, x2)
+    return x1 / x2
+
+
+def maximum(x1, x2):
+    x1, x2 = _pair(x1, x2)
+    return K.maximum(x1, x2)
+
+
+def minimum(x1, x2):
+    x1, x2 = _pair(x1, x2)
+    return K.minimum(x1, x2)
+
+
+def negative(x):
+    return -x
+
+
+def abs(x):  # noqa: A001 (keras.ops name)
+    return K.abs(x)
+
+
+def exp(x):
+    return K.exp(x)
+
+
+def log(x):
+    return K.log(x)
+
+
+def sqrt(x):
+    return K.sqrt(x)
+
+
+def sigmoid(x):
+    return K.sigmoid(x)
+
+
+def relu(x):
+    return K.relu(x)
+
+
+def ones(shape_, dtype="float32"):
+    return full(shape_, 1, dtype)
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001 (keras.ops name)
+    return K.max(x, axis=axis, keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001 (keras.ops name)
+    return K.min(x, axis=axis, keepdims=keepdims)
+
+
 def square(x):
     return x * x
 
@@ -504,6 +574,14 @@ __all__ = [
     and not name.startswith("_")
     and getattr(value, "__module__", None) == __name__
 ]
+
+
+def __getattr__(name):
+    raise AttributeError(
+        f"ops.{name} is not among the keras.ops names kerastack serves on Keras 2 "
+        f"({', '.join(sorted(__all__))}). Use Keras 3 for the full keras.ops."
+    )
+
 
 if not _THEANO:
     # tf-keras runs layer calls through AutoGraph, which would rewrite these
