@@ -16,7 +16,7 @@ nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = [
     f"packages/{name}"
-    for name in ("core", "attention", "multihead", "position", "layernorm", "transformer")
+    for name in ("core", "attention", "multihead", "position", "layernorm", "transformer", "bert")
 ]
 KERAS = "keras==3.15.1"
 # torch stays pinned to the CPU wheel this machine keeps; newer ones are CUDA builds.

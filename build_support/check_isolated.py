@@ -69,6 +69,16 @@ PACKAGES = {
         "    max_length=5)\n"
         "assert out.shape == (2, 5)\n",
     ),
+    "bert": (
+        ["core", "attention", "multihead", "position", "layernorm", "transformer"],
+        "import numpy as np\n"
+        "from kerastack.bert import BertBackbone\n"
+        "b = BertBackbone(vocabulary_size=20, num_layers=1, num_heads=2, hidden_dim=8,\n"
+        "    intermediate_dim=16, max_sequence_length=8)\n"
+        "ids = np.ones((2, 5), 'int32')\n"
+        "out = b({'token_ids': ids, 'segment_ids': 0 * ids, 'padding_mask': ids})\n"
+        "assert out['sequence_output'].shape == (2, 5, 8)\n",
+    ),
 }
 
 CHECK_INSTALLED = """

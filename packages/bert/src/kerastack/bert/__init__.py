@@ -1,0 +1,19 @@
+"""kerastack-bert: BERT on every Keras 3 backend, built from kerastack layers."""
+
+from kerastack.bert.bert_backbone import BertBackbone
+from kerastack.bert.bert_config import BertConfig
+from kerastack.bert.convert_hf import (
+    load_hf_weights,
+    read_safetensors,
+    save_hf_weights,
+    weight_table,
+)
+
+__all__ = [
+    "BertBackbone",
+    "BertConfig",
+    "load_hf_weights",
+    "read_safetensors",
+    "save_hf_weights",
+    "weight_table",
+]

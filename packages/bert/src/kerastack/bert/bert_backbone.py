@@ -1,0 +1,166 @@
+"""The BERT encoder: embeddings, a stack of post-norm transformer encoder
+blocks and the pooler, built from kerastack layers."""
+
+from kerastack.core import keras, ops, serializable
+from kerastack.layernorm import LayerNormalization
+from kerastack.position import PositionEmbedding
+from kerastack.transformer import TransformerEncoder
+
+
+@serializable(name="bert_gelu_approximate")
+def gelu_approximate(x):
+    """GELU's tanh approximation (HF's "gelu_new")."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+def _activation(name):
+    return gelu_approximate if name == "gelu_approximate" else name
+
+
+@serializable
+class BertBackbone(keras.Model):
+    """BERT's encoder (Devlin et al., 2019) as a functional Keras model.
+
+    Letters: B batch, T length, D `hidden_dim`.
+
+    Args:
+        vocabulary_size: int, number of word pieces.
+        num_layers: int, number of encoder blocks.
+        num_heads: int, attention heads per block.
+        hidden_dim: int, width D.
+        intermediate_dim: int, hidden width of each feed-forward network.
+        dropout: float, dropout on the embeddings, attention weights and each
+            residual branch.
+        max_sequence_length: int, rows of the position table.
+        num_segments: int, rows of the segment table (`type_vocab_size`).
+        activation: activation of the feed-forward networks (`"gelu"`, exact;
+            `"gelu_approximate"`, tanh).
+        layer_norm_epsilon: float.
+        initializer_range: float, standard deviation of the truncated-normal
+            initializers.
+        **kwargs: `keras.Model` arguments (`name`, `dtype`, ...).
+
+    Inputs, a dict:
+        token_ids: int `(B, T)`.
+        segment_ids: int `(B, T)`, 0 for the first segment, 1 for the second.
+        padding_mask: `(B, T)`, true (1) on real tokens. Explicit: no token id
+            is assumed to be padding.
+
+    Outputs, a dict:
+        sequence_output: `(B, T, D)`, the last block's output.
+        pooled_output: `(B, D)`, `tanh(W x_[CLS] + b)`.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        dropout=0.1,
+        max_sequence_length=512,
+        num_segments=2,
+        activation="gelu",
+        layer_norm_epsilon=1e-12,
+        initializer_range=0.02,
+        **kwargs,
+    ):
+        def initializer():
+            return keras.initializers.TruncatedNormal(stddev=initializer_range)
+
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        tokens = keras.layers.Embedding(
+            vocabulary_size,
+            hidden_dim,
+            embeddings_initializer=initializer(),
+            name="token_embedding",
+        )(token_ids)
+        positions = PositionEmbedding(
+            max_sequence_length, initializer=initializer(), name="position_embedding"
+        )(tokens)
+        segments = keras.layers.Embedding(
+            num_segments, hidden_dim, embeddings_initializer=initializer(), name="segment_embedding"
+        )(segment_ids)
+        x = keras.layers.Add(name="embeddings_add")([tokens, positions, segments])
+        x = LayerNormalization(epsilon=layer_norm_epsilon, name="embeddings_layer_norm")(x)
+        x = keras.layers.Dropout(dropout, name="embeddings_dropout")(x)
+        mask = ops.cast(padding_mask, "bool")
+        for index in range(num_layers):
+            x = TransformerEncoder(
+                intermediate_dim=intermediate_dim,
+                num_heads=num_heads,
+                dropout=dropout,
+                activation=_activation(activation),
+                layer_norm_epsilon=layer_norm_epsilon,
+                kernel_initializer=initializer(),
+                name=f"transformer_layer_{index}",
+            )(x, padding_mask=mask)
+        first_token = x[:, 0, :]  # (B, D), the [CLS] token
+        pooled = keras.layers.Dense(
+            hidden_dim, activation="tanh", kernel_initializer=initializer(), name="pooled_dense"
+        )(first_token)
+        super().__init__(
+            inputs={
+                "token_ids": token_ids,
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+            },
+            outputs={"sequence_output": x, "pooled_output": pooled},
+            **kwargs,
+        )
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+        self.activation = activation
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.initializer_range = initializer_range
+
+    @classmethod
+    def from_config_file(cls, path, **kwargs):
+        """A randomly initialized backbone shaped by a `config.json` /
+        `bert_config.json` (a file, or the folder holding it)."""
+        from kerastack.bert.bert_config import BertConfig
+
+        return cls(**BertConfig.from_json(path).backbone_arguments(), **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
+        """A backbone with the weights of the checkpoint in folder `path`.
+
+        The folder holds HF's `config.json` and `model.safetensors`. Loading is
+        strict (see `kerastack.bert.load_hf_weights`).
+        """
+        from kerastack.bert.convert_hf import load_hf_weights
+
+        backbone = cls.from_config_file(path, **kwargs)
+        load_hf_weights(backbone, path, allow_longer_position_table=allow_longer_position_table)
+        return backbone
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "max_sequence_length": self.max_sequence_length,
+            "num_segments": self.num_segments,
+            "activation": self.activation,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "initializer_range": self.initializer_range,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,249 @@
+"""Hugging Face BERT checkpoints (`model.safetensors`) in and out of `BertBackbone`.
+
+One mapping table names, for each backbone weight, the HF tensor it comes
+from and how it is laid out. Loading is strict and all-or-nothing: every
+tensor is read and checked first, then every weight assigned; a missing,
+unexpected or mis-shaped tensor is an error listing them all.
+"""
+
+import os
+
+import numpy as np
+
+from kerastack.core import static_shape
+
+# Tensors an HF BERT checkpoint may hold beside the encoder: buffers, and the
+# heads of BertForPreTraining / BertForSequenceClassification / ... (a
+# backbone takes the encoder and leaves them).
+_IGNORED_PREFIXES = ("cls.", "classifier.", "qa_outputs.", "embeddings.position_ids")
+
+
+class _Layout:
+    """How an HF tensor is laid out in a backbone weight, both ways."""
+
+    def __init__(self, to_ours, to_hf):
+        self.to_ours, self.to_hf = to_ours, to_hf
+
+
+_SAME = _Layout(lambda value: value, lambda value: value)
+# HF Linear weights are (D_out, D_in); Keras Dense kernels (D_in, D_out).
+_TRANSPOSE = _Layout(lambda value: value.T, lambda value: value.T)
+
+
+def _heads(num_heads):
+    """(D_out, D_in) HF matrix <-> (D_in, N, H) EinsumDense kernel."""
+    return _Layout(
+        lambda value: value.T.reshape(value.shape[1], num_heads, -1),
+        lambda value: value.reshape(value.shape[0], -1).T,
+    )
+
+
+def _head_bias(num_heads):
+    """(D,) HF bias <-> (N, H) EinsumDense bias."""
+    return _Layout(lambda value: value.reshape(num_heads, -1), lambda value: value.reshape(-1))
+
+
+def _output_heads(num_heads):
+    """(D_out, D_in) HF matrix <-> (N, H, D_out) EinsumDense kernel."""
+    return _Layout(
+        lambda value: value.T.reshape(num_heads, -1, value.shape[0]),
+        lambda value: value.reshape(-1, value.shape[-1]).T,
+    )
+
+
+def weight_table(backbone):
+    """`[(variable, hf_name, layout)]` for every weight of `backbone`:
+    `layout.to_ours(hf_array)` is the variable's value, `layout.to_hf` the
+    way back."""
+    n = backbone.num_heads
+    table = [
+        (
+            backbone.get_layer("token_embedding").embeddings,
+            "embeddings.word_embeddings.weight",
+            _SAME,
+        ),
+        (
+            backbone.get_layer("position_embedding").embeddings,
+            "embeddings.position_embeddings.weight",
+            _SAME,
+        ),
+        (
+            backbone.get_layer("segment_embedding").embeddings,
+            "embeddings.token_type_embeddings.weight",
+            _SAME,
+        ),
+        (backbone.get_layer("embeddings_layer_norm").gamma, "embeddings.LayerNorm.weight", _SAME),
+        (backbone.get_layer("embeddings_layer_norm").beta, "embeddings.LayerNorm.bias", _SAME),
+    ]
+    for index in range(backbone.num_layers):
+        block = backbone.get_layer(f"transformer_layer_{index}")
+        prefix = f"encoder.layer.{index}."
+        attention = block.self_attention
+        for ours, theirs in (
+            (attention.query_dense, "attention.self.query"),
+            (attention.key_dense, "attention.self.key"),
+            (attention.value_dense, "attention.self.value"),
+        ):
+            table.append((ours.kernel, prefix + theirs + ".weight", _heads(n)))
+            table.append((ours.bias, prefix + theirs + ".bias", _head_bias(n)))
+        feed_forward = block.feed_forward
+        table += [
+            (
+                attention.output_dense.kernel,
+                prefix + "attention.output.dense.weight",
+                _output_heads(n),
+            ),
+            (attention.output_dense.bias, prefix + "attention.output.dense.bias", _SAME),
+            (
+                block.self_attention_layer_norm.gamma,
+                prefix + "attention.output.LayerNorm.weight",
+                _SAME,
+            ),
+            (
+                block.self_attention_layer_norm.beta,
+                prefix + "attention.output.LayerNorm.bias",
+                _SAME,
+            ),
+            (
+                feed_forward.intermediate_dense.kernel,
+                prefix + "intermediate.dense.weight",
+                _TRANSPOSE,
+            ),
+            (feed_forward.intermediate_dense.bias, prefix + "intermediate.dense.bias", _SAME),
+            (feed_forward.output_dense.kernel, prefix + "output.dense.weight", _TRANSPOSE),
+            (feed_forward.output_dense.bias, prefix + "output.dense.bias", _SAME),
+            (block.feed_forward_layer_norm.gamma, prefix + "output.LayerNorm.weight", _SAME),
+            (block.feed_forward_layer_norm.beta, prefix + "output.LayerNorm.bias", _SAME),
+        ]
+    pooler = backbone.get_layer("pooled_dense")
+    table += [
+        (pooler.kernel, "pooler.dense.weight", _TRANSPOSE),
+        (pooler.bias, "pooler.dense.bias", _SAME),
+    ]
+    return table
+
+
+def _canonical(name):
+    """HF's name for a tensor: without the "bert." prefix of task models, and
+    with the old LayerNorm names (gamma, beta) as today's (weight, bias)."""
+    if name.startswith("bert."):
+        name = name[len("bert.") :]
+    if ".LayerNorm." in name:
+        name = name.replace("LayerNorm.gamma", "LayerNorm.weight")
+        name = name.replace("LayerNorm.beta", "LayerNorm.bias")
+    return name
+
+
+def read_safetensors(path):
+    """`{name: array}` of a `.safetensors` file, with a clear error for a
+    missing, truncated or corrupt file."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No checkpoint file at {path}.")
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ValueError(f"{path} is not a readable safetensors file: {error}") from error
+
+
+def load_hf_weights(backbone, path, allow_longer_position_table=False):
+    """Assign the weights of an HF BERT checkpoint to `backbone`.
+
+    Args:
+        backbone: a `BertBackbone` of the checkpoint's shape.
+        path: a `model.safetensors` file, or the folder holding it.
+        allow_longer_position_table: a checkpoint position table longer than
+            the backbone's `max_sequence_length` is sliced to its first rows
+            (otherwise it is a shape error).
+
+    Returns:
+        The names of checkpoint tensors left out (buffers and task heads).
+
+    Raises:
+        ValueError: listing every missing, unexpected or mis-shaped tensor;
+            no weight is changed then.
+    """
+    if os.path.isdir(path):
+        path = os.path.join(path, "model.safetensors")
+    tensors = {_canonical(name): value for name, value in read_safetensors(path).items()}
+    table = weight_table(backbone)
+    wanted = {name for _, name, _ in table}
+    ignored = sorted(n for n in tensors if n not in wanted and n.startswith(_IGNORED_PREFIXES))
+    unexpected = sorted(n for n in tensors if n not in wanted and n not in ignored)
+    missing = sorted(name for name in wanted if name not in tensors)
+    values, mismatched = [], []
+    for variable, name, layout in table:
+        if name not in tensors:
+            continue
+        value = np.asarray(tensors[name])
+        if (
+            allow_longer_position_table
+            and name == "embeddings.position_embeddings.weight"
+            and value.shape[0] > static_shape(variable)[0]
+        ):
+            value = value[: static_shape(variable)[0]]
+        try:
+            value = layout.to_ours(value)
+        except ValueError:
+            pass  # reported below as a shape mismatch
+        if tuple(value.shape) != tuple(static_shape(variable)):
+            mismatched.append(
+                f"{name}: checkpoint {tuple(tensors[name].shape)}, "
+                f"model {tuple(static_shape(variable))}"
+            )
+            continue
+        values.append((variable, value.astype(variable.dtype)))
+    problems = []
+    if missing:
+        problems.append(f"missing tensors: {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected tensors: {', '.join(unexpected)}")
+    if mismatched:
+        problems.append("shape mismatches: " + "; ".join(mismatched))
+    if problems:
+        raise ValueError(f"{path} does not fit this BertBackbone ({'; '.join(problems)}).")
+    for variable, value in values:
+        variable.assign(value)
+    return ignored
+
+
+def save_hf_weights(backbone, folder):
+    """Write `backbone` as an HF BERT checkpoint: `config.json` and
+    `model.safetensors` in `folder`, which `transformers.BertModel
+    .from_pretrained(folder)` (and `BertBackbone.from_pretrained`) load."""
+    import json
+
+    from safetensors.numpy import save_file
+
+    from kerastack.core import ops
+
+    os.makedirs(folder, exist_ok=True)
+    tensors = {
+        name: np.ascontiguousarray(layout.to_hf(np.asarray(ops.convert_to_numpy(variable))))
+        for variable, name, layout in weight_table(backbone)
+    }
+    save_file(tensors, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
+    activation = {"gelu": "gelu", "gelu_approximate": "gelu_new"}.get(
+        backbone.activation, backbone.activation
+    )
+    config = {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": backbone.vocabulary_size,
+        "hidden_size": backbone.hidden_dim,
+        "num_hidden_layers": backbone.num_layers,
+        "num_attention_heads": backbone.num_heads,
+        "intermediate_size": backbone.intermediate_dim,
+        "hidden_act": activation,
+        "hidden_dropout_prob": backbone.dropout,
+        "attention_probs_dropout_prob": backbone.dropout,
+        "max_position_embeddings": backbone.max_sequence_length,
+        "type_vocab_size": backbone.num_segments,
+        "initializer_range": backbone.initializer_range,
+        "layer_norm_eps": backbone.layer_norm_epsilon,
+        "position_embedding_type": "absolute",
+    }
+    with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as file:
+        json.dump(config, file, indent=2)
