@@ -8,11 +8,14 @@ from kerastack.bert.convert_hf import (
     save_hf_weights,
     weight_table,
 )
+from kerastack.bert.tokenizer import BertTokenizer, read_vocabulary
 
 __all__ = [
     "BertBackbone",
     "BertConfig",
+    "BertTokenizer",
     "load_hf_weights",
+    "read_vocabulary",
     "read_safetensors",
     "save_hf_weights",
     "weight_table",
