@@ -28,6 +28,14 @@ FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 TINY_FOLDER = os.path.join(FIXTURES, "tiny_bert")
 TINY_REFERENCE = os.path.join(FIXTURES, "tiny_bert_reference.npz")
 MINILM_REFERENCE = os.path.join(FIXTURES, "minilm_reference.npz")
+# Tiny HF task checkpoints: folder name -> (transformers class, its kwargs).
+TASKS = {
+    "tiny_pretraining": ("BertForPreTraining", {}),
+    "tiny_classifier": ("BertForSequenceClassification", {"num_labels": 3}),
+    "tiny_token_classifier": ("BertForTokenClassification", {"num_labels": 4}),
+    "tiny_question_answerer": ("BertForQuestionAnswering", {}),
+}
+MASK_POSITIONS = [[1, 4], [2, 3], [0, 3]]
 
 MINILM_TEXTS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -73,6 +81,29 @@ def transformers_outputs(model, ids, segments, mask):
     return outputs.last_hidden_state.numpy(), outputs.pooler_output.numpy()
 
 
+def task_outputs(task):
+    """The tiny inputs and a task model's outputs, as kerastack's task
+    models give them: masked-LM logits at MASK_POSITIONS and next-sentence
+    logits; class logits; token logits; start and end logits."""
+    import torch
+
+    ids, segments, mask = tiny_inputs()
+    with torch.no_grad():
+        outputs = task(
+            input_ids=torch.tensor(ids, dtype=torch.long),
+            token_type_ids=torch.tensor(segments, dtype=torch.long),
+            attention_mask=torch.tensor(mask, dtype=torch.long),
+        )
+    if hasattr(outputs, "prediction_logits"):
+        positions = np.array(MASK_POSITIONS)
+        logits = outputs.prediction_logits.numpy()
+        gathered = np.take_along_axis(logits, positions[..., None], axis=1)
+        return ids, segments, mask, gathered, outputs.seq_relationship_logits.numpy()
+    if hasattr(outputs, "start_logits"):
+        return ids, segments, mask, outputs.start_logits.numpy(), outputs.end_logits.numpy()
+    return ids, segments, mask, outputs.logits.numpy(), outputs.logits.numpy()
+
+
 def minilm_inputs():
     import transformers
 
@@ -96,6 +127,13 @@ def main():
     inputs = tiny_inputs()
     sequence, pooled = transformers_outputs(tiny, *inputs)
     np.savez(TINY_REFERENCE, *inputs, sequence, pooled)
+
+    for folder, (class_name, kwargs) in TASKS.items():
+        torch.manual_seed(1)
+        task_config = transformers.BertConfig(**TINY_CONFIG, **kwargs)
+        task = getattr(transformers, class_name)(task_config).eval()
+        task.save_pretrained(os.path.join(FIXTURES, folder))
+        np.savez(os.path.join(FIXTURES, folder + "_reference.npz"), *task_outputs(task))
 
     model = transformers.BertModel.from_pretrained(minilm_folder(), attn_implementation="eager")
     inputs = minilm_inputs()

@@ -8,10 +8,22 @@ from kerastack.bert.convert_hf import (
     save_hf_weights,
     weight_table,
 )
+from kerastack.bert.heads import (
+    BertClassifier,
+    BertPretrainer,
+    BertQuestionAnswerer,
+    BertTokenClassifier,
+    MaskedLMHead,
+)
 from kerastack.bert.tokenizer import BertTokenizer, read_vocabulary
 
 __all__ = [
     "BertBackbone",
+    "BertClassifier",
+    "BertPretrainer",
+    "BertQuestionAnswerer",
+    "BertTokenClassifier",
+    "MaskedLMHead",
     "BertConfig",
     "BertTokenizer",
     "load_hf_weights",

@@ -25,9 +25,9 @@ class _Layout:
         self.to_ours, self.to_hf = to_ours, to_hf
 
 
-_SAME = _Layout(lambda value: value, lambda value: value)
+SAME = _Layout(lambda value: value, lambda value: value)
 # HF Linear weights are (D_out, D_in); Keras Dense kernels (D_in, D_out).
-_TRANSPOSE = _Layout(lambda value: value.T, lambda value: value.T)
+TRANSPOSE = _Layout(lambda value: value.T, lambda value: value.T)
 
 
 def _heads(num_heads):
@@ -60,20 +60,20 @@ def weight_table(backbone):
         (
             backbone.get_layer("token_embedding").embeddings,
             "embeddings.word_embeddings.weight",
-            _SAME,
+            SAME,
         ),
         (
             backbone.get_layer("position_embedding").embeddings,
             "embeddings.position_embeddings.weight",
-            _SAME,
+            SAME,
         ),
         (
             backbone.get_layer("segment_embedding").embeddings,
             "embeddings.token_type_embeddings.weight",
-            _SAME,
+            SAME,
         ),
-        (backbone.get_layer("embeddings_layer_norm").gamma, "embeddings.LayerNorm.weight", _SAME),
-        (backbone.get_layer("embeddings_layer_norm").beta, "embeddings.LayerNorm.bias", _SAME),
+        (backbone.get_layer("embeddings_layer_norm").gamma, "embeddings.LayerNorm.weight", SAME),
+        (backbone.get_layer("embeddings_layer_norm").beta, "embeddings.LayerNorm.bias", SAME),
     ]
     for index in range(backbone.num_layers):
         block = backbone.get_layer(f"transformer_layer_{index}")
@@ -93,32 +93,32 @@ def weight_table(backbone):
                 prefix + "attention.output.dense.weight",
                 _output_heads(n),
             ),
-            (attention.output_dense.bias, prefix + "attention.output.dense.bias", _SAME),
+            (attention.output_dense.bias, prefix + "attention.output.dense.bias", SAME),
             (
                 block.self_attention_layer_norm.gamma,
                 prefix + "attention.output.LayerNorm.weight",
-                _SAME,
+                SAME,
             ),
             (
                 block.self_attention_layer_norm.beta,
                 prefix + "attention.output.LayerNorm.bias",
-                _SAME,
+                SAME,
             ),
             (
                 feed_forward.intermediate_dense.kernel,
                 prefix + "intermediate.dense.weight",
-                _TRANSPOSE,
+                TRANSPOSE,
             ),
-            (feed_forward.intermediate_dense.bias, prefix + "intermediate.dense.bias", _SAME),
-            (feed_forward.output_dense.kernel, prefix + "output.dense.weight", _TRANSPOSE),
-            (feed_forward.output_dense.bias, prefix + "output.dense.bias", _SAME),
-            (block.feed_forward_layer_norm.gamma, prefix + "output.LayerNorm.weight", _SAME),
-            (block.feed_forward_layer_norm.beta, prefix + "output.LayerNorm.bias", _SAME),
+            (feed_forward.intermediate_dense.bias, prefix + "intermediate.dense.bias", SAME),
+            (feed_forward.output_dense.kernel, prefix + "output.dense.weight", TRANSPOSE),
+            (feed_forward.output_dense.bias, prefix + "output.dense.bias", SAME),
+            (block.feed_forward_layer_norm.gamma, prefix + "output.LayerNorm.weight", SAME),
+            (block.feed_forward_layer_norm.beta, prefix + "output.LayerNorm.bias", SAME),
         ]
     pooler = backbone.get_layer("pooled_dense")
     table += [
-        (pooler.kernel, "pooler.dense.weight", _TRANSPOSE),
-        (pooler.bias, "pooler.dense.bias", _SAME),
+        (pooler.kernel, "pooler.dense.weight", TRANSPOSE),
+        (pooler.bias, "pooler.dense.bias", SAME),
     ]
     return table
 
@@ -152,7 +152,8 @@ def load_hf_weights(backbone, path, allow_longer_position_table=False):
     """Assign the weights of an HF BERT checkpoint to `backbone`.
 
     Args:
-        backbone: a `BertBackbone` of the checkpoint's shape.
+        backbone: a `BertBackbone` of the checkpoint's shape, or a task model
+            (`BertClassifier`, ...), whose head the checkpoint must then hold.
         path: a `model.safetensors` file, or the folder holding it.
         allow_longer_position_table: a checkpoint position table longer than
             the backbone's `max_sequence_length` is sliced to its first rows
@@ -168,7 +169,14 @@ def load_hf_weights(backbone, path, allow_longer_position_table=False):
     if os.path.isdir(path):
         path = os.path.join(path, "model.safetensors")
     tensors = {_canonical(name): value for name, value in read_safetensors(path).items()}
-    table = weight_table(backbone)
+    # The decoder of the masked-LM head is the word embedding table, tied.
+    tensors.pop("cls.predictions.decoder.weight", None)
+    tensors.pop("cls.predictions.decoder.bias", None)
+    table = (
+        backbone.hf_weight_table()
+        if hasattr(backbone, "hf_weight_table")
+        else weight_table(backbone)
+    )
     wanted = {name for _, name, _ in table}
     ignored = sorted(n for n in tensors if n not in wanted and n.startswith(_IGNORED_PREFIXES))
     unexpected = sorted(n for n in tensors if n not in wanted and n not in ignored)

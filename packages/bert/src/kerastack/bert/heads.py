@@ -1,0 +1,228 @@
+"""BERT's task heads and the models that put them on a `BertBackbone`.
+
+Each task model is a functional `keras.Model` built around a backbone; its
+`hf_weight_table()` extends the backbone's table with the head's HF tensors,
+so `load_hf_weights` loads a whole HF task checkpoint strictly. Logits are
+float32, whatever the dtype policy.
+"""
+
+from kerastack.bert.bert_backbone import BertBackbone, _activation
+from kerastack.bert.convert_hf import SAME, TRANSPOSE, weight_table
+from kerastack.core import keras, ops, serializable
+from kerastack.layernorm import LayerNormalization
+
+
+def _initializer(backbone):
+    return keras.initializers.TruncatedNormal(stddev=backbone.initializer_range)
+
+
+@serializable
+class MaskedLMHead(keras.layers.Layer):
+    """Masked-language-model logits at chosen positions, with the output
+    projection tied to the word embeddings (BERT's `cls.predictions`).
+
+    Call arguments:
+        sequence: `(B, T, D)`, the backbone's sequence output.
+        mask_positions: int `(B, P)`, the positions to predict.
+
+    Returns: float32 logits `(B, P, V)`.
+    """
+
+    def __init__(self, token_embedding, activation="gelu", layer_norm_epsilon=1e-12, **kwargs):
+        super().__init__(**kwargs)
+        self.token_embedding = token_embedding
+        self.activation = keras.activations.get(_activation(activation))
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+    def build(self, sequence_shape, mask_positions_shape=None):
+        width = sequence_shape[-1]
+        self.dense = keras.layers.Dense(width, dtype=self.dtype_policy, name="transform_dense")
+        self.dense.build((None, None, width))
+        self.layer_norm = LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="transform_layer_norm"
+        )
+        self.layer_norm.build((None, None, width))
+        self.bias = self.add_weight(
+            name="output_bias", shape=(self.token_embedding.input_dim,), initializer="zeros"
+        )
+
+    def call(self, sequence, mask_positions):
+        positions = ops.expand_dims(ops.cast(mask_positions, "int32"), -1)  # (B, P, 1)
+        x = ops.take_along_axis(sequence, positions, axis=1)  # (B, P, D)
+        x = self.layer_norm(self.activation(self.dense(x)))
+        table = ops.cast(self.token_embedding.embeddings, "float32")  # (V, D)
+        logits = ops.matmul(ops.cast(x, "float32"), ops.transpose(table))
+        return logits + ops.cast(self.bias, "float32")  # (B, P, V)
+
+    def get_config(self):
+        raise NotImplementedError(
+            "MaskedLMHead is tied to a backbone's embeddings; save the BertPretrainer holding it."
+        )
+
+
+class _Task(keras.Model):
+    """A functional model on `backbone`, saved as the backbone plus arguments."""
+
+    def _init(self, backbone, inputs, outputs, arguments, **kwargs):
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.backbone = backbone
+        self._arguments = arguments
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.layers.serialize(self.backbone),
+            **self._arguments,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.layers.deserialize(config["backbone"])
+        return cls(**config)
+
+    @classmethod
+    def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
+        """The task model with every weight of the HF task checkpoint in `path`
+        (strict: the checkpoint must hold this head)."""
+        from kerastack.bert.convert_hf import load_hf_weights
+
+        model = cls(BertBackbone.from_config_file(path), **kwargs)
+        load_hf_weights(model, path, allow_longer_position_table=allow_longer_position_table)
+        return model
+
+    # HF's token-level task models have no pooler; neither weight is used then.
+    _uses_pooler = True
+
+    def hf_weight_table(self):
+        table = weight_table(self.backbone)
+        if not self._uses_pooler:
+            table = [entry for entry in table if not entry[1].startswith("pooler.")]
+        return table + self._head_table()
+
+
+def _float32_dense(units, backbone, name, activation=None):
+    return keras.layers.Dense(
+        units,
+        activation=activation,
+        kernel_initializer=_initializer(backbone),
+        dtype="float32",  # logits in float32 under mixed precision
+        name=name,
+    )
+
+
+@serializable
+class BertPretrainer(_Task):
+    """BERT's two pretraining heads: masked-LM logits at `mask_positions`
+    (`(B, P, V)`, tied to the word embeddings) and next-sentence logits
+    (`(B, 2)`, 0 = the second segment follows the first)."""
+
+    def __init__(self, backbone, **kwargs):
+        inputs = dict(backbone.input)
+        inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
+        outputs = backbone(
+            {key: inputs[key] for key in ("token_ids", "segment_ids", "padding_mask")}
+        )
+        head = MaskedLMHead(
+            backbone.get_layer("token_embedding"),
+            activation=backbone.activation,
+            layer_norm_epsilon=backbone.layer_norm_epsilon,
+            name="mlm_head",
+        )
+        nsp = _float32_dense(2, backbone, "nsp_head")
+        super()._init(
+            backbone,
+            inputs,
+            {
+                "mlm_logits": head(outputs["sequence_output"], inputs["mask_positions"]),
+                "nsp_logits": nsp(outputs["pooled_output"]),
+            },
+            {},
+            **kwargs,
+        )
+        self.mlm_head, self.nsp_head = head, nsp
+
+    def _head_table(self):
+        head = self.mlm_head
+        return [
+            (head.dense.kernel, "cls.predictions.transform.dense.weight", TRANSPOSE),
+            (head.dense.bias, "cls.predictions.transform.dense.bias", SAME),
+            (head.layer_norm.gamma, "cls.predictions.transform.LayerNorm.weight", SAME),
+            (head.layer_norm.beta, "cls.predictions.transform.LayerNorm.bias", SAME),
+            (head.bias, "cls.predictions.bias", SAME),
+            (self.nsp_head.kernel, "cls.seq_relationship.weight", TRANSPOSE),
+            (self.nsp_head.bias, "cls.seq_relationship.bias", SAME),
+        ]
+
+
+@serializable
+class BertClassifier(_Task):
+    """Sequence classification: `dropout`, then float32 logits `(B, num_classes)`
+    from the pooled output (HF's `BertForSequenceClassification`)."""
+
+    def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
+        inputs = dict(backbone.input)
+        pooled = backbone(inputs)["pooled_output"]
+        pooled = keras.layers.Dropout(dropout, name="classifier_dropout")(pooled)
+        classifier = _float32_dense(num_classes, backbone, "classifier")
+        logits = classifier(pooled)
+        super()._init(
+            backbone, inputs, logits, {"num_classes": num_classes, "dropout": dropout}, **kwargs
+        )
+        self.classifier = classifier
+
+    def _head_table(self):
+        return [
+            (self.classifier.kernel, "classifier.weight", TRANSPOSE),
+            (self.classifier.bias, "classifier.bias", SAME),
+        ]
+
+
+@serializable
+class BertTokenClassifier(_Task):
+    """Token classification (NER, tagging): float32 logits `(B, T, num_classes)`
+    (HF's `BertForTokenClassification`)."""
+
+    _uses_pooler = False
+
+    def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
+        inputs = dict(backbone.input)
+        sequence = backbone(inputs)["sequence_output"]
+        sequence = keras.layers.Dropout(dropout, name="classifier_dropout")(sequence)
+        classifier = _float32_dense(num_classes, backbone, "classifier")
+        logits = classifier(sequence)
+        super()._init(
+            backbone, inputs, logits, {"num_classes": num_classes, "dropout": dropout}, **kwargs
+        )
+        self.classifier = classifier
+
+    def _head_table(self):
+        return [
+            (self.classifier.kernel, "classifier.weight", TRANSPOSE),
+            (self.classifier.bias, "classifier.bias", SAME),
+        ]
+
+
+@serializable
+class BertQuestionAnswerer(_Task):
+    """Extractive question answering: float32 `start_logits` and `end_logits`,
+    each `(B, T)` (HF's `BertForQuestionAnswering`)."""
+
+    _uses_pooler = False
+
+    def __init__(self, backbone, **kwargs):
+        inputs = dict(backbone.input)
+        sequence = backbone(inputs)["sequence_output"]
+        span = _float32_dense(2, backbone, "qa_outputs")
+        logits = span(sequence)  # (B, T, 2)
+        start, end = ops.split(logits, 2, axis=-1)
+        outputs = {"start_logits": ops.squeeze(start, -1), "end_logits": ops.squeeze(end, -1)}
+        super()._init(backbone, inputs, outputs, {}, **kwargs)
+        self.span = span
+
+    def _head_table(self):
+        return [
+            (self.span.kernel, "qa_outputs.weight", TRANSPOSE),
+            (self.span.bias, "qa_outputs.bias", SAME),
+        ]
