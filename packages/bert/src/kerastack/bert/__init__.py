@@ -2,6 +2,7 @@
 
 from kerastack.bert.bert_backbone import BertBackbone
 from kerastack.bert.bert_config import BertConfig
+from kerastack.bert.convert_google import google_to_hf_name, load_google_checkpoint
 from kerastack.bert.convert_hf import (
     load_hf_weights,
     read_safetensors,
@@ -15,6 +16,7 @@ from kerastack.bert.heads import (
     BertTokenClassifier,
     MaskedLMHead,
 )
+from kerastack.bert.tf_checkpoint import CheckpointError, read_tf_checkpoint
 from kerastack.bert.tokenizer import BertTokenizer, read_vocabulary
 
 __all__ = [
@@ -26,9 +28,13 @@ __all__ = [
     "MaskedLMHead",
     "BertConfig",
     "BertTokenizer",
+    "CheckpointError",
+    "google_to_hf_name",
+    "load_google_checkpoint",
     "load_hf_weights",
     "read_vocabulary",
     "read_safetensors",
+    "read_tf_checkpoint",
     "save_hf_weights",
     "weight_table",
 ]

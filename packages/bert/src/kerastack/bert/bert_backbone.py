@@ -135,13 +135,12 @@ class BertBackbone(keras.Model):
     def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
         """A backbone with the weights of the checkpoint in folder `path`.
 
-        The folder holds HF's `config.json` and `model.safetensors`. Loading is
-        strict (see `kerastack.bert.load_hf_weights`).
+        The folder holds HF's `config.json` and `model.safetensors`, or
+        Google's `bert_config.json` and `bert_model.ckpt.*`. Loading is strict
+        (see `kerastack.bert.load_hf_weights`).
         """
-        from kerastack.bert.convert_hf import load_hf_weights
-
         backbone = cls.from_config_file(path, **kwargs)
-        load_hf_weights(backbone, path, allow_longer_position_table=allow_longer_position_table)
+        load_checkpoint(backbone, path, allow_longer_position_table)
         return backbone
 
     def get_config(self):
@@ -164,3 +163,17 @@ class BertBackbone(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def load_checkpoint(model, folder, allow_longer_position_table=False):
+    """Load the HF (`model.safetensors`) or Google (`*.ckpt.index`) checkpoint
+    in `folder` into `model`."""
+    import os
+
+    from kerastack.bert.convert_google import load_google_checkpoint
+    from kerastack.bert.convert_hf import load_hf_weights
+
+    if os.path.isdir(folder) and not os.path.exists(os.path.join(folder, "model.safetensors")):
+        if any(name.endswith(".index") for name in os.listdir(folder)):
+            return load_google_checkpoint(model, folder, allow_longer_position_table)
+    return load_hf_weights(model, folder, allow_longer_position_table=allow_longer_position_table)

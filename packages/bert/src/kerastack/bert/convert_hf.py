@@ -168,15 +168,20 @@ def load_hf_weights(backbone, path, allow_longer_position_table=False):
     """
     if os.path.isdir(path):
         path = os.path.join(path, "model.safetensors")
-    tensors = {_canonical(name): value for name, value in read_safetensors(path).items()}
+    return assign_hf_tensors(backbone, read_safetensors(path), path, allow_longer_position_table)
+
+
+def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=False):
+    """`load_hf_weights` for tensors already read (`{hf_name: array}`);
+    `source` names where they came from in errors."""
+    tensors = {_canonical(name): value for name, value in tensors.items()}
     # The decoder of the masked-LM head is the word embedding table, tied.
     tensors.pop("cls.predictions.decoder.weight", None)
     tensors.pop("cls.predictions.decoder.bias", None)
-    table = (
-        backbone.hf_weight_table()
-        if hasattr(backbone, "hf_weight_table")
-        else weight_table(backbone)
-    )
+    if hasattr(backbone, "hf_weight_table"):
+        table = backbone.hf_weight_table()
+    else:
+        table = weight_table(backbone)
     wanted = {name for _, name, _ in table}
     ignored = sorted(n for n in tensors if n not in wanted and n.startswith(_IGNORED_PREFIXES))
     unexpected = sorted(n for n in tensors if n not in wanted and n not in ignored)
@@ -211,7 +216,8 @@ def load_hf_weights(backbone, path, allow_longer_position_table=False):
     if mismatched:
         problems.append("shape mismatches: " + "; ".join(mismatched))
     if problems:
-        raise ValueError(f"{path} does not fit this BertBackbone ({'; '.join(problems)}).")
+        kind = type(backbone).__name__
+        raise ValueError(f"{source} does not fit this {kind} ({'; '.join(problems)}).")
     for variable, value in values:
         variable.assign(value)
     return ignored

@@ -84,12 +84,12 @@ class _Task(keras.Model):
 
     @classmethod
     def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
-        """The task model with every weight of the HF task checkpoint in `path`
-        (strict: the checkpoint must hold this head)."""
-        from kerastack.bert.convert_hf import load_hf_weights
+        """The task model with every weight of the HF or Google checkpoint in
+        folder `path` (strict: the checkpoint must hold this head)."""
+        from kerastack.bert.bert_backbone import load_checkpoint
 
         model = cls(BertBackbone.from_config_file(path), **kwargs)
-        load_hf_weights(model, path, allow_longer_position_table=allow_longer_position_table)
+        load_checkpoint(model, path, allow_longer_position_table)
         return model
 
     # HF's token-level task models have no pooler; neither weight is used then.

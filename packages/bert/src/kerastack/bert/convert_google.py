@@ -1,0 +1,75 @@
+"""Google's original BERT checkpoints (`bert_model.ckpt.*`, TensorFlow 1 names)
+into `BertBackbone` and the task models, on every backend, TensorFlow or not.
+
+Tensors are read by `read_tf_checkpoint` (NumPy alone), renamed to HF's
+names by one table of rules, and loaded by the same strict code as HF files.
+"""
+
+import re
+
+from kerastack.bert.convert_hf import assign_hf_tensors
+from kerastack.bert.tf_checkpoint import checkpoint_prefix, read_tf_checkpoint
+
+# Training state saved beside the weights, never part of a model.
+_TRAINING_STATE = re.compile(r"(^|/)(global_step|adam_m|adam_v|beta1_power|beta2_power)$")
+# Google names that do not follow the rules below.
+_SPECIAL = {
+    "cls/predictions/output_bias": "cls.predictions.bias",
+    # (2, D) in both files: no transpose.
+    "cls/seq_relationship/output_weights": "cls.seq_relationship.weight",
+    "cls/seq_relationship/output_bias": "cls.seq_relationship.bias",
+}
+_EMBEDDINGS = ("word_embeddings", "position_embeddings", "token_type_embeddings")
+
+
+def google_to_hf_name(name):
+    """`(hf_name, transpose)` for a Google BERT tensor name.
+
+    `bert/encoder/layer_3/attention/self/query/kernel` ->
+    `("encoder.layer.3.attention.self.query.weight", True)`: kernels are
+    `(in, out)` in TensorFlow and `(out, in)` in PyTorch.
+    """
+    if name in _SPECIAL:
+        return _SPECIAL[name], False
+    parts = name.split("/")
+    if parts[0] == "bert":
+        parts = parts[1:]
+    renamed, transpose = [], False
+    for part in parts:
+        if re.fullmatch(r"layer_\d+", part):
+            renamed += ["layer", part[len("layer_") :]]
+        elif part == "kernel":
+            renamed.append("weight")
+            transpose = True
+        elif part == "gamma":
+            renamed.append("weight")
+        elif part == "beta":
+            renamed.append("bias")
+        else:
+            renamed.append(part)
+    if parts[-1] in _EMBEDDINGS:
+        renamed.append("weight")
+    return ".".join(renamed), transpose
+
+
+def load_google_checkpoint(model, path, allow_longer_position_table=False):
+    """Assign the weights of a Google BERT checkpoint to `model` (a
+    `BertBackbone` or a task model), strictly, as `load_hf_weights` does.
+
+    Args:
+        path: the checkpoint prefix (`.../bert_model.ckpt`), its `.index`
+            file, or the folder holding it.
+
+    Returns:
+        The HF names of checkpoint tensors left out (task heads a backbone
+        does not have); optimizer state (`adam_m`, `adam_v`, `global_step`)
+        is always left out.
+    """
+    prefix = checkpoint_prefix(path)
+    tensors = {}
+    for name, value in read_tf_checkpoint(prefix).items():
+        if _TRAINING_STATE.search(name):
+            continue
+        hf_name, transpose = google_to_hf_name(name)
+        tensors[hf_name] = value.T if transpose else value
+    return assign_hf_tensors(model, tensors, prefix, allow_longer_position_table)
