@@ -248,3 +248,16 @@ def test_corrupt_truncated_and_absent_files(checkpoint):
     os.remove(path)
     with pytest.raises(FileNotFoundError, match="No checkpoint file"):
         load_hf_weights(small_backbone(), str(folder))
+
+
+def test_last_layers_model_concatenates_the_last_blocks():
+    backbone = small_backbone()
+    data = inputs()
+    sequence = predict(backbone, data)["sequence_output"]
+    both = backbone.last_layers_model(2).predict(data, verbose=0)
+    assert both.shape == (2, 6, 16)
+    np.testing.assert_allclose(both[..., :8], sequence, atol=1e-6)  # last block first
+    first_block = keras.Model(backbone.input, backbone.get_layer("transformer_layer_0").output)
+    np.testing.assert_allclose(both[..., 8:], first_block.predict(data, verbose=0), atol=1e-6)
+    with pytest.raises(ValueError, match="num_layers must be in 1..2"):
+        backbone.last_layers_model(3)

@@ -143,6 +143,22 @@ class BertBackbone(keras.Model):
         load_checkpoint(backbone, path, allow_longer_position_table)
         return backbone
 
+    def last_layers_model(self, num_layers=4):
+        """A model from the backbone's inputs to the concatenation of its last
+        `num_layers` blocks' outputs, `(B, T, num_layers * D)`, last block
+        first (keras-bert's `output_layer_num`). It shares this backbone's
+        weights."""
+        if not 1 <= num_layers <= self.num_layers:
+            raise ValueError(
+                f"num_layers must be in 1..{self.num_layers}, received num_layers={num_layers}."
+            )
+        outputs = [
+            self.get_layer(f"transformer_layer_{index}").output
+            for index in range(self.num_layers - 1, self.num_layers - 1 - num_layers, -1)
+        ]
+        merged = outputs[0] if num_layers == 1 else ops.concatenate(outputs, axis=-1)
+        return keras.Model(self.input, merged, name=f"{self.name}_last_{num_layers}_layers")
+
     def get_config(self):
         return {
             "name": self.name,

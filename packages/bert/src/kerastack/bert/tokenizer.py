@@ -27,6 +27,24 @@ def read_vocabulary(path):
     return vocabulary
 
 
+def wordpiece_engine(vocabulary, lowercase, strip_accents, max_characters, unk_token, specials):
+    """An HF `tokenizers` WordPiece tokenizer set up as Google's BERT."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    engine = Tokenizer(
+        models.WordPiece(vocabulary, unk_token=unk_token, max_input_chars_per_word=max_characters)
+    )
+    engine.normalizer = normalizers.BertNormalizer(
+        clean_text=True,
+        handle_chinese_chars=True,
+        strip_accents=strip_accents,
+        lowercase=lowercase,
+    )
+    engine.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    engine.add_special_tokens([token for token in specials if token in vocabulary])
+    return engine
+
+
 class BertTokenizer:
     """Google BERT's WordPiece tokenizer.
 
@@ -47,8 +65,6 @@ class BertTokenizer:
     """
 
     def __init__(self, vocabulary, lowercase=True, strip_accents=None, max_characters_per_word=100):
-        from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
-
         if isinstance(vocabulary, (str, os.PathLike)):
             vocabulary = read_vocabulary(os.fspath(vocabulary))
         elif isinstance(vocabulary, (list, tuple)):
@@ -63,20 +79,14 @@ class BertTokenizer:
         self.lowercase = lowercase
         self.strip_accents = lowercase if strip_accents is None else strip_accents
         self.max_characters_per_word = max_characters_per_word
-        engine = Tokenizer(
-            models.WordPiece(
-                vocabulary, unk_token="[UNK]", max_input_chars_per_word=max_characters_per_word
-            )
+        self._engine = wordpiece_engine(
+            vocabulary,
+            lowercase,
+            self.strip_accents,
+            max_characters_per_word,
+            "[UNK]",
+            SPECIAL_TOKENS,
         )
-        engine.normalizer = normalizers.BertNormalizer(
-            clean_text=True,
-            handle_chinese_chars=True,
-            strip_accents=self.strip_accents,
-            lowercase=lowercase,
-        )
-        engine.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        engine.add_special_tokens(list(SPECIAL_TOKENS))
-        self._engine = engine
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
             vocabulary[token] for token in SPECIAL_TOKENS
         )
@@ -166,10 +176,10 @@ class BertTokenizer:
         if max_length is not None:
             budget = max_length - (3 if b is not None else 2)
             while len(a) + (len(b) if b is not None else 0) > budget:
-                if b is not None and len(b) > len(a):
-                    b.pop()
-                else:
+                if b is None or len(a) > len(b):
                     a.pop()
+                else:  # equal lengths: the second text loses one, as in Google's code
+                    b.pop()
         ids = [self.cls_id] + a + [self.sep_id]
         segments = [0] * len(ids)
         if b is not None:
