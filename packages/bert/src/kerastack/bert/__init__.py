@@ -16,6 +16,7 @@ from kerastack.bert.heads import (
     BertTokenClassifier,
     MaskedLMHead,
 )
+from kerastack.bert.optimization import WarmupLinearDecay, bert_optimizer
 from kerastack.bert.tf_checkpoint import CheckpointError, read_tf_checkpoint
 from kerastack.bert.tokenizer import BertTokenizer, read_vocabulary
 
@@ -26,6 +27,8 @@ __all__ = [
     "BertQuestionAnswerer",
     "BertTokenClassifier",
     "MaskedLMHead",
+    "WarmupLinearDecay",
+    "bert_optimizer",
     "BertConfig",
     "BertTokenizer",
     "CheckpointError",
