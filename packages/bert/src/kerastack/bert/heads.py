@@ -161,12 +161,14 @@ class BertClassifier(_Task):
     """Sequence classification: `dropout`, then float32 logits `(B, num_classes)`
     from the pooled output (HF's `BertForSequenceClassification`)."""
 
+    _features = "pooled_output"
+
     def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
         inputs = dict(backbone.input)
-        pooled = backbone(inputs)["pooled_output"]
-        pooled = keras.layers.Dropout(dropout, name="classifier_dropout")(pooled)
+        features = backbone(inputs)[self._features]
+        features = keras.layers.Dropout(dropout, name="classifier_dropout")(features)
         classifier = _float32_dense(num_classes, backbone, "classifier")
-        logits = classifier(pooled)
+        logits = classifier(features)
         super()._init(
             backbone, inputs, logits, {"num_classes": num_classes, "dropout": dropout}, **kwargs
         )
@@ -180,28 +182,13 @@ class BertClassifier(_Task):
 
 
 @serializable
-class BertTokenClassifier(_Task):
-    """Token classification (NER, tagging): float32 logits `(B, T, num_classes)`
-    (HF's `BertForTokenClassification`)."""
+class BertTokenClassifier(BertClassifier):
+    """Token classification (NER, tagging): `dropout`, then float32 logits
+    `(B, T, num_classes)` from the sequence output (HF's
+    `BertForTokenClassification`)."""
 
+    _features = "sequence_output"
     _uses_pooler = False
-
-    def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
-        inputs = dict(backbone.input)
-        sequence = backbone(inputs)["sequence_output"]
-        sequence = keras.layers.Dropout(dropout, name="classifier_dropout")(sequence)
-        classifier = _float32_dense(num_classes, backbone, "classifier")
-        logits = classifier(sequence)
-        super()._init(
-            backbone, inputs, logits, {"num_classes": num_classes, "dropout": dropout}, **kwargs
-        )
-        self.classifier = classifier
-
-    def _head_table(self):
-        return [
-            (self.classifier.kernel, "classifier.weight", TRANSPOSE),
-            (self.classifier.bias, "classifier.bias", SAME),
-        ]
 
 
 @serializable
