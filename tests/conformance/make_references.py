@@ -12,7 +12,7 @@ It writes into tests/conformance/fixtures/:
 - `tiny_bert_reference.npz`: its inputs and outputs (transformers, eager
   attention);
 - `minilm_reference.npz`: the inputs (ids from transformers' slow,
-  pure-Python `BertTokenizer`) and outputs of transformers' `BertModel` on
+  pure-Python `BertTokenizerLegacy`) and outputs of transformers' `BertModel` on
   the real all-MiniLM-L6-v2 weights for `MINILM_TEXTS`.
 
 The tests then check kerastack against these on every lane, and, where
@@ -107,8 +107,10 @@ def task_outputs(task):
 def minilm_inputs():
     import transformers
 
-    tokenizer = transformers.BertTokenizer.from_pretrained(minilm_folder())
-    encoded = tokenizer(MINILM_TEXTS, padding=True, return_tensors="np")
+    # The pure-Python tokenizer (transformers 5's BertTokenizer is the Rust
+    # `tokenizers` engine, which kerastack uses too).
+    tokenizer = transformers.BertTokenizerLegacy.from_pretrained(minilm_folder())
+    encoded = tokenizer(MINILM_TEXTS, padding=True, return_token_type_ids=True, return_tensors="np")
     return (
         encoded["input_ids"].astype("int32"),
         encoded["token_type_ids"].astype("int32"),
