@@ -256,8 +256,9 @@ def test_last_layers_model_concatenates_the_last_blocks():
     sequence = predict(backbone, data)["sequence_output"]
     both = backbone.last_layers_model(2).predict(data, verbose=0)
     assert both.shape == (2, 6, 16)
-    np.testing.assert_allclose(both[..., :8], sequence, atol=1e-6)  # last block first
+    # Earliest first, the last block last: keras-bert's order.
     first_block = keras.Model(backbone.input, backbone.get_layer("transformer_layer_0").output)
-    np.testing.assert_allclose(both[..., 8:], first_block.predict(data, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(both[..., :8], first_block.predict(data, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(both[..., 8:], sequence, atol=1e-6)
     with pytest.raises(ValueError, match="num_layers must be in 1..2"):
         backbone.last_layers_model(3)

@@ -6,7 +6,9 @@ Run from the repository root in the tensorflow lane's environment:
     python -m tests.conformance.make_google_checkpoint
 
 It writes tests/conformance/fixtures/tiny_google/: `bert_config.json` (Google's
-keys: no layer_norm_eps) and `bert_model.ckpt.index` / `.data-00000-of-00001`,
+keys: no layer_norm_eps), a `vocab.txt` of 99 tokens (the keras-bert
+README's words: its examples run on this folder) and
+`bert_model.ckpt.index` / `.data-00000-of-00001`,
 saved by `tf.compat.v1.train.Saver` under Google's TensorFlow 1 names, with
 Adam slots and `global_step` as Google's released files have them. The names
 are made here by their own rules (not kerastack's), so the test checks
@@ -48,6 +50,23 @@ def hf_to_google(name):
     return "/".join(prefix + parts), transpose
 
 
+# The words of the keras-bert README's examples, then filler up to 99 tokens.
+VOCABULARY = [
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "~", ".", ",", "!", "?",
+    "all", "work", "and", "no", "play", "makes", "jack", "a", "dull", "boy",
+    "from", "the", "day", "forth", "my", "arm", "changed", "voice", "echoed",
+    "power", "give", "me", "more", "un", "##aff", "##able", "##s", "##ed",
+]  # fmt: skip
+
+
+def write_vocabulary(folder=FOLDER):
+    tokens = VOCABULARY + [
+        f"[unused{i}]" for i in range(refs.TINY_CONFIG["vocab_size"] - len(VOCABULARY))
+    ]
+    with open(os.path.join(folder, "vocab.txt"), "w", encoding="utf-8") as file:
+        file.write("".join(token + "\n" for token in tokens))
+
+
 def main():
     import tensorflow as tf
     from safetensors.numpy import load_file
@@ -76,6 +95,7 @@ def main():
                   attention_probs_dropout_prob=0.1, initializer_range=0.02)  # fmt: skip
     with open(os.path.join(FOLDER, "bert_config.json"), "w", encoding="utf-8") as file:
         json.dump(config, file, indent=2)
+    write_vocabulary()
     print(f"Wrote {FOLDER}: {sorted(os.listdir(FOLDER))}")
 
 

@@ -9,6 +9,7 @@ from kerastack.bert.convert_hf import (
     save_hf_weights,
     weight_table,
 )
+from kerastack.bert.features import extract_embeddings, iter_embeddings
 from kerastack.bert.heads import (
     BertClassifier,
     BertPretrainer,
@@ -17,6 +18,7 @@ from kerastack.bert.heads import (
     MaskedLMHead,
 )
 from kerastack.bert.optimization import WarmupLinearDecay, bert_optimizer
+from kerastack.bert.pretraining import BertPretrainingDataset, mask_tokens
 from kerastack.bert.tf_checkpoint import CheckpointError, read_tf_checkpoint
 from kerastack.bert.tokenizer import BertTokenizer, read_vocabulary
 
@@ -24,6 +26,7 @@ __all__ = [
     "BertBackbone",
     "BertClassifier",
     "BertPretrainer",
+    "BertPretrainingDataset",
     "BertQuestionAnswerer",
     "BertTokenClassifier",
     "MaskedLMHead",
@@ -32,6 +35,9 @@ __all__ = [
     "BertConfig",
     "BertTokenizer",
     "CheckpointError",
+    "extract_embeddings",
+    "iter_embeddings",
+    "mask_tokens",
     "google_to_hf_name",
     "load_google_checkpoint",
     "load_hf_weights",

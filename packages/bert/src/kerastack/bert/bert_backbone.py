@@ -145,19 +145,22 @@ class BertBackbone(keras.Model):
 
     def last_layers_model(self, num_layers=4):
         """A model from the backbone's inputs to the concatenation of its last
-        `num_layers` blocks' outputs, `(B, T, num_layers * D)`, last block
-        first (keras-bert's `output_layer_num`). It shares this backbone's
-        weights."""
+        `num_layers` blocks' outputs, `(B, T, num_layers * D)`, earliest
+        first and the last block last (keras-bert's `output_layer_num`). It
+        shares this backbone's weights."""
         if not 1 <= num_layers <= self.num_layers:
             raise ValueError(
                 f"num_layers must be in 1..{self.num_layers}, received num_layers={num_layers}."
             )
         outputs = [
             self.get_layer(f"transformer_layer_{index}").output
-            for index in range(self.num_layers - 1, self.num_layers - 1 - num_layers, -1)
+            for index in range(self.num_layers - num_layers, self.num_layers)
         ]
         merged = outputs[0] if num_layers == 1 else ops.concatenate(outputs, axis=-1)
-        return keras.Model(self.input, merged, name=f"{self.name}_last_{num_layers}_layers")
+        model = keras.Model(self.input, merged, name=f"{self.name}_last_{num_layers}_layers")
+        # Where its weights come from (for loaders), kept out of Keras's tracking.
+        object.__setattr__(model, "_kerastack_backbone", self)
+        return model
 
     def get_config(self):
         return {

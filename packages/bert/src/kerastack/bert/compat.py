@@ -6,9 +6,37 @@
 tokenizer remains: a word no piece spells is one `[UNK]` here (keras-bert
 split it into characters first), and `tokenize` shows such a word as it was
 written, as keras-bert showed unknown characters.
+
+`get_model`, `load_trained_model_from_checkpoint` and friends build
+kerastack's `BertBackbone` (and `BertPretrainer`) behind keras-bert's inputs
+(`Input-Token`, `Input-Segment`, and `Input-Masked` for pretraining) and
+outputs (probabilities, as keras-bert's). As in keras-bert, token id 0 is
+padding in these models. The layers inside are kerastack's, so keras-bert's
+layer names (`Encoder-1-FeedForward`, ...) and its `.h5` files do not carry
+over; `trainable` still takes keras-bert's name prefixes.
 """
 
-from kerastack.bert.tokenizer import wordpiece_engine
+import collections
+import json
+import os
+
+import numpy as np
+
+from kerastack.bert.bert_backbone import BertBackbone
+from kerastack.bert.bert_config import BertConfig
+from kerastack.bert.heads import BertPretrainer
+from kerastack.bert.tokenizer import read_vocabulary, wordpiece_engine
+from kerastack.core import keras, ops, serializable
+
+TOKEN_PAD = ""  # keras-bert's base dictionary: the padding token is ""
+TOKEN_UNK = "[UNK]"
+TOKEN_CLS = "[CLS]"
+TOKEN_SEP = "[SEP]"
+TOKEN_MASK = "[MASK]"
+
+POOL_NSP = "POOL_NSP"
+POOL_MAX = "POOL_MAX"
+POOL_AVE = "POOL_AVE"
 
 
 class Tokenizer:
@@ -73,14 +101,17 @@ class Tokenizer:
     def encode(self, first, second=None, max_len=None):
         """`(indices, segments)`: ids (unknown pieces as `token_unk`'s id) and
         segment ids, both cut (longest text first) and padded to `max_len`."""
-        tokens, segments = self._pack(first, second, max_len)
-        unk = self._token_dict[self._token_unk]
-        indices = [self._token_dict.get(token, unk) for token in tokens]
+        indices, segments = self._encode_unpadded(first, second, max_len)
         if max_len is not None:
             padding = max_len - len(indices)
             indices += [self._pad_index] * padding
             segments += [0] * padding
         return indices, segments
+
+    def _encode_unpadded(self, first, second=None, max_len=None):
+        tokens, segments = self._pack(first, second, max_len)
+        unk = self._token_dict[self._token_unk]
+        return [self._token_dict.get(token, unk) for token in tokens], segments
 
     def rematch(self, text, tokens=None):
         """For each token of `tokenize(text)` (or of `tokens`, which must be
@@ -93,3 +124,566 @@ class Tokenizer:
                 f"tokens has {len(tokens)} entries but tokenize(text) gives {len(spans)}."
             )
         return spans
+
+
+def get_base_dict():
+    """keras-bert's dictionary of special tokens, `{token: id}`."""
+    return {TOKEN_PAD: 0, TOKEN_UNK: 1, TOKEN_CLS: 2, TOKEN_SEP: 3, TOKEN_MASK: 4}
+
+
+def load_vocabulary(vocab_path):
+    """`{token: id}` of a `vocab.txt`."""
+    return read_vocabulary(vocab_path)
+
+
+def get_checkpoint_paths(model_path):
+    """The `(config, checkpoint, vocab)` paths of a Google BERT folder."""
+    paths = collections.namedtuple("CheckpointPaths", ["config", "checkpoint", "vocab"])
+    return paths(
+        os.path.join(model_path, "bert_config.json"),
+        os.path.join(model_path, "bert_model.ckpt"),
+        os.path.join(model_path, "vocab.txt"),
+    )
+
+
+def calc_train_steps(num_example, batch_size, epochs, warmup_proportion=0.1):
+    """`(total_steps, warmup_steps)` of a training run."""
+    steps_per_epoch = (num_example + batch_size - 1) // batch_size
+    total = steps_per_epoch * epochs
+    return total, int(total * warmup_proportion)
+
+
+def gen_batch_inputs(
+    sentence_pairs,
+    token_dict,
+    token_list,
+    seq_len=512,
+    mask_rate=0.15,
+    mask_mask_rate=0.8,
+    mask_random_rate=0.1,
+    swap_sentence_rate=0.5,
+    force_mask=True,
+):
+    """keras-bert's pretraining batch from pairs of token lists.
+
+    Each non-special token is chosen with probability `mask_rate` (then
+    `[MASK]`, a random non-special token of `token_list`, or kept:
+    `mask_mask_rate`, `mask_random_rate`, the rest); a share
+    `swap_sentence_rate` of the pairs swap second sentences among
+    themselves (NSP label 1 when it changed). Draws from `numpy.random`.
+
+    Returns:
+        `([token_ids, segment_ids, masked], [mlm_targets, nsp_targets])`,
+        arrays `(B, seq_len)` and `(B, seq_len, 1)`, `(B, 1)`; segments are
+        1 from the first `[SEP]` on (padding included), as keras-bert's.
+    """
+    # keras-bert drew from numpy's global generator (np.random.seed seeds it).
+    random, shuffle, randint = np.random.random, np.random.shuffle, np.random.randint  # noqa: NPY002
+    base = get_base_dict()
+    unknown = token_dict[TOKEN_UNK]
+    size = len(sentence_pairs)
+    nsp = np.zeros((size,))
+    partner = {}
+    if swap_sentence_rate > 0.0:
+        swapped = [i for i in range(size) if random() < swap_sentence_rate]
+        shuffled = list(swapped)
+        shuffle(shuffled)
+        partner = dict(zip(swapped, shuffled, strict=True))
+        nsp[[i for i in swapped if partner[i] != i]] = 1.0
+    words = [token for token in token_list if token not in base]
+    token_rows, segment_rows, masked_rows, target_rows = [], [], [], []
+    for i in range(size):
+        first, second = sentence_pairs[i][0], sentence_pairs[partner.get(i, i)][1]
+        tokens = [TOKEN_CLS, *first, TOKEN_SEP, *second, TOKEN_SEP][:seq_len]
+        tokens += [TOKEN_PAD] * (seq_len - len(tokens))
+        segment_rows.append(([0] * (len(first) + 2) + [1] * seq_len)[:seq_len])
+        targets = [token_dict.get(token, unknown) for token in tokens]
+        inputs, masked = list(targets), [0] * seq_len
+        for position, token in enumerate(tokens):
+            if token in base or random() >= mask_rate:
+                continue
+            masked[position] = 1
+            draw = random()
+            if draw < mask_mask_rate:
+                inputs[position] = token_dict[TOKEN_MASK]
+            elif draw < mask_mask_rate + mask_random_rate:
+                inputs[position] = token_dict[words[randint(len(words))]]
+        if force_mask and not any(masked):
+            masked[1] = 1
+        token_rows.append(inputs)
+        masked_rows.append(masked)
+        target_rows.append(targets)
+    inputs = [np.asarray(rows) for rows in (token_rows, segment_rows, masked_rows)]
+    outputs = [np.asarray(target_rows)[..., None], nsp[:, None]]
+    return inputs, outputs
+
+
+@serializable(name="KerasBertAdamWarmup")
+class AdamWarmup(keras.optimizers.Optimizer):
+    """keras-bert's Adam with warmup, decay and patterned weight decay.
+
+    The learning rate rises linearly to `learning_rate` over `warmup_steps`
+    steps, then is `min_lr + (learning_rate - min_lr) * (1 - t /
+    decay_steps)` (t counted from the first step, as keras-bert's), and
+    `min_lr` after `decay_steps`. `weight_decay * w` is added to the Adam
+    step of each weight whose path contains one of `weight_decay_pattern`
+    (every weight when it is None).
+    """
+
+    def __init__(
+        self,
+        decay_steps,
+        warmup_steps,
+        min_lr=0.0,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=None,
+        weight_decay=0.0,
+        weight_decay_pattern=None,
+        amsgrad=False,
+        **kwargs,
+    ):
+        learning_rate = kwargs.pop("lr", learning_rate)
+        kwargs.setdefault("name", "adam_warmup")
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.decay_steps = float(decay_steps)
+        self.warmup_steps = float(warmup_steps)
+        self.min_lr = float(min_lr)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = keras.config.epsilon() if epsilon is None else epsilon
+        self.decay_rate = float(weight_decay)
+        self.weight_decay_pattern = (
+            None if weight_decay_pattern is None else list(weight_decay_pattern)
+        )
+        self.amsgrad = amsgrad
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._decayed = [self._decays(v) for v in var_list]
+        self._m = [self.add_variable_from_reference(v, "m") for v in var_list]
+        self._v = [self.add_variable_from_reference(v, "v") for v in var_list]
+        if self.amsgrad:
+            self._v_hat = [self.add_variable_from_reference(v, "v_hat") for v in var_list]
+
+    def _decays(self, variable):
+        if self.decay_rate <= 0.0:
+            return False
+        if self.weight_decay_pattern is None:
+            return True
+        return any(pattern in variable.path for pattern in self.weight_decay_pattern)
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        t = ops.cast(self.iterations + 1, dtype)
+        peak = ops.cast(learning_rate, dtype)
+        warmup = peak * t / max(self.warmup_steps, 1.0)
+        decayed = self.min_lr + (peak - self.min_lr) * (
+            1.0 - ops.minimum(t, self.decay_steps) / self.decay_steps
+        )
+        rate = ops.where(t <= self.warmup_steps, warmup, decayed)
+        rate = rate * ops.sqrt(1.0 - ops.power(self.beta_2, t)) / (1.0 - ops.power(self.beta_1, t))
+        index = self._get_variable_index(variable)
+        m, v = self._m[index], self._v[index]
+        # Dense: TensorFlow gives an embedding's gradient as IndexedSlices, which
+        # `ops.add` (not `ops.convert_to_tensor`) turns into a tensor.
+        gradient = ops.cast(ops.add(gradient, 0.0), dtype)
+        self.assign(m, self.beta_1 * m + (1.0 - self.beta_1) * gradient)
+        self.assign(v, self.beta_2 * v + (1.0 - self.beta_2) * ops.square(gradient))
+        if self.amsgrad:
+            v_hat = self._v_hat[index]
+            self.assign(v_hat, ops.maximum(v_hat, v))
+            v = v_hat
+        step = m / (ops.sqrt(v) + self.epsilon)
+        if self._decayed[index]:
+            step = step + self.decay_rate * variable
+        self.assign_sub(variable, rate * step)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            decay_steps=self.decay_steps,
+            warmup_steps=self.warmup_steps,
+            min_lr=self.min_lr,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            weight_decay=self.decay_rate,
+            weight_decay_pattern=self.weight_decay_pattern,
+            amsgrad=self.amsgrad,
+        )
+        return config
+
+
+@serializable
+class KerasBertModel(keras.Model):
+    """A functional model with Keras 2's generator methods, which keras-bert
+    code calls (`fit_generator`, ...); they call `fit`, `evaluate` and
+    `predict`."""
+
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, **kwargs):
+        for old in ("max_queue_size", "workers", "use_multiprocessing"):
+            kwargs.pop(old, None)
+        if _is_generator(kwargs.get("validation_data")):
+            kwargs["validation_data"] = _as_tuples(kwargs["validation_data"])
+        return self.fit(
+            _as_tuples(generator), steps_per_epoch=steps_per_epoch, epochs=epochs, **kwargs
+        )
+
+    def evaluate_generator(self, generator, steps=None, **kwargs):
+        return self.evaluate(_as_tuples(generator), steps=steps, **kwargs)
+
+    def predict_generator(self, generator, steps=None, **kwargs):
+        return self.predict(_as_tuples(generator), steps=steps, **kwargs)
+
+
+def _is_generator(data):
+    return data is not None and hasattr(data, "__next__")
+
+
+def _as_tuples(batches):
+    """Keras 2 generators yield lists (`[inputs], [targets]`); TensorFlow's
+    data pipeline takes a list for one tensor, so they become tuples."""
+
+    def convert(item):
+        if isinstance(item, (list, tuple)):
+            return tuple(convert(x) for x in item)
+        return item
+
+    return (convert(batch) for batch in batches)
+
+
+@serializable(name="KerasBertPaddingMask")
+class _PaddingMask(keras.layers.Layer):
+    """1 where the token id is not 0 (keras-bert's padding rule)."""
+
+    def call(self, token_ids):
+        return ops.cast(ops.not_equal(token_ids, 0), "int32")
+
+    def compute_output_shape(self, shape):
+        return shape
+
+
+@serializable(name="KerasBertAllPositions")
+class _AllPositions(keras.layers.Layer):
+    """`[0, 1, ..., T - 1]` for each row: masked-LM logits at every position."""
+
+    def call(self, token_ids):
+        shape = ops.shape(token_ids)
+        return ops.broadcast_to(ops.arange(shape[1], dtype="int32")[None, :], shape)
+
+    def compute_output_shape(self, shape):
+        return shape
+
+
+@serializable(name="KerasBertMasked")
+class Masked(keras.layers.Layer):
+    """keras-bert's `Masked`: passes the MLM probabilities on with a Keras
+    mask of the chosen positions, so the loss counts only those."""
+
+    def call(self, inputs):
+        return inputs[0]
+
+    def compute_mask(self, inputs, mask=None):
+        return ops.not_equal(inputs[1], 0)
+
+    def compute_output_shape(self, shapes):
+        return shapes[0]
+
+
+def _keras_bert_names(name):
+    """keras-bert's names of the layers that kerastack's layer `name` does."""
+    names = {
+        "token_embedding": ["Embedding-Token"],
+        "position_embedding": ["Embedding-Position"],
+        "segment_embedding": ["Embedding-Segment"],
+        "embeddings_add": ["Embedding-Token-Segment"],
+        "embeddings_layer_norm": ["Embedding-Norm"],
+        "embeddings_dropout": ["Embedding-Dropout"],
+        "pooled_dense": ["NSP-Dense"],
+        "mlm_head": ["MLM-Dense", "MLM-Norm", "MLM-Sim"],
+        "nsp_head": ["NSP"],
+    }
+    if name.startswith("transformer_layer_"):
+        block = f"Encoder-{int(name.rsplit('_', 1)[1]) + 1}"
+        return [
+            f"{block}-{part}"
+            for part in ("MultiHeadSelfAttention", "MultiHeadSelfAttention-Norm")
+            + ("FeedForward", "FeedForward-Norm")
+        ]
+    return names.get(name, [])
+
+
+def _set_trainable(layers, trainable):
+    for layer in layers:
+        if isinstance(trainable, (list, tuple, set)):
+            names = _keras_bert_names(layer.name)
+            layer.trainable = any(n.startswith(prefix) for n in names for prefix in trainable)
+        else:
+            layer.trainable = bool(trainable)
+
+
+def get_model(
+    token_num,
+    pos_num=512,
+    seq_len=512,
+    embed_dim=768,
+    transformer_num=12,
+    head_num=12,
+    feed_forward_dim=3072,
+    dropout_rate=0.1,
+    attention_activation=None,
+    feed_forward_activation="gelu",
+    training=True,
+    trainable=None,
+    output_layer_num=1,
+    weight_decay=0.01,
+    decay_steps=100000,
+    warmup_steps=10000,
+    lr=1e-4,
+    layer_norm_epsilon=1e-12,
+    type_vocab_size=2,
+):
+    """keras-bert's `get_model`.
+
+    With `training=True`, a compiled `KerasBertModel` with inputs
+    `[Input-Token, Input-Segment, Input-Masked]` and outputs `[MLM, NSP]`
+    (probabilities; the MLM loss counts the masked positions only), trained
+    with `AdamWarmup`. Otherwise `(inputs, output)`: the two input tensors
+    and the sequence output, or the concatenation of the last
+    `output_layer_num` blocks' outputs (earliest first).
+
+    `trainable` is a bool or a list of keras-bert layer-name prefixes
+    (`"Encoder-12"`, `"MLM"`, ...); it defaults to `training`. The last two
+    arguments are kerastack's (keras-bert fixed them: its layer
+    normalization's epsilon was 1e-14; Google's is 1e-12).
+    """
+    if attention_activation is not None:
+        raise ValueError(
+            f"attention_activation={attention_activation!r}: kerastack's BERT has no "
+            "activation on the attention projections (BERT's has none); pass None."
+        )
+    if trainable is None:
+        trainable = training
+    token_ids = keras.Input(shape=(seq_len,), dtype="int32", name="Input-Token")
+    segment_ids = keras.Input(shape=(seq_len,), dtype="int32", name="Input-Segment")
+    backbone = BertBackbone(
+        vocabulary_size=token_num,
+        num_layers=transformer_num,
+        num_heads=head_num,
+        hidden_dim=embed_dim,
+        intermediate_dim=feed_forward_dim,
+        dropout=dropout_rate,
+        max_sequence_length=pos_num,
+        activation=feed_forward_activation,
+        layer_norm_epsilon=layer_norm_epsilon,
+        num_segments=type_vocab_size,
+        name="bert",
+    )
+    padding_mask = _PaddingMask(name="Input-Padding-Mask")(token_ids)
+    features = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+    if not training:
+        _set_trainable(backbone.layers, trainable)
+        count = min(output_layer_num, transformer_num)
+        if count > 1:
+            return [token_ids, segment_ids], backbone.last_layers_model(count)(features)
+        return [token_ids, segment_ids], backbone(features)["sequence_output"]
+    masked = keras.Input(shape=(seq_len,), dtype="int32", name="Input-Masked")
+    pretrainer = BertPretrainer(backbone, name="bert_pretrainer")
+    # The heads first: the masked-LM head holds the word embeddings it is tied
+    # to, and setting it sets them too, until the backbone's layers are set.
+    _set_trainable([pretrainer.mlm_head, pretrainer.nsp_head, *backbone.layers], trainable)
+    positions = _AllPositions(name="MLM-Positions")(token_ids)
+    logits = pretrainer(dict(features, mask_positions=positions))
+    mlm = keras.layers.Softmax(name="MLM-Softmax")(logits["mlm_logits"])
+    mlm = Masked(name="MLM")([mlm, masked])
+    nsp = keras.layers.Softmax(name="NSP-Softmax")(logits["nsp_logits"])
+    model = KerasBertModel(inputs=[token_ids, segment_ids, masked], outputs=[mlm, nsp])
+    model.compile(
+        optimizer=AdamWarmup(
+            decay_steps=decay_steps,
+            warmup_steps=warmup_steps,
+            learning_rate=lr,
+            weight_decay=weight_decay,
+            weight_decay_pattern=["embeddings", "kernel"],
+        ),
+        loss=keras.losses.sparse_categorical_crossentropy,
+    )
+    return model
+
+
+def build_model_from_config(
+    config_file, training=False, trainable=None, output_layer_num=1, seq_len=int(1e9)
+):
+    """`(model, config)`: keras-bert's model shaped by a `bert_config.json`,
+    with random weights; inputs `seq_len` long (at most the config's
+    `max_position_embeddings`, which is then cut to it; None: any length)."""
+    with open(config_file, encoding="utf-8") as file:
+        config = json.load(file)
+    arguments = BertConfig.from_json(config_file).backbone_arguments()
+    if seq_len is not None:
+        seq_len = min(seq_len, config["max_position_embeddings"])
+        config["max_position_embeddings"] = seq_len
+    model = get_model(
+        token_num=arguments["vocabulary_size"],
+        pos_num=config["max_position_embeddings"],
+        seq_len=seq_len,
+        embed_dim=arguments["hidden_dim"],
+        transformer_num=arguments["num_layers"],
+        head_num=arguments["num_heads"],
+        feed_forward_dim=arguments["intermediate_dim"],
+        feed_forward_activation=arguments["activation"],
+        dropout_rate=arguments["dropout"],
+        layer_norm_epsilon=arguments["layer_norm_epsilon"],
+        type_vocab_size=arguments["num_segments"],
+        training=training,
+        trainable=training if trainable is None else trainable,
+        output_layer_num=output_layer_num,
+    )
+    if not training:
+        inputs, outputs = model
+        model = KerasBertModel(inputs=inputs, outputs=outputs)
+        model.compile(optimizer="adam", loss=keras.losses.sparse_categorical_crossentropy)
+    return model, config
+
+
+def _find(model, kind):
+    for layer in model.layers:
+        layer = getattr(layer, "_kerastack_backbone", layer)  # last_layers_model's
+        if isinstance(layer, kind):
+            return layer
+        if isinstance(layer, keras.Model) and (found := _find(layer, kind)) is not None:
+            return found
+    return None
+
+
+def load_model_weights_from_checkpoint(model, config, checkpoint_file, training=False):
+    """Load a Google checkpoint (`.../bert_model.ckpt`) into a model of
+    `build_model_from_config`, strictly (see `load_google_checkpoint`); a
+    longer position table is cut to the model's."""
+    from kerastack.bert.convert_google import load_google_checkpoint
+
+    target = _find(model, BertPretrainer if training else BertBackbone)
+    if target is None:
+        raise ValueError(
+            f"The model holds no {'BertPretrainer' if training else 'BertBackbone'}: "
+            "build it with get_model or build_model_from_config "
+            f"(training={training})."
+        )
+    load_google_checkpoint(target, checkpoint_file, allow_longer_position_table=True)
+
+
+def load_trained_model_from_checkpoint(
+    config_file,
+    checkpoint_file,
+    training=False,
+    trainable=None,
+    output_layer_num=1,
+    seq_len=int(1e9),
+):
+    """keras-bert's model with the weights of a Google checkpoint."""
+    model, config = build_model_from_config(
+        config_file,
+        training=training,
+        trainable=trainable,
+        output_layer_num=output_layer_num,
+        seq_len=seq_len,
+    )
+    load_model_weights_from_checkpoint(model, config, checkpoint_file, training=training)
+    return model
+
+
+def extract_embeddings_generator(
+    model,
+    texts,
+    poolings=None,
+    vocabs=None,
+    cased=False,
+    batch_size=4,
+    cut_embed=True,
+    output_layer_num=1,
+):
+    """keras-bert's `extract_embeddings`, one embedding at a time.
+
+    `model` is a Google BERT folder or a model with inputs `[tokens,
+    segments]` (then `vocabs` is its `{token: id}`). Texts are str or
+    `(first, second)` pairs, cut to the model's length as keras-bert did.
+    Without `poolings`, each text's token embeddings up to its last real
+    token; with them (`POOL_NSP`: the first token's, `POOL_MAX`, `POOL_AVE`
+    over real tokens), their concatenation.
+    """
+    if isinstance(model, (str, os.PathLike)):
+        paths = get_checkpoint_paths(os.fspath(model))
+        model = load_trained_model_from_checkpoint(
+            paths.config, paths.checkpoint, output_layer_num=output_layer_num, seq_len=None
+        )
+        vocabs = load_vocabulary(paths.vocab)
+        backbone = _find(model, BertBackbone)
+        seq_len = backbone.max_sequence_length
+    else:
+        if vocabs is None:
+            raise ValueError("Pass vocabs, the {token: id} of the model's vocabulary.")
+        seq_len = model.inputs[0].shape[1]
+        if seq_len is None and (backbone := _find(model, BertBackbone)) is not None:
+            seq_len = backbone.max_sequence_length
+    if isinstance(poolings, str):
+        poolings = [poolings]
+    for pooling in poolings or []:
+        if pooling not in (POOL_NSP, POOL_MAX, POOL_AVE):
+            raise ValueError(f"Unknown pooling method: {pooling}")
+    fixed = model.inputs[0].shape[1]
+    tokenizer = Tokenizer(vocabs, cased=cased)
+
+    def batches():
+        rows = []
+        for text in texts:
+            pair = (text, None) if isinstance(text, str) else tuple(text)
+            rows.append(tokenizer._encode_unpadded(*pair, max_len=seq_len))
+            if len(rows) == batch_size:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
+
+    for rows in batches():
+        width = fixed or max(len(ids) for ids, _ in rows)
+        tokens = np.zeros((len(rows), width), "int32")
+        segments = np.zeros((len(rows), width), "int32")
+        for i, (ids, segs) in enumerate(rows):
+            tokens[i, : len(ids)], segments[i, : len(segs)] = ids, segs
+        outputs = np.asarray(model.predict_on_batch([tokens, segments]))
+        for (ids, _), output in zip(rows, outputs, strict=True):
+            if poolings is None:
+                yield output[: len(ids)] if cut_embed else output
+                continue
+            real = output[: len(ids)]
+            pooled = []
+            for pooling in poolings:
+                if pooling == POOL_NSP:
+                    pooled.append(real[0])
+                elif pooling == POOL_MAX:
+                    pooled.append(real.max(axis=0))
+                else:
+                    pooled.append(real.mean(axis=0))
+            yield np.concatenate(pooled)
+
+
+def extract_embeddings(model, texts, **kwargs):
+    """keras-bert's `extract_embeddings`: `extract_embeddings_generator`'s
+    results in a list."""
+    return list(extract_embeddings_generator(model, texts, **kwargs))
+
+
+def get_custom_objects():
+    """keras-bert's `get_custom_objects`: the classes its saved models need
+    (kerastack's are registered: `load_model` finds them without it)."""
+    return {
+        "AdamWarmup": AdamWarmup,
+        "BertBackbone": BertBackbone,
+        "BertPretrainer": BertPretrainer,
+        "KerasBertModel": KerasBertModel,
+        "Masked": Masked,
+    }

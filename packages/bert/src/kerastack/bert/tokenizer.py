@@ -91,6 +91,31 @@ class BertTokenizer:
             vocabulary[token] for token in SPECIAL_TOKENS
         )
 
+    @classmethod
+    def from_folder(cls, folder, lowercase=None):
+        """The tokenizer of a checkpoint folder, from its `vocab.txt`.
+
+        Unless `lowercase` is given, it comes from HF's
+        `tokenizer_config.json` (`do_lower_case`, `strip_accents`) when the
+        folder has one, and otherwise from the folder's name as Google names
+        its releases: `cased_...` and `multi_cased_...` keep case, all
+        others (`uncased_...`, `chinese_...`) are lower-cased.
+        """
+        import json
+
+        folder = os.fspath(folder)
+        strip_accents = None
+        config_path = os.path.join(folder, "tokenizer_config.json")
+        if lowercase is None and os.path.exists(config_path):
+            with open(config_path, encoding="utf-8") as file:
+                config = json.load(file)
+            lowercase = bool(config.get("do_lower_case", True))
+            strip_accents = config.get("strip_accents")
+        if lowercase is None:
+            name = os.path.basename(os.path.normpath(folder)).lower()
+            lowercase = not ("cased" in name and "uncased" not in name)
+        return cls(os.path.join(folder, "vocab.txt"), lowercase, strip_accents)
+
     @property
     def vocabulary_size(self):
         return len(self.vocabulary)
