@@ -17,10 +17,10 @@ def machine():
     }
 
 
-def versions():
-    """Installed versions of the libraries a figure depends on."""
+def versions(extra=()):
+    """Installed versions of the libraries a figure depends on (and of `extra`)."""
     found = {}
-    for name in LIBRARIES + KERASTACK:
+    for name in LIBRARIES + KERASTACK + list(extra):
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

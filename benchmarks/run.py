@@ -2,15 +2,21 @@
 
     python benchmarks/run.py [--backend jax] [--quick]
 
-Subjects, each run per backend in its own process:
+Subjects, each run per backend in its own process (tokenizer: once):
 - attention: `results/attention-<backend>.json` and `results/attention.md`, a
   table of medians with each kerastack layer's time as a ratio of
   `keras.layers.MultiHeadAttention`'s in the same run;
 - decoding: `results/decoding-<backend>.json` and `results/decoding.md`,
-  tokens per second of `decode` with and without the key/value cache.
+  tokens per second of `decode` with and without the key/value cache;
+- tokenizer: `results/tokenizer-cpu.json` and `results/tokenizer.md`, texts
+  and characters per second of kerastack's WordPiece tokenizer, keras-bert's
+  and transformers', on one corpus, each as a ratio of keras-bert's. It does
+  not depend on the Keras backend, so it runs once, under the first backend
+  installed (`--backend` picks it).
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -77,7 +83,42 @@ def decoding_table(reports):
     return "\n".join(lines) + "\n"
 
 
-SUBJECTS = {"attention": table, "decoding": decoding_table}
+def tokenizer_table(reports):
+    (report,) = reports
+    lines = [
+        "| tokenizer | texts/s | spread texts/s | M chars/s | vs keras-bert "
+        "| same ids as kerastack |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in report["results"].items():
+        low, high = r["texts_per_s_spread"]
+        same = r.get("same_ids_as_kerastack")
+        lines.append(
+            f"| {name} | {r['texts_per_s']:.0f} | {low:.0f}–{high:.0f} "
+            f"| {r['characters_per_s'] / 1e6:.2f} | {r['vs_keras_bert']:.1f}x "
+            f"| {'—' if same is None else f'{same:.1%}'} |"
+        )
+    machine, corpus = report["machine"], report["corpus"]
+    lines.append("")
+    lines.append(
+        f"Corpus: {corpus['texts']} texts, {corpus['characters']} characters (standard-library "
+        f"docstrings, installed packages' descriptions, a multilingual sample), whole texts, "
+        f"batches of {report['batch']}; medians of {report['repeats']} interleaved repeats; "
+        f"{report['vocabulary']}. Machine: {machine['platform']}, {machine['cpu_count']} CPUs, "
+        f"Python {machine['python']}; "
+        + ", ".join(
+            f"{name} {report['versions'][name]}"
+            for name in ("tokenizers", "transformers", "keras-bert")
+            if name in report["versions"]
+        )
+        + "."
+    )
+    return "\n".join(lines) + "\n"
+
+
+SUBJECTS = {"attention": table, "decoding": decoding_table, "tokenizer": tokenizer_table}
+# Subjects that do not depend on the Keras backend: run once, under one backend.
+ONCE = {"tokenizer": "cpu"}
 
 
 def main():
@@ -89,8 +130,13 @@ def main():
     RESULTS.mkdir(exist_ok=True)
     for subject in args.subject or SUBJECTS:
         reports = []
-        for backend in args.backend or BACKENDS:
-            out = RESULTS / f"{subject}-{backend}.json"
+        backends = args.backend or BACKENDS
+        if subject in ONCE:
+            # Keras still needs a backend to import: the first one installed.
+            installed = [b for b in backends if importlib.util.find_spec(b) is not None]
+            backends = installed[:1] or backends[:1]
+        for backend in backends:
+            out = RESULTS / f"{subject}-{ONCE.get(subject, backend)}.json"
             command = [sys.executable, str(HERE / f"{subject}.py"), "--out", str(out)]
             if args.quick:
                 command.append("--quick")
