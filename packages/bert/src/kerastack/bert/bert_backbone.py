@@ -133,12 +133,18 @@ class BertBackbone(keras.Model):
 
     @classmethod
     def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
-        """A backbone with the weights of the checkpoint in folder `path`.
+        """A backbone with the weights of the checkpoint in folder `path`,
+        or of the Hugging Face Hub model `path` names (`"org/name"`:
+        downloaded by `huggingface_hub`, or taken from its cache).
 
-        The folder holds HF's `config.json` and `model.safetensors`, or
-        Google's `bert_config.json` and `bert_model.ckpt.*`. Loading is strict
-        (see `kerastack.bert.load_hf_weights`).
+        The folder holds HF's `config.json` and `model.safetensors` (or
+        `pytorch_model.bin`, which needs PyTorch), or Google's
+        `bert_config.json` and `bert_model.ckpt.*`. Loading is strict (see
+        `kerastack.bert.load_hf_weights`).
         """
+        from kerastack.bert.convert_hf import checkpoint_folder
+
+        path = checkpoint_folder(path)
         backbone = cls.from_config_file(path, **kwargs)
         load_checkpoint(backbone, path, allow_longer_position_table)
         return backbone
@@ -192,7 +198,8 @@ def load_checkpoint(model, folder, allow_longer_position_table=False):
     from kerastack.bert.convert_google import load_google_checkpoint
     from kerastack.bert.convert_hf import load_hf_weights
 
-    if os.path.isdir(folder) and not os.path.exists(os.path.join(folder, "model.safetensors")):
+    hf_files = ("model.safetensors", "pytorch_model.bin")
+    if os.path.isdir(folder) and not any(os.path.exists(os.path.join(folder, f)) for f in hf_files):
         if any(name.endswith(".index") for name in os.listdir(folder)):
             return load_google_checkpoint(model, folder, allow_longer_position_table)
     return load_hf_weights(model, folder, allow_longer_position_table=allow_longer_position_table)

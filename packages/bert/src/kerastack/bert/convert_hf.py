@@ -154,7 +154,9 @@ def load_hf_weights(backbone, path, allow_longer_position_table=False):
     Args:
         backbone: a `BertBackbone` of the checkpoint's shape, or a task model
             (`BertClassifier`, ...), whose head the checkpoint must then hold.
-        path: a `model.safetensors` file, or the folder holding it.
+        path: a `model.safetensors` file, a `pytorch_model.bin` (read with
+            `torch.load(weights_only=True)`; needs PyTorch), or the folder
+            holding one (`model.safetensors` first).
         allow_longer_position_table: a checkpoint position table longer than
             the backbone's `max_sequence_length` is sliced to its first rows
             (otherwise it is a shape error).
@@ -167,8 +169,45 @@ def load_hf_weights(backbone, path, allow_longer_position_table=False):
             no weight is changed then.
     """
     if os.path.isdir(path):
-        path = os.path.join(path, "model.safetensors")
-    return assign_hf_tensors(backbone, read_safetensors(path), path, allow_longer_position_table)
+        candidates = [
+            os.path.join(path, name) for name in ("model.safetensors", "pytorch_model.bin")
+        ]
+        path = next((p for p in candidates if os.path.exists(p)), candidates[0])
+    if path.endswith(".bin"):
+        from kerastack.core import read_torch_file
+
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No checkpoint file at {path}.")
+        tensors = read_torch_file(path)
+    else:
+        tensors = read_safetensors(path)
+    return assign_hf_tensors(backbone, tensors, path, allow_longer_position_table)
+
+
+HUB_FILES = ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"]
+
+
+def checkpoint_folder(path_or_name, cache_dir=None, revision=None):
+    """The local folder of a checkpoint: `path_or_name` itself when it is a
+    folder; otherwise a Hugging Face Hub model name (`"org/name"`), whose
+    config, safetensors weights and vocabulary `huggingface_hub` downloads
+    (or finds in its cache; `HF_HUB_OFFLINE=1` never downloads)."""
+    path = os.fspath(path_or_name)
+    if os.path.isdir(path):
+        return path
+    if os.path.exists(path) or path.startswith((".", "/", "~")) or path.count("/") > 1:
+        raise FileNotFoundError(f"No checkpoint folder at {path}.")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(
+            path, allow_patterns=HUB_FILES, cache_dir=cache_dir, revision=revision
+        )
+    except Exception as error:  # huggingface_hub's network, cache and name errors
+        raise OSError(
+            f"No checkpoint folder at {path!r}, and the Hugging Face Hub model of that "
+            f"name could not be had: {error}"
+        ) from error
 
 
 def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=False):

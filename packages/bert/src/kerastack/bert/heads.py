@@ -87,7 +87,9 @@ class _Task(keras.Model):
         """The task model with every weight of the HF or Google checkpoint in
         folder `path` (strict: the checkpoint must hold this head)."""
         from kerastack.bert.bert_backbone import load_checkpoint
+        from kerastack.bert.convert_hf import checkpoint_folder
 
+        path = checkpoint_folder(path)
         model = cls(BertBackbone.from_config_file(path), **kwargs)
         load_checkpoint(model, path, allow_longer_position_table)
         return model

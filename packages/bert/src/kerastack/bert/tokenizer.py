@@ -93,7 +93,8 @@ class BertTokenizer:
 
     @classmethod
     def from_folder(cls, folder, lowercase=None):
-        """The tokenizer of a checkpoint folder, from its `vocab.txt`.
+        """The tokenizer of a checkpoint folder (or Hub model name), from its
+        `vocab.txt`.
 
         Unless `lowercase` is given, it comes from HF's
         `tokenizer_config.json` (`do_lower_case`, `strip_accents`) when the
@@ -103,7 +104,9 @@ class BertTokenizer:
         """
         import json
 
-        folder = os.fspath(folder)
+        from kerastack.bert.convert_hf import checkpoint_folder
+
+        folder = checkpoint_folder(folder)
         strip_accents = None
         config_path = os.path.join(folder, "tokenizer_config.json")
         if lowercase is None and os.path.exists(config_path):

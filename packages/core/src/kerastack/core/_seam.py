@@ -213,3 +213,24 @@ def compile_function(fn, variables, updated_variables=()):
 
         return call
     raise NotImplementedError(f"compile_function has no rule for the {backend!r} backend.")
+
+
+def read_torch_file(path):
+    """`{name: numpy array}` of a PyTorch state-dict file (`pytorch_model.bin`),
+    read with `torch.load(weights_only=True)`: tensors only, no code runs.
+    Needs PyTorch installed (any Keras backend)."""
+    try:
+        import torch
+    except ImportError as error:
+        raise ImportError(
+            f"{path} is a PyTorch file, and reading it needs PyTorch (pip install "
+            "torch), which is not installed; a model.safetensors file needs no PyTorch."
+        ) from error
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for a bad file
+        raise ValueError(f"{path} is not a readable PyTorch weights file: {error}") from error
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise ValueError(f"{path} does not hold a state dict of tensors.")
+    return {name: tensor.detach().float().numpy() if tensor.dtype == torch.bfloat16
+            else tensor.detach().numpy() for name, tensor in state.items()}  # fmt: skip

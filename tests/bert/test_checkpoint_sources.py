@@ -1,0 +1,98 @@
+"""Where checkpoints come from: a Hugging Face Hub name (through
+huggingface_hub's cache, offline here), and PyTorch `pytorch_model.bin`
+files (read with `weights_only=True` where PyTorch is installed, a clear
+error where it is not)."""
+
+import importlib.util
+import os
+import shutil
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from kerastack.bert import BertBackbone, BertTokenizer
+from tests.conformance import make_references as refs
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+class NotATensor:
+    """Pickled by torch.save; weights_only loading refuses to build it."""
+
+
+def outputs(backbone):
+    reference = np.load(refs.TINY_REFERENCE)
+    data = {"token_ids": reference["arr_0"], "segment_ids": reference["arr_1"],
+            "padding_mask": reference["arr_2"]}  # fmt: skip
+    return backbone.predict(data, verbose=0)["sequence_output"]
+
+
+def test_hub_name_resolves_through_the_huggingface_hub_cache(tmp_path, monkeypatch):
+    import huggingface_hub.constants as constants
+
+    # The cache layout huggingface_hub itself writes: refs/main names a snapshot.
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repository = tmp_path / "models--kerastack--tiny-bert"
+    snapshot = repository / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    (repository / "refs").mkdir()
+    (repository / "refs" / "main").write_text(revision)
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(os.path.join(refs.TINY_FOLDER, name), snapshot / name)
+    vocabulary = [f"t{i}" for i in range(99)]
+    vocabulary[:5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    (snapshot / "vocab.txt").write_text("\n".join(vocabulary) + "\n")
+    (snapshot / "tokenizer_config.json").write_text('{"do_lower_case": false}')
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # never the network
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    from_hub = BertBackbone.from_pretrained("kerastack/tiny-bert")
+    from_folder = BertBackbone.from_pretrained(refs.TINY_FOLDER)
+    np.testing.assert_allclose(outputs(from_hub), outputs(from_folder), atol=1e-6)
+    tokenizer = BertTokenizer.from_folder("kerastack/tiny-bert")
+    assert tokenizer.vocabulary_size == 99 and not tokenizer.lowercase
+    with pytest.raises(OSError, match="'kerastack/absent'.*could not be had"):
+        BertBackbone.from_pretrained("kerastack/absent")  # not cached, and offline
+    with pytest.raises(FileNotFoundError, match="No checkpoint folder"):
+        BertBackbone.from_pretrained(str(tmp_path / "nowhere"))
+
+
+def test_tokenizer_case_from_config_or_google_folder_names(tmp_path):
+    vocabulary = "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Hello", "hello"])
+    for name, lowercase in [("uncased_L-2_H-32", True), ("cased_L-2_H-32", False),
+                            ("multi_cased_L-2", False), ("chinese_L-2", True)]:  # fmt: skip
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "vocab.txt").write_text(vocabulary)
+        assert BertTokenizer.from_folder(folder).lowercase is lowercase, name
+    (tmp_path / "cased_L-2_H-32" / "tokenizer_config.json").write_text('{"do_lower_case": true}')
+    assert BertTokenizer.from_folder(tmp_path / "cased_L-2_H-32").lowercase
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="writing pytorch_model.bin needs PyTorch (torch lane)")
+def test_pytorch_bin_loads_like_safetensors(tmp_path):
+    import torch
+
+    tensors = load_file(os.path.join(refs.TINY_FOLDER, "model.safetensors"))
+    shutil.copy(os.path.join(refs.TINY_FOLDER, "config.json"), tmp_path / "config.json")
+    torch.save({k: torch.from_numpy(v) for k, v in tensors.items()}, tmp_path / "pytorch_model.bin")
+    from_bin = BertBackbone.from_pretrained(str(tmp_path))
+    from_safetensors = BertBackbone.from_pretrained(refs.TINY_FOLDER)
+    np.testing.assert_array_equal(outputs(from_bin), outputs(from_safetensors))
+
+    torch.save({"weight": NotATensor()}, tmp_path / "pytorch_model.bin")  # needs unpickling code
+    with pytest.raises(ValueError, match="not a readable PyTorch weights file"):
+        BertBackbone.from_pretrained(str(tmp_path))
+    (tmp_path / "pytorch_model.bin").write_bytes(b"corrupt" * 10)
+    with pytest.raises(ValueError, match="not a readable PyTorch weights file"):
+        BertBackbone.from_pretrained(str(tmp_path))
+
+
+@pytest.mark.skipif(HAS_TORCH, reason="the error where PyTorch is absent (tensorflow, jax lanes)")
+def test_pytorch_bin_without_torch_is_a_clear_error(tmp_path):
+    shutil.copy(os.path.join(refs.TINY_FOLDER, "config.json"), tmp_path / "config.json")
+    (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x02")
+    with pytest.raises(ImportError, match="needs PyTorch"):
+        BertBackbone.from_pretrained(str(tmp_path))
