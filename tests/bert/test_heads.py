@@ -82,6 +82,34 @@ def test_mixed_precision_logits_are_float32_and_close(policy):
     )
 
 
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_pretraining_losses_are_finite_and_close(policy):
+    """The same weights and batch: the loss under a mixed policy is within
+    2% (float16) or 5% (bfloat16) of float32's, and training steps stay
+    finite (float16 with Keras's loss scaling, which compile adds)."""
+    keras.utils.set_random_seed(1)
+    data = dict(inputs(batch=4, length=6), mask_positions=np.array([[1, 2]] * 4, "int32"))
+    labels = {"mlm_logits": np.array([[3, 4]] * 4, "int32"), "nsp_logits": np.zeros(4, "int32")}
+    losses = {}
+    for name in ("float32", policy):
+        model = BertPretrainer(backbone(dtype=name))
+        if name == "float32":
+            weights = model.get_weights()
+        else:
+            model.set_weights(weights)
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        losses[name] = model.evaluate(data, labels, verbose=0)[0]
+    assert model.backbone.get_layer("transformer_layer_0").compute_dtype == policy.split("_")[1]
+    assert losses[policy] == pytest.approx(
+        losses["float32"], rel={"mixed_float16": 0.02, "mixed_bfloat16": 0.05}[policy]
+    )
+    history = model.fit(data, labels, epochs=5, verbose=0).history["loss"]
+    assert np.all(np.isfinite(history)) and history[-1] < history[0]
+
+
 def test_fine_tuning_learns_a_held_out_rule():
     """A generated task: is token 5 in the first segment? 20 epochs on 256
     examples; at least 90% right on 256 held-out ones."""

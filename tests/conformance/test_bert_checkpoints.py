@@ -70,6 +70,28 @@ def test_minilm_matches_transformers(minilm):
     assert similarity.min() > MINILM_COSINE, similarity
 
 
+# Stated tolerances under mixed precision (half-precision matmuls, float32
+# layer norms and softmax), against float32 transformers: the largest
+# difference of a last hidden state at a real token, and the cosine of the
+# mean-pooled sentence embeddings.
+MIXED = {"mixed_float16": (2e-2, 0.99999), "mixed_bfloat16": (1.5e-1, 0.9999)}
+
+
+@pytest.mark.parametrize("policy", sorted(MIXED))
+def test_minilm_under_mixed_precision_stays_close(policy):
+    ids, segments, mask, sequence, pooled = refs.load_reference(refs.MINILM_REFERENCE)
+    half = BertBackbone.from_pretrained(refs.minilm_folder(), dtype=policy)
+    ours_sequence, _ = run(half, ids, segments, mask)
+    real = mask.astype(bool)
+    ours_sequence = ours_sequence.astype("float32")
+    assert np.all(np.isfinite(ours_sequence[real]))
+    atol, min_cosine = MIXED[policy]
+    difference = np.abs(ours_sequence[real] - sequence[real]).max()
+    assert difference < atol, f"{policy}: max abs difference {difference:.2e}"
+    similarity = cosine(mean_pool(ours_sequence, mask), mean_pool(sequence, mask))
+    assert similarity.min() > min_cosine, similarity
+
+
 @NEEDS_TRANSFORMERS
 def test_references_are_what_transformers_gives():
     import torch

@@ -9,11 +9,21 @@ Letters in shape comments: B batch, T query length, S key length, N heads,
 H head size.
 """
 
-from kerastack.core import large_negative, ops, standardize_dtype, static_shape
+from kerastack.core import (
+    fused_attention_dtypes,
+    large_negative,
+    ops,
+    standardize_dtype,
+    static_shape,
+)
 
 _HALF_DTYPES = ("float16", "bfloat16")
-# Dtypes the fused kernel computes in as given; others (float64) take the exact path.
-FUSED_DTYPES = ("float16", "bfloat16", "float32")
+
+
+def can_fuse(dtype):
+    """Whether the fused kernel computes in `dtype` as given on this backend
+    and device; others (float64; float16 on JAX's CPU) take the exact path."""
+    return standardize_dtype(dtype) in fused_attention_dtypes()
 
 
 def merge_masks(*masks):

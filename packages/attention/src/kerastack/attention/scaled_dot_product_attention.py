@@ -1,5 +1,5 @@
 from kerastack.attention import functional
-from kerastack.core import keras, ops, serializable, standardize_dtype, static_shape
+from kerastack.core import keras, ops, serializable, static_shape
 
 
 @serializable
@@ -123,7 +123,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
             or use_dropout
             or static_shape(query)[-1] is None
             or static_shape(query)[-1] != static_shape(value)[-1]
-            or standardize_dtype(query.dtype) not in functional.FUSED_DTYPES
+            or not functional.can_fuse(query.dtype)
         ):
             if causal:
                 mask = self._add_causal_mask(mask, query, key, cache_update_index)

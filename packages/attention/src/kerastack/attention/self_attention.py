@@ -1,5 +1,5 @@
 from kerastack.attention import functional
-from kerastack.core import keras, ops, serializable, standardize_dtype, static_shape
+from kerastack.core import keras, ops, serializable, static_shape
 
 ATTENTION_TYPES = ("additive", "multiplicative")
 
@@ -191,7 +191,7 @@ class SelfAttention(keras.layers.Layer):
             and not self._has_activation
             and not return_attention_scores
             and self.attention_regularizer_weight == 0
-            and standardize_dtype(inputs.dtype) in functional.FUSED_DTYPES
+            and functional.can_fuse(inputs.dtype)
         ):
             # The constant b_a cancels in the softmax: the fused kernel serves.
             query = ops.expand_dims(self.query_dense(inputs), 2)  # (B, T, 1, D)

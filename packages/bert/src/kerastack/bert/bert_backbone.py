@@ -38,7 +38,10 @@ class BertBackbone(keras.Model):
         layer_norm_epsilon: float.
         initializer_range: float, standard deviation of the truncated-normal
             initializers.
-        **kwargs: `keras.Model` arguments (`name`, `dtype`, ...).
+        dtype: the dtype policy of every layer (`"mixed_bfloat16"`,
+            `"mixed_float16"`, ...); layer norms and softmax compute in
+            float32 under a mixed policy.
+        **kwargs: `keras.Model` arguments (`name`, ...).
 
     Inputs, a dict:
         token_ids: int `(B, T)`.
@@ -64,6 +67,7 @@ class BertBackbone(keras.Model):
         activation="gelu",
         layer_norm_epsilon=1e-12,
         initializer_range=0.02,
+        dtype=None,
         **kwargs,
     ):
         def initializer():
@@ -76,17 +80,27 @@ class BertBackbone(keras.Model):
             vocabulary_size,
             hidden_dim,
             embeddings_initializer=initializer(),
+            dtype=dtype,
             name="token_embedding",
         )(token_ids)
         positions = PositionEmbedding(
-            max_sequence_length, initializer=initializer(), name="position_embedding"
+            max_sequence_length,
+            initializer=initializer(),
+            dtype=dtype,
+            name="position_embedding",
         )(tokens)
         segments = keras.layers.Embedding(
-            num_segments, hidden_dim, embeddings_initializer=initializer(), name="segment_embedding"
+            num_segments,
+            hidden_dim,
+            embeddings_initializer=initializer(),
+            dtype=dtype,
+            name="segment_embedding",
         )(segment_ids)
-        x = keras.layers.Add(name="embeddings_add")([tokens, positions, segments])
-        x = LayerNormalization(epsilon=layer_norm_epsilon, name="embeddings_layer_norm")(x)
-        x = keras.layers.Dropout(dropout, name="embeddings_dropout")(x)
+        x = keras.layers.Add(dtype=dtype, name="embeddings_add")([tokens, positions, segments])
+        x = LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_layer_norm"
+        )(x)
+        x = keras.layers.Dropout(dropout, dtype=dtype, name="embeddings_dropout")(x)
         mask = ops.cast(padding_mask, "bool")
         for index in range(num_layers):
             x = TransformerEncoder(
@@ -96,11 +110,16 @@ class BertBackbone(keras.Model):
                 activation=_activation(activation),
                 layer_norm_epsilon=layer_norm_epsilon,
                 kernel_initializer=initializer(),
+                dtype=dtype,
                 name=f"transformer_layer_{index}",
             )(x, padding_mask=mask)
         first_token = x[:, 0, :]  # (B, D), the [CLS] token
         pooled = keras.layers.Dense(
-            hidden_dim, activation="tanh", kernel_initializer=initializer(), name="pooled_dense"
+            hidden_dim,
+            activation="tanh",
+            kernel_initializer=initializer(),
+            dtype=dtype,
+            name="pooled_dense",
         )(first_token)
         super().__init__(
             inputs={
@@ -109,6 +128,7 @@ class BertBackbone(keras.Model):
                 "padding_mask": padding_mask,
             },
             outputs={"sequence_output": x, "pooled_output": pooled},
+            dtype=dtype,
             **kwargs,
         )
         self.vocabulary_size = vocabulary_size
@@ -183,6 +203,7 @@ class BertBackbone(keras.Model):
             "activation": self.activation,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "initializer_range": self.initializer_range,
+            "dtype": self.dtype_policy.name,
         }
 
     @classmethod

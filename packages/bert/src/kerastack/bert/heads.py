@@ -64,6 +64,9 @@ class _Task(keras.Model):
     """A functional model on `backbone`, saved as the backbone plus arguments."""
 
     def _init(self, backbone, inputs, outputs, arguments, **kwargs):
+        # The backbone's dtype policy (with mixed_float16, compile then wraps
+        # the optimizer in a LossScaleOptimizer).
+        kwargs.setdefault("dtype", backbone.dtype_policy)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.backbone = backbone
         self._arguments = arguments
@@ -130,6 +133,7 @@ class BertPretrainer(_Task):
             backbone.get_layer("token_embedding"),
             activation=backbone.activation,
             layer_norm_epsilon=backbone.layer_norm_epsilon,
+            dtype=backbone.dtype_policy,
             name="mlm_head",
         )
         nsp = _float32_dense(2, backbone, "nsp_head")
@@ -168,7 +172,9 @@ class BertClassifier(_Task):
     def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
         inputs = dict(backbone.input)
         features = backbone(inputs)[self._features]
-        features = keras.layers.Dropout(dropout, name="classifier_dropout")(features)
+        features = keras.layers.Dropout(
+            dropout, dtype=backbone.dtype_policy, name="classifier_dropout"
+        )(features)
         classifier = _float32_dense(num_classes, backbone, "classifier")
         logits = classifier(features)
         super()._init(

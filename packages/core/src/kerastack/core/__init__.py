@@ -7,6 +7,7 @@ and never imports a backend (TensorFlow, JAX, PyTorch, Theano) itself.
 from kerastack.core._seam import (
     KERAS_MIN_VERSION,
     compile_function,
+    fused_attention_dtypes,
     keras,
     keras_version,
     large_negative,
@@ -25,6 +26,7 @@ __all__ = [
     "KERAS_MIN_VERSION",
     "__version__",
     "compile_function",
+    "fused_attention_dtypes",
     "keras",
     "keras_version",
     "large_negative",

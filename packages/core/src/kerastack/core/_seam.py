@@ -12,6 +12,7 @@ uses added, and ``ops`` a module implementing ``keras.ops`` names over
 changes.
 """
 
+import functools
 import re
 
 from kerastack.core import _select
@@ -213,6 +214,20 @@ def compile_function(fn, variables, updated_variables=()):
 
         return call
     raise NotImplementedError(f"compile_function has no rule for the {backend!r} backend.")
+
+
+@functools.cache
+def fused_attention_dtypes():
+    """The dtypes `keras.ops.dot_product_attention` computes in on the running
+    backend's default device. JAX on CPU has no float16 kernel (XLA's CPU dot
+    refuses float16 inputs with float32 accumulation); Keras 2 serves an exact
+    fallback in every dtype."""
+    if not is_keras2() and keras.config.backend() == "jax":
+        import jax
+
+        if jax.default_backend() == "cpu":
+            return ("bfloat16", "float32")
+    return ("float16", "bfloat16", "float32")
 
 
 def read_torch_file(path):
