@@ -183,10 +183,7 @@ class BertBackbone(keras.Model):
             for index in range(self.num_layers - num_layers, self.num_layers)
         ]
         merged = outputs[0] if num_layers == 1 else ops.concatenate(outputs, axis=-1)
-        model = keras.Model(self.input, merged, name=f"{self.name}_last_{num_layers}_layers")
-        # Where its weights come from (for loaders), kept out of Keras's tracking.
-        object.__setattr__(model, "_kerastack_backbone", self)
-        return model
+        return keras.Model(self.input, merged, name=f"{self.name}_last_{num_layers}_layers")
 
     def get_config(self):
         return {

@@ -19,14 +19,17 @@ over; `trainable` still takes keras-bert's name prefixes.
 import collections
 import json
 import os
+import weakref
 
 import numpy as np
 
 from kerastack.bert.bert_backbone import BertBackbone
 from kerastack.bert.bert_config import BertConfig
+from kerastack.bert.features import _pool
 from kerastack.bert.heads import BertPretrainer
 from kerastack.bert.tokenizer import read_vocabulary, wordpiece_engine
 from kerastack.core import keras, ops, serializable
+from kerastack.transformer.compat import _check_attention_activation
 
 TOKEN_PAD = ""  # keras-bert's base dictionary: the padding token is ""
 TOKEN_UNK = "[UNK]"
@@ -37,6 +40,8 @@ TOKEN_MASK = "[MASK]"
 POOL_NSP = "POOL_NSP"
 POOL_MAX = "POOL_MAX"
 POOL_AVE = "POOL_AVE"
+# keras-bert's poolings as kerastack.bert.features names them.
+_POOLINGS = {POOL_NSP: "cls", POOL_MAX: "max", POOL_AVE: "mean"}
 
 
 class Tokenizer:
@@ -461,11 +466,7 @@ def get_model(
     arguments are kerastack's (keras-bert fixed them: its layer
     normalization's epsilon was 1e-14; Google's is 1e-12).
     """
-    if attention_activation is not None:
-        raise ValueError(
-            f"attention_activation={attention_activation!r}: kerastack's BERT has no "
-            "activation on the attention projections (BERT's has none); pass None."
-        )
+    _check_attention_activation(attention_activation)
     if trainable is None:
         trainable = training
     token_ids = keras.Input(shape=(seq_len,), dtype="int32", name="Input-Token")
@@ -489,7 +490,9 @@ def get_model(
         _set_trainable(backbone.layers, trainable)
         count = min(output_layer_num, transformer_num)
         if count > 1:
-            return [token_ids, segment_ids], backbone.last_layers_model(count)(features)
+            last_layers = backbone.last_layers_model(count)
+            _BACKBONES[last_layers] = backbone  # for load_model_weights_from_checkpoint
+            return [token_ids, segment_ids], last_layers(features)
         return [token_ids, segment_ids], backbone(features)["sequence_output"]
     masked = keras.Input(shape=(seq_len,), dtype="int32", name="Input-Masked")
     pretrainer = BertPretrainer(backbone, name="bert_pretrainer")
@@ -550,9 +553,14 @@ def build_model_from_config(
     return model, config
 
 
+# The backbone of each `last_layers_model` that get_model made: that model
+# holds the backbone's layers but not the backbone itself.
+_BACKBONES = weakref.WeakKeyDictionary()
+
+
 def _find(model, kind):
     for layer in model.layers:
-        layer = getattr(layer, "_kerastack_backbone", layer)  # last_layers_model's
+        layer = _BACKBONES.get(layer, layer)
         if isinstance(layer, kind):
             return layer
         if isinstance(layer, keras.Model) and (found := _find(layer, kind)) is not None:
@@ -632,7 +640,7 @@ def extract_embeddings_generator(
     if isinstance(poolings, str):
         poolings = [poolings]
     for pooling in poolings or []:
-        if pooling not in (POOL_NSP, POOL_MAX, POOL_AVE):
+        if pooling not in _POOLINGS:
             raise ValueError(f"Unknown pooling method: {pooling}")
     fixed = model.inputs[0].shape[1]
     tokenizer = Tokenizer(vocabs, cased=cased)
@@ -660,14 +668,7 @@ def extract_embeddings_generator(
                 yield output[: len(ids)] if cut_embed else output
                 continue
             real = output[: len(ids)]
-            pooled = []
-            for pooling in poolings:
-                if pooling == POOL_NSP:
-                    pooled.append(real[0])
-                elif pooling == POOL_MAX:
-                    pooled.append(real.max(axis=0))
-                else:
-                    pooled.append(real.mean(axis=0))
+            pooled = [_pool(_POOLINGS[pooling], real, None) for pooling in poolings]
             yield np.concatenate(pooled)
 
 

@@ -9,6 +9,8 @@ import pathlib
 
 import numpy as np
 
+from kerastack.bert.bert_backbone import BertBackbone
+from kerastack.bert.tokenizer import BertTokenizer
 from kerastack.core import keras
 
 POOLINGS = ("cls", "pooled", "mean", "max")
@@ -105,9 +107,6 @@ def extract_embeddings(model, texts, **kwargs):
 
 
 def _model_and_tokenizer(model, tokenizer):
-    from kerastack.bert.bert_backbone import BertBackbone
-    from kerastack.bert.tokenizer import BertTokenizer
-
     if isinstance(model, (str, os.PathLike)):
         folder = os.fspath(model)
         if tokenizer is None:

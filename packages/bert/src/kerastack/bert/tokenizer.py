@@ -1,9 +1,12 @@
 """WordPiece tokenization exactly as Google's BERT does it, on the HF
 `tokenizers` engine (Rust), with encoding to model inputs on top."""
 
+import json
 import os
 
 import numpy as np
+
+from kerastack.bert.convert_hf import checkpoint_folder
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -102,10 +105,6 @@ class BertTokenizer:
         its releases: `cased_...` and `multi_cased_...` keep case, all
         others (`uncased_...`, `chinese_...`) are lower-cased.
         """
-        import json
-
-        from kerastack.bert.convert_hf import checkpoint_folder
-
         folder = checkpoint_folder(folder)
         strip_accents = None
         config_path = os.path.join(folder, "tokenizer_config.json")

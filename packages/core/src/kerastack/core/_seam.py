@@ -247,5 +247,8 @@ def read_torch_file(path):
         raise ValueError(f"{path} is not a readable PyTorch weights file: {error}") from error
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise ValueError(f"{path} does not hold a state dict of tensors.")
-    return {name: tensor.detach().float().numpy() if tensor.dtype == torch.bfloat16
-            else tensor.detach().numpy() for name, tensor in state.items()}  # fmt: skip
+    # NumPy has no bfloat16: such tensors come as float32.
+    return {
+        name: (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).detach().numpy()
+        for name, tensor in state.items()
+    }
