@@ -9,7 +9,7 @@ import pytest
 
 from kerastack.attention import functional
 from tests import reference
-from tests.testing import FLOAT32_ATOL, FLOAT32_RTOL, to_numpy
+from tests.testing import FLOAT32_ATOL, FLOAT32_RTOL, input_gradient, to_numpy
 
 HALF_DTYPES = ("float16", "bfloat16")
 
@@ -261,3 +261,59 @@ def test_check_mask_shape_ignores_unknown_dimensions():
         functional.check_mask_shape(_Named(), "mask", np.ones((2, 4)), (2, 3))
     with pytest.raises(ValueError, match=r"`mask` of shape \(2, 3, 1\)"):
         functional.check_mask_shape(_Named(), "mask", np.ones((2, 3, 1)), (2, 3))
+
+
+# fused_attention in blocks (long attention on TensorFlow and JAX's CPU)
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 4 queries for 7 keys at batch 2 (one query's scores take
+    2 * 7 * 4 = 56 bytes per head), of 2 queries for 8 or 10 keys."""
+    monkeypatch.setattr(functional, "CHUNK_ABOVE_BYTES", 0)
+    monkeypatch.setattr(functional, "BLOCK_BYTES", 224)
+    monkeypatch.setattr(functional, "chunk_long_attention", lambda: True)
+
+
+def test_query_block_sizes():
+    q, k, _ = qkv(np.random.default_rng(0), batch=1, query_length=8192, key_length=8192, heads=12)
+    # 4 MiB of float32 scores per block, 8192 keys: 128 queries.
+    assert functional._query_block(q, k) == 128
+    assert functional._query_block(q[:, :10], k[:, :10]) is None  # small: in one piece
+
+
+@pytest.mark.parametrize("query_length", [8, 10])  # blocks that divide the length, or not
+@pytest.mark.parametrize(
+    "mask_shape", [None, (2, 2, "T", "S"), (2, 1, 1, "S"), (1, 1, "T", "S"), ("T", "S")]
+)
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_attention_in_blocks_matches_reference(small_blocks, query_length, mask_shape, is_causal):
+    rng = np.random.default_rng(11)
+    key_length = query_length if is_causal else 7
+    q, k, v = qkv(rng, query_length=query_length, key_length=key_length)
+    assert functional._query_block(q, k) in (2, 4)
+    mask = None
+    allowed = np.ones((1, 1, query_length, key_length), bool)
+    if mask_shape is not None:
+        sizes = {"T": query_length, "S": key_length}
+        mask = random_mask(rng, tuple(sizes.get(d, d) for d in mask_shape), empty_rows=1)
+        allowed = allowed & mask
+    if is_causal:
+        allowed = allowed & np.tril(np.ones((query_length, key_length), bool))
+    outputs = to_numpy(functional.fused_attention(q, k, v, mask=mask, is_causal=is_causal))
+    expected, _ = reference.scaled_dot_product_attention(q, k, v, allowed)
+    assert outputs.shape == expected.shape
+    np.testing.assert_allclose(outputs, expected, atol=FLOAT32_ATOL, rtol=FLOAT32_RTOL)
+
+
+def test_attention_in_blocks_gradient_matches_one_piece(small_blocks, monkeypatch):
+    rng = np.random.default_rng(12)
+    q, k, v = qkv(rng, query_length=10, key_length=7)
+    mask = random_mask(rng, (2, 1, 10, 7))
+
+    def loss(query):
+        return keras.ops.sum(functional.fused_attention(query, k, v, mask=mask) ** 2)
+
+    in_blocks = input_gradient(loss, q)
+    monkeypatch.setattr(functional, "chunk_long_attention", lambda: False)
+    np.testing.assert_allclose(in_blocks, input_gradient(loss, q), atol=1e-5, rtol=1e-5)

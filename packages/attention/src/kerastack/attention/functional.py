@@ -10,6 +10,8 @@ H head size.
 """
 
 from kerastack.core import (
+    chunk_long_attention,
+    dot_product_attention,
     fused_attention_dtypes,
     large_negative,
     ops,
@@ -18,6 +20,12 @@ from kerastack.core import (
 )
 
 _HALF_DTYPES = ("float16", "bfloat16")
+# Where the backend's kernel would hold the whole (B, N, T, S) score tensor,
+# attention whose scores (as float32) take more than CHUNK_ABOVE_BYTES is
+# computed one head and one block of queries at a time, each block's scores
+# taking at most BLOCK_BYTES.
+CHUNK_ABOVE_BYTES = 32 * 2**20
+BLOCK_BYTES = 4 * 2**20
 
 
 def can_fuse(dtype):
@@ -89,29 +97,103 @@ def masked_softmax(scores, mask=None, axis=-1):
 def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):
     """``keras.ops.dot_product_attention`` with kerastack's mask guarantees.
 
+    Where the backend's kernel would hold the whole ``(B, N, T, S)`` score
+    tensor (TensorFlow, JAX on CPU: ``kerastack.core.chunk_long_attention``)
+    and it would take more than ``CHUNK_ABOVE_BYTES``, attention is computed
+    one head and one block of queries at a time (``keras.ops.map``). Each
+    query's softmax is over
+    all its keys either way, so the result is the same; memory holds one
+    block's scores instead of all of them.
+
     Args:
         query: ``(B, T, N, H)``.
         key: ``(B, S, N, H)``.
-        value: ``(B, S, N, H)``.
+        value: ``(B, S, N, V)``.
         mask: boolean, broadcastable to ``(B, N, T, S)``, or None.
         scale: logit scale; ``1 / sqrt(H)`` when None.
-        is_causal: let the kernel apply a causal mask itself.
+        is_causal: query ``i`` sees keys ``j <= i`` only.
 
     Returns:
-        ``(B, T, N, H)``; rows of ``mask`` that allow nothing give zeros.
+        ``(B, T, N, V)``; rows of ``mask`` that allow nothing give zeros.
     """
+    block = _query_block(query, key) if chunk_long_attention() else None
+    if block is None:
+        return _attend(query, key, value, mask, scale, is_causal)
+    return _attend_in_blocks(query, key, value, mask, scale, is_causal, block)
+
+
+def _attend(query, key, value, mask, scale, is_causal):
     if mask is None:
-        return ops.dot_product_attention(query, key, value, scale=scale, is_causal=is_causal)
+        return dot_product_attention(query, key, value, scale=scale, is_causal=is_causal)
     mask = ops.cast(mask, "bool")
     # Kernels differ on rows that allow no key (uniform weights, or NaN): let
     # such rows see every key, then zero their output.
     has_key = ops.any(mask, axis=-1, keepdims=True)  # (B, N, T, 1)
     mask = ops.logical_or(mask, ops.logical_not(has_key))
-    outputs = ops.dot_product_attention(
+    outputs = dot_product_attention(
         query, key, value, mask=mask, scale=scale, is_causal=is_causal
-    )  # (B, T, N, H)
+    )  # (B, T, N, V)
     has_key = ops.transpose(has_key, (0, 2, 1, 3))  # (B, T, N, 1)
-    return ops.where(has_key, outputs, ops.zeros_like(outputs))
+    return ops.where(has_key, outputs, 0.0)
+
+
+def _query_block(query, key):
+    """Queries per block (a power of two), or None when the whole score
+    tensor takes at most ``CHUNK_ABOVE_BYTES`` or its size is not known."""
+    batch, length, heads, _ = static_shape(query)
+    key_length = static_shape(key)[1]
+    if length is None or key_length is None or heads is None:
+        return None
+    row_bytes = (batch or 1) * key_length * 4  # one query's scores, one head
+    if length * heads * row_bytes <= CHUNK_ABOVE_BYTES:
+        return None
+    block = min(length, max(1, BLOCK_BYTES // row_bytes))
+    return 2 ** (block.bit_length() - 1)
+
+
+def _attend_in_blocks(query, key, value, mask, scale, is_causal, block):
+    batch, length, heads, width = static_shape(query)
+    key_length, value_width = static_shape(key)[1], static_shape(value)[-1]
+    blocks = -(-length // block)
+    batch = batch or ops.shape(query)[0]
+    if mask is not None:
+        mask = ops.cast(mask, "bool")
+        mask = expand_mask(mask, range(4 - len(static_shape(mask))))  # rank 4
+        _, mask_heads, mask_queries, _ = static_shape(mask)
+        mask_size = ops.shape(mask)
+
+    def attend(index):
+        head = index // blocks
+        # The last block ends at the last query: when `block` does not divide
+        # the length it overlaps the block before it.
+        start = ops.minimum((index % blocks) * block, length - block)
+        q = ops.slice(query, (0, start, head, 0), (batch, block, 1, width))
+        k = ops.slice(key, (0, 0, head, 0), (batch, key_length, 1, width))
+        v = ops.slice(value, (0, 0, head, 0), (batch, key_length, 1, value_width))
+        piece = None
+        if mask is not None:
+            piece = ops.slice(
+                mask,
+                (0, head if mask_heads != 1 else 0, start if mask_queries != 1 else 0, 0),
+                (mask_size[0], 1, block if mask_queries != 1 else 1, mask_size[3]),
+            )
+        if is_causal:
+            rows = ops.expand_dims(ops.arange(block) + start, 1)
+            causal = ops.greater_equal(rows, ops.expand_dims(ops.arange(key_length), 0))
+            piece = merge_masks(piece, causal[None, None])  # (B|1, 1, block, S)
+        return ops.squeeze(_attend(q, k, v, piece, scale, False), 2)  # (B, block, V)
+
+    # One head and one block of queries at a time, in order (keras.ops.map
+    # runs them one after another; its gradient is defined on every backend).
+    outputs = ops.map(attend, ops.arange(heads * blocks))  # (N * blocks, B, block, V)
+    outputs = ops.reshape(outputs, (heads, blocks, batch, block, value_width))
+    outputs = ops.transpose(outputs, (2, 1, 3, 0, 4))  # (B, blocks, block, N, V)
+    outputs = ops.reshape(outputs, (batch, blocks * block, heads, value_width))
+    overlap = blocks * block - length
+    if overlap:  # drop the rows the last block recomputed
+        last = (blocks - 1) * block
+        outputs = ops.concatenate([outputs[:, :last], outputs[:, last + overlap :]], axis=1)
+    return outputs  # (B, T, N, V)
 
 
 def check_rank(layer, argument, shape, ranks):

@@ -6,7 +6,9 @@ and never imports a backend (TensorFlow, JAX, PyTorch, Theano) itself.
 
 from kerastack.core._seam import (
     KERAS_MIN_VERSION,
+    chunk_long_attention,
     compile_function,
+    dot_product_attention,
     fused_attention_dtypes,
     keras,
     keras_version,
@@ -25,7 +27,9 @@ from kerastack.core._version import __version__
 __all__ = [
     "KERAS_MIN_VERSION",
     "__version__",
+    "chunk_long_attention",
     "compile_function",
+    "dot_product_attention",
     "fused_attention_dtypes",
     "keras",
     "keras_version",

@@ -32,6 +32,7 @@ def _parse_version(text):
     return tuple(parts)
 
 
+@functools.cache
 def keras_version():
     """The running Keras version as a tuple of ints, e.g. ``(3, 15, 1)``."""
     return _parse_version(_keras.__version__)
@@ -228,6 +229,54 @@ def fused_attention_dtypes():
         if jax.default_backend() == "cpu":
             return ("bfloat16", "float32")
     return ("float16", "bfloat16", "float32")
+
+
+def dot_product_attention(query, key, value, mask=None, scale=None, is_causal=False):
+    """``keras.ops.dot_product_attention`` over ``(B, T, N, H)`` inputs and
+    a boolean ``mask`` broadcastable to ``(B, N, T, S)``.
+
+    On PyTorch, Keras hands the kernel (``scaled_dot_product_attention``)
+    contiguous copies of the transposed query, key and value: three extra
+    tensors of their size, 75 MB for 8,192 tokens of BERT-base. Here the
+    kernel reads the transposed views, which it accepts; the result is the
+    same kernel's. Every other backend is served by Keras as it is.
+    """
+    if is_keras2() or keras.config.backend() != "torch":
+        return ops.dot_product_attention(
+            query, key, value, mask=mask, scale=scale, is_causal=is_causal
+        )
+    import torch
+
+    query, key, value = (ops.convert_to_tensor(x).transpose(1, 2) for x in (query, key, value))
+    if mask is not None:
+        mask = ops.convert_to_tensor(mask, "bool")
+        if is_causal:  # the kernel takes a mask or causality, not both
+            causal = torch.ones(query.shape[2], key.shape[2], dtype=torch.bool, device=mask.device)
+            mask, is_causal = torch.logical_and(mask, torch.tril(causal)), False
+    outputs = torch.nn.functional.scaled_dot_product_attention(
+        query, key, value, attn_mask=mask, is_causal=is_causal, scale=scale
+    )
+    return outputs.transpose(1, 2)
+
+
+@functools.cache
+def chunk_long_attention():
+    """Whether kerastack computes long attention in query chunks on the
+    running backend and default device: where `keras.ops.dot_product_attention`
+    holds the whole `(B, N, T, S)` score tensor in memory, that is on
+    TensorFlow and on JAX's CPU. PyTorch's kernel (`scaled_dot_product_attention`)
+    is memory-efficient on CPU and GPU, and so are JAX's fused GPU and TPU
+    kernels. Keras 2 (the legacy lanes) computes the full matrix, unchunked."""
+    if is_keras2():
+        return False
+    backend = keras.config.backend()
+    if backend == "torch":
+        return False
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "cpu"
+    return True
 
 
 def read_torch_file(path):
