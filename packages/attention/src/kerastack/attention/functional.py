@@ -142,9 +142,11 @@ def _query_block(query, key):
     tensor takes at most ``CHUNK_ABOVE_BYTES`` or its size is not known."""
     batch, length, heads, _ = static_shape(query)
     key_length = static_shape(key)[1]
-    if length is None or key_length is None or heads is None:
+    # Unknown sizes are None, or symbolic while Keras infers output shapes on JAX.
+    if not all(isinstance(size, int) for size in (length, key_length, heads)):
         return None
-    row_bytes = (batch or 1) * key_length * 4  # one query's scores, one head
+    batch = batch if isinstance(batch, int) else 1
+    row_bytes = batch * key_length * 4  # one query's scores, one head
     if length * heads * row_bytes <= CHUNK_ABOVE_BYTES:
         return None
     block = min(length, max(1, BLOCK_BYTES // row_bytes))
