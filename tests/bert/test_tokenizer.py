@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from kerastack.bert import BertTokenizer, read_vocabulary
+from kerastack.bert.tokenizer import is_plain, plain_runs, truncated_lengths
 
 TOKENS = [
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
@@ -40,6 +41,29 @@ def test_cased_keeps_case_and_accents():
     assert cased.tokenize("Hello hello") == ["Hello", "hello"]
     assert cased.tokenize("café") == ["[UNK]"]  # accents kept: not in the vocabulary
     assert cased.strip_accents is False
+
+
+def test_texts_with_plain_and_other_lines(uncased):
+    # ASCII lines take the plain-text engine, the others the full one.
+    text = "Hello\r\nCAFÉ world\n\n東京 hello\x07\n[MASK] unaffable\n\u0301hello"
+    runs = plain_runs(text)
+    assert "".join(run for _, run in runs) == text
+    assert [plain for plain, _ in runs] == [True, False, True, False, True, False]
+    assert all(is_plain(run) for plain, run in runs if plain)
+    pieces = ["hello", "cafe", "world", "東", "京", "hello", "[MASK]", "un", "##aff", "##able"]
+    assert uncased.tokenize(text) == pieces + ["hello"]
+    assert uncased.tokenize_batch([text, "hello"]) == [pieces + ["hello"], ["hello"]]
+    assert uncased.token_ids(text) == [uncased.vocabulary[piece] for piece in pieces + ["hello"]]
+
+
+def test_truncation_as_googles_loop():
+    for first in range(8):
+        for second in range(8):
+            for budget in range(1, 14):
+                a, b = list(range(first)), list(range(second))
+                while len(a) + len(b) > budget:  # _truncate_seq_pair
+                    (a if len(a) > len(b) else b).pop()
+                assert truncated_lengths(first, second, budget) == (len(a), len(b))
 
 
 def test_special_tokens_in_text_stay_whole(uncased):

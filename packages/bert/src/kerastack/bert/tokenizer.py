@@ -3,6 +3,8 @@
 
 import json
 import os
+import re
+from itertools import chain
 
 import numpy as np
 
@@ -48,6 +50,75 @@ def wordpiece_engine(vocabulary, lowercase, strip_accents, max_characters, unk_t
     return engine
 
 
+def plain_text_engine(vocabulary, lowercase, max_characters, unk_token, specials):
+    """`wordpiece_engine` for plain text only (see `is_plain`): on it,
+    `BertNormalizer` does nothing but lower-case (control characters to drop,
+    CJK characters to space out and accents to strip are all outside ASCII),
+    so this engine only lower-cases, in about half the time."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    engine = Tokenizer(
+        models.WordPiece(vocabulary, unk_token=unk_token, max_input_chars_per_word=max_characters)
+    )
+    if lowercase:
+        engine.normalizer = normalizers.Lowercase()
+    engine.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    engine.add_special_tokens([token for token in specials if token in vocabulary])
+    return engine
+
+
+# A character that is not ASCII, or an ASCII control character other than
+# tab, line feed and carriage return (BertNormalizer drops those; these three
+# are whitespace).
+_NOT_PLAIN = re.compile("[^\t\n\r\x20-\x7e]")
+
+
+def is_plain(text):
+    """Whether `text` is ASCII without control characters: text that
+    `BertNormalizer` only lower-cases (and turns tabs and line breaks into
+    spaces, which split words all the same)."""
+    return text.isascii() and _NOT_PLAIN.search(text) is None
+
+
+def plain_runs(text):
+    """`text` cut at line feeds into `(plain, piece)` runs of whole lines,
+    so that the plain lines of a text that is not plain still take the plain
+    engine. Line feeds separate words and belong to no word piece, so the
+    pieces of the runs, end to end, are those of the text."""
+    spans = []  # (plain, start, end)
+    position = 0  # 0, or the line feed that ends the last span
+    while (match := _NOT_PLAIN.search(text, position)) is not None:
+        start = text.rfind("\n", position, match.start()) + 1 or position
+        end = text.find("\n", match.end())
+        end = len(text) if end < 0 else end
+        if spans and start == position + 1:  # the line after the last span
+            spans[-1] = (False, spans[-1][1], end)
+        else:
+            if start > position:
+                spans.append((True, position, start))
+            spans.append((False, start, end))
+        position = end
+    if position < len(text):
+        spans.append((True, position, len(text)))
+    return [(plain, text[start:end]) for plain, start, end in spans]
+
+
+def truncated_lengths(first, second, budget):
+    """Lengths after Google's `_truncate_seq_pair`: while the pair is over
+    `budget`, one piece comes off the longer text (the second on a tie)."""
+    excess = first + second - budget
+    if excess <= 0:
+        return first, second
+    if first > second:
+        cut = min(excess, first - second)
+        first, excess = first - cut, excess - cut
+    else:
+        cut = min(excess, second - first)
+        second, excess = second - cut, excess - cut
+    # Equal now (or done): the second loses one, then the first, in turn.
+    return first - excess // 2, second - (excess + 1) // 2
+
+
 class BertTokenizer:
     """Google BERT's WordPiece tokenizer.
 
@@ -90,6 +161,9 @@ class BertTokenizer:
             "[UNK]",
             SPECIAL_TOKENS,
         )
+        self._plain_engine = plain_text_engine(
+            vocabulary, lowercase, max_characters_per_word, "[UNK]", SPECIAL_TOKENS
+        )
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
             vocabulary[token] for token in SPECIAL_TOKENS
         )
@@ -122,27 +196,66 @@ class BertTokenizer:
     def vocabulary_size(self):
         return len(self.vocabulary)
 
-    def _encode(self, texts):
+    @staticmethod
+    def _check(texts):
+        texts = list(texts)
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"Texts must be str, received {type(text).__name__}: {text!r}.")
-        return self._engine.encode_batch(list(texts), add_special_tokens=False)
+        return texts
+
+    def _ids(self, texts):
+        """The ids of each text's word pieces.
+
+        Plain texts (most) take the plain-text engine; the others are cut
+        into runs of lines, plain runs taking that engine too and the rest
+        the full one. Neither engine computes offsets.
+        """
+        plain, other = [], []
+        layout = []  # per text, its runs: (plain?, index in plain or other)
+        for text in self._check(texts):
+            if is_plain(text):
+                layout.append(((True, len(plain)),))
+                plain.append(text)
+                continue
+            runs = []
+            for run_plain, run in plain_runs(text):
+                pieces = plain if run_plain else other
+                runs.append((run_plain, len(pieces)))
+                pieces.append(run)
+            layout.append(runs)
+        results = {
+            True: [encoding.ids for encoding in _encode_fast(self._plain_engine, plain)],
+            False: [encoding.ids for encoding in _encode_fast(self._engine, other)],
+        }
+        return [
+            results[runs[0][0]][runs[0][1]]
+            if len(runs) == 1
+            else list(chain.from_iterable(results[p][i] for p, i in runs))
+            for runs in layout
+        ]
 
     def tokenize(self, text):
         """The word pieces of `text`, e.g. `["un", "##aff", "##able"]`."""
-        return self._encode([text])[0].tokens
+        return self.tokenize_batch([text])[0]
 
     def tokenize_batch(self, texts):
-        return [encoding.tokens for encoding in self._encode(texts)]
+        if len(self.inverse_vocabulary) != len(self.vocabulary):  # an id with two tokens
+            encodings = self._engine.encode_batch(self._check(texts), add_special_tokens=False)
+            return [encoding.tokens for encoding in encodings]
+        tokens = self.inverse_vocabulary
+        return [[tokens[i] for i in ids] for ids in self._ids(texts)]
 
     def token_ids(self, text):
         """The ids of `text`'s word pieces (no [CLS] or [SEP])."""
-        return self._encode([text])[0].ids
+        return self._ids([text])[0]
 
     def offsets(self, text):
         """`(start, end)` character offsets in `text` of each word piece
         (keras-bert's `rematch`, for the pieces of `tokenize(text)`)."""
-        return [tuple(offset) for offset in self._encode([text])[0].offsets]
+        (text,) = self._check([text])
+        encoding = self._engine.encode(text, add_special_tokens=False)
+        return [tuple(offset) for offset in encoding.offsets]
 
     def ids_to_tokens(self, ids):
         unknown = [int(i) for i in ids if int(i) not in self.inverse_vocabulary]
@@ -179,37 +292,60 @@ class BertTokenizer:
             raise ValueError(f"{len(firsts)} first texts but {len(seconds)} second texts.")
         if max_length is not None and max_length < (3 if seconds is not None else 2):
             raise ValueError(f"max_length={max_length} leaves no room for the special tokens.")
-        first_ids = [encoding.ids for encoding in self._encode(firsts)]
-        second_ids = (
-            [encoding.ids for encoding in self._encode(seconds)]
-            if seconds is not None
-            else [None] * len(firsts)
-        )
-        rows = [
-            self._pack(list(a), None if b is None else list(b), max_length)
-            for a, b in zip(first_ids, second_ids, strict=True)
-        ]
-        length = max_length or max(len(ids) for ids, _ in rows)
-        token_ids = np.full((len(rows), length), self.pad_id, dtype="int32")
-        segment_ids = np.zeros((len(rows), length), dtype="int32")
-        padding_mask = np.zeros((len(rows), length), dtype="int32")
-        for row, (ids, segments) in enumerate(rows):
-            token_ids[row, : len(ids)] = ids
-            segment_ids[row, : len(ids)] = segments
-            padding_mask[row, : len(ids)] = 1
+        first_ids = self._ids(firsts)
+        first_lengths = np.array([len(ids) for ids in first_ids], dtype=np.int64)
+        if seconds is None:
+            if max_length is not None:
+                np.minimum(first_lengths, max_length - 2, out=first_lengths)
+            lengths = first_lengths + 2
+        else:
+            second_ids = self._ids(seconds)
+            second_lengths = np.array([len(ids) for ids in second_ids], dtype=np.int64)
+            if max_length is not None:
+                for row, (a, b) in enumerate(zip(first_lengths, second_lengths, strict=True)):
+                    first_lengths[row], second_lengths[row] = truncated_lengths(
+                        int(a), int(b), max_length - 3
+                    )
+            lengths = first_lengths + second_lengths + 3
+        batch = len(first_ids)
+        length = max_length or int(lengths.max(initial=0))
+        if batch == 0:
+            empty = np.zeros((0, length), dtype="int32")
+            return {"token_ids": empty, "segment_ids": empty.copy(), "padding_mask": empty.copy()}
+        rows = np.arange(batch)
+        columns = np.arange(length)[None, :]
+        token_ids = np.full((batch, length), self.pad_id, dtype="int32")
+        # [CLS] first [SEP], then second [SEP]: each text's pieces fill a
+        # span of its row, and a boolean mask takes the spans in row order.
+        first_end = 1 + first_lengths[:, None]
+        token_ids[(columns >= 1) & (columns < first_end)] = _flat(first_ids, first_lengths)
+        token_ids[:, 0] = self.cls_id
+        token_ids[rows, first_end[:, 0]] = self.sep_id
+        segment_ids = np.zeros((batch, length), dtype="int32")
+        if seconds is not None:
+            second_end = first_end + 1 + second_lengths[:, None]
+            second_span = (columns > first_end) & (columns < second_end)
+            token_ids[second_span] = _flat(second_ids, second_lengths)
+            token_ids[rows, second_end[:, 0]] = self.sep_id
+            segment_ids[(columns > first_end) & (columns <= second_end)] = 1
+        padding_mask = (columns < lengths[:, None]).astype("int32")
         return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
 
-    def _pack(self, a, b, max_length):
-        if max_length is not None:
-            budget = max_length - (3 if b is not None else 2)
-            while len(a) + (len(b) if b is not None else 0) > budget:
-                if b is None or len(a) > len(b):
-                    a.pop()
-                else:  # equal lengths: the second text loses one, as in Google's code
-                    b.pop()
-        ids = [self.cls_id] + a + [self.sep_id]
-        segments = [0] * len(ids)
-        if b is not None:
-            ids += b + [self.sep_id]
-            segments += [1] * (len(b) + 1)
-        return ids, segments
+
+def _encode_fast(engine, texts):
+    """The engine's encodings of `texts` for their ids alone: without offsets
+    (nor token strings) with `encode_batch_fast` (tokenizers >= 0.20), which
+    skips a character-offset table per text."""
+    if not texts:
+        return []
+    encode = getattr(engine, "encode_batch_fast", engine.encode_batch)
+    return encode(texts, add_special_tokens=False)
+
+
+def _flat(id_lists, lengths):
+    """The first `lengths[i]` ids of each list, end to end, as int32."""
+    total = int(lengths.sum())
+    pieces = (
+        ids if len(ids) == n else ids[:n] for ids, n in zip(id_lists, lengths.tolist(), strict=True)
+    )
+    return np.fromiter(chain.from_iterable(pieces), dtype=np.int32, count=total)
