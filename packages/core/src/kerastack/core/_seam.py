@@ -261,22 +261,18 @@ def dot_product_attention(query, key, value, mask=None, scale=None, is_causal=Fa
 
 @functools.cache
 def chunk_long_attention():
-    """Whether kerastack computes long attention in query chunks on the
-    running backend and default device: where `keras.ops.dot_product_attention`
-    holds the whole `(B, N, T, S)` score tensor in memory, that is on
-    TensorFlow and on JAX's CPU. PyTorch's kernel (`scaled_dot_product_attention`)
-    is memory-efficient on CPU and GPU, and so are JAX's fused GPU and TPU
-    kernels. Keras 2 (the legacy lanes) computes the full matrix, unchunked."""
+    """Whether kerastack computes long attention in blocks of queries on the
+    running backend: where `keras.ops.dot_product_attention` may hold the
+    whole `(B, N, T, S)` score tensor in memory, that is on TensorFlow and
+    on JAX, on CPU and on GPU alike (cuDNN's fused kernel serves only half
+    precision without a mask: on an H200, float32 attention with a padding
+    mask held 66x the memory of Q, K, V and the output at 8,192 tokens).
+    PyTorch's kernel
+    (`scaled_dot_product_attention`) is memory-efficient on CPU and GPU.
+    Keras 2 (the legacy lanes) computes the full matrix, unchunked."""
     if is_keras2():
         return False
-    backend = keras.config.backend()
-    if backend == "torch":
-        return False
-    if backend == "jax":
-        import jax
-
-        return jax.default_backend() == "cpu"
-    return True
+    return keras.config.backend() != "torch"
 
 
 def read_torch_file(path):
