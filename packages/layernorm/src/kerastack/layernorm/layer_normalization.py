@@ -15,7 +15,9 @@ class LayerNormalization(keras.layers.Layer):
     shapes are those of `keras.layers.LayerNormalization`, so weights copy
     across with `set_weights`. The computation is written with plain
     `keras.ops` (mean, then the variance of the centred values: two passes,
-    exact for inputs far from zero), so it is the same on every backend.
+    exact for inputs far from zero), so it is the same on every backend. The
+    centred values carry an added `0 * inputs` (zero, and cut from the
+    gradient) so that XLA computes them once per layer; see `call`.
     Inputs in float16 or bfloat16 are normalized in float32 and the result
     is cast back to the compute dtype; the weights stay float32.
 
@@ -113,7 +115,18 @@ class LayerNormalization(keras.layers.Layer):
         axes = _axes.normalized_axes(self, static_shape(inputs))
         x = ops.cast(inputs, dtype)
         mean = ops.mean(x, axis=axes, keepdims=True)  # size 1 on `axes`
-        centered = x - mean
+        # `centered` is `x - mean` exactly: `0 * x` is zero wherever `x` is
+        # finite, a row holding an inf or a NaN comes out all NaN either way,
+        # and stop_gradient leaves the gradient as it was. The term is for
+        # XLA, which copies an op into every fusion that reads it when the op
+        # has one large operand (`x - mean`, `* rsqrt`, `* gamma`, `+ beta`
+        # each have). With small layers (widths up to 32 with jax 0.10's
+        # XLA:CPU) the residual stream of a deep model was then never stored:
+        # every reduction recomputed it from the first block, and a training
+        # step's compile time grew with the square of the depth. With two
+        # large operands, and consumers reached through the rsqrt, which XLA
+        # does not copy, `centered` is computed once per layer.
+        centered = (x - mean) + ops.stop_gradient(0.0 * x)
         variance = ops.mean(ops.square(centered), axis=axes, keepdims=True)
         outputs = centered * ops.rsqrt(variance + self.epsilon)
         if self.gamma is not None:
