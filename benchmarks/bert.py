@@ -258,7 +258,7 @@ def main():
     parser.add_argument("--out", required=True, help="JSON file to write")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
     args = parser.parse_args()
-    repeats = {"inference": 2, "latency": 5, "train_step": 1}
+    repeats = {"inference": 3, "latency": 10, "train_step": 3}
     if not args.quick:
         repeats = {"inference": 5, "latency": 30, "train_step": 5}
     backend = keras.config.backend()

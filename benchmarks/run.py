@@ -128,7 +128,7 @@ def tokenizer_table(reports):
 def bert_table(reports):
     lines = [
         "| backend | model | inference 8 x 128 ms | vs fastest peer | of GEMM rate "
-        "| latency 1 x 16 ms | vs fastest peer | train step 8 x 128 s | vs fastest peer "
+        "| latency 1 x 16 ms | vs fastest peer | train step 8 x 128 ms | vs fastest peer "
         "| first calls s (inference / latency / train) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -143,11 +143,13 @@ def bert_table(reports):
                 if r is None:
                     cells += ["—", "—"] + (["—"] if case == "inference" else [])
                     continue
-                scale = 1 if case == "train_step" else 1e3
-                cells.append(f"{r['median_s'] * scale:.{2 if case == 'train_step' else 0}f}")
+                cells.append(f"{r['median_s'] * 1e3:.{0 if r['median_s'] > 0.1 else 1}f}")
                 cells.append(f"{r['vs_fastest_peer']:.2f}x" if "vs_fastest_peer" in r else "—")
                 if case == "inference":
-                    cells.append(f"{r['fraction_of_gemm']:.0%}")
+                    gpu = report.get("device") == "gpu"
+                    cells.append(
+                        f"{r['fraction_of_backend_gemm' if gpu else 'fraction_of_gemm']:.0%}"
+                    )
             cells.append(
                 " / ".join(
                     f"{cases[c]['first_call_s']:.1f}" if c in cases else "—"
@@ -158,14 +160,23 @@ def bert_table(reports):
     report = reports[0]
     machine = report["machine"]
     lines.append("")
+    gpu = report.get("device") == "gpu"
+    if gpu:
+        rates = ", ".join(
+            f"{r['backend']} {r['backend_gemm']['flops_per_s'] / 1e12:.0f} TFLOP/s" for r in reports
+        )
+        limit = f"the backend's own {report['model']['dtype']} GEMM rate on the GPU ({rates})"
+    else:
+        rates = ", ".join(f"{r['backend']} {r['gemm']['flops_per_s'] / 1e9:.0f}" for r in reports)
+        limit = f"NumPy's float32 GEMM rate in the same process ({rates} GFLOP/s)"
+    lines.append("")
     lines.append(
-        f"BERT-base (12 blocks, width 768, random weights), float32; medians of "
-        f"{report['repeats']['inference']} / {report['repeats']['latency']} / "
+        f"BERT-base (12 blocks, width 768, random weights), {report['model']['dtype']}; "
+        f"medians of {report['repeats']['inference']} / {report['repeats']['latency']} / "
         f"{report['repeats']['train_step']} interleaved repeats after the first call; "
         "'vs fastest peer': time over the fastest other library's on the same backend "
-        "(below 1 is faster). GEMM rate (NumPy float32, same process): "
-        + ", ".join(f"{r['backend']} {r['gemm']['flops_per_s'] / 1e9:.0f}" for r in reports)
-        + f" GFLOP/s. Machine: {machine['platform']}, {machine['cpu_count']} CPUs, "
+        f"(below 1 is faster); 'of GEMM rate': model FLOPs / time over {limit}. "
+        f"Machine: {machine['platform']}, {machine['cpu_count']} CPUs, "
         f"Python {machine['python']}; Keras {report['versions'].get('keras')}."
     )
     return "\n".join(lines) + "\n"
@@ -190,8 +201,9 @@ def long_attention_table(reports):
         f"Batch {reports[0]['batch']}, {reports[0]['heads']} heads of width "
         f"{reports[0]['head_width']}, float32, a padding mask on the last sixteenth of the "
         f"keys; medians of {reports[0]['repeats']} repeats after the first call. Peak memory: "
-        "Q, K, V plus what the call added at its peak (process high-water mark, or the "
-        "allocator's peak on TensorFlow), over Q, K, V and the output together (1.00x is the "
+        "Q, K, V plus what the call added at its peak (the process's high-water mark; the "
+        "allocator's peak on TensorFlow and on GPUs), over Q, K, V and the output together "
+        "(1.00x is the "
         f"least possible). Machine: {machine['platform']}, {machine['cpu_count']} CPUs."
     )
     return "\n".join(lines) + "\n"
