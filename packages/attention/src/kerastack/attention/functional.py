@@ -164,34 +164,34 @@ def _attend_in_blocks(query, key, value, mask, scale, is_causal, block):
         _, mask_heads, mask_queries, _ = static_shape(mask)
         mask_size = ops.shape(mask)
 
-    def attend_head(head):
-        # This head's keys and values, sliced once for all its query blocks.
+    def attend(index):
+        head = index // blocks
+        # The last block ends at the last query: when `block` does not divide
+        # the length it overlaps the block before it.
+        start = ops.minimum((index % blocks) * block, length - block)
+        q = ops.slice(query, (0, start, head, 0), (batch, block, 1, width))
         k = ops.slice(key, (0, 0, head, 0), (batch, key_length, 1, width))
         v = ops.slice(value, (0, 0, head, 0), (batch, key_length, 1, value_width))
+        piece = None
+        if mask is not None:
+            piece = ops.slice(
+                mask,
+                (0, head if mask_heads != 1 else 0, start if mask_queries != 1 else 0, 0),
+                (mask_size[0], 1, block if mask_queries != 1 else 1, mask_size[3]),
+            )
+        if is_causal:
+            rows = ops.expand_dims(ops.arange(block) + start, 1)
+            causal = ops.greater_equal(rows, ops.expand_dims(ops.arange(key_length), 0))
+            piece = merge_masks(piece, causal[None, None])  # (B|1, 1, block, S)
+        return ops.squeeze(_attend(q, k, v, piece, scale, False), 2)  # (B, block, V)
 
-        def attend_block(index):
-            # The last block ends at the last query: when `block` does not
-            # divide the length it overlaps the block before it.
-            start = ops.minimum(index * block, length - block)
-            q = ops.slice(query, (0, start, head, 0), (batch, block, 1, width))
-            piece = None
-            if mask is not None:
-                piece = ops.slice(
-                    mask,
-                    (0, head if mask_heads != 1 else 0, start if mask_queries != 1 else 0, 0),
-                    (mask_size[0], 1, block if mask_queries != 1 else 1, mask_size[3]),
-                )
-            if is_causal:
-                rows = ops.expand_dims(ops.arange(block) + start, 1)
-                causal = ops.greater_equal(rows, ops.expand_dims(ops.arange(key_length), 0))
-                piece = merge_masks(piece, causal[None, None])  # (B|1, 1, block, S)
-            return ops.squeeze(_attend(q, k, v, piece, scale, False), 2)  # (B, block, V)
-
-        return ops.map(attend_block, ops.arange(blocks))  # (blocks, B, block, V)
-
-    # One head, and one block of its queries, at a time (keras.ops.map runs
-    # them one after another; its gradient is defined on every backend).
-    outputs = ops.map(attend_head, ops.arange(heads))  # (N, blocks, B, block, V)
+    # One head and one block of queries at a time, in order (keras.ops.map
+    # runs them one after another; its gradient is defined on every backend).
+    # One flat loop rather than blocks nested in heads: measured at 8,192
+    # tokens, nesting ran 1.6x faster on JAX's CPU but held 1.61x the memory
+    # of Q, K, V and the output instead of 1.31x (about one more copy of
+    # K and V).
+    outputs = ops.map(attend, ops.arange(heads * blocks))  # (N * blocks, B, block, V)
     outputs = ops.reshape(outputs, (heads, blocks, batch, block, value_width))
     outputs = ops.transpose(outputs, (2, 1, 3, 0, 4))  # (B, blocks, block, N, V)
     outputs = ops.reshape(outputs, (batch, blocks * block, heads, value_width))
