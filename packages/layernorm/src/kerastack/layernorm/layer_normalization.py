@@ -1,4 +1,4 @@
-from kerastack.core import keras, ops, serializable, static_shape
+from kerastack.core import fused_layer_norm, keras, ops, serializable, static_shape
 from kerastack.layernorm import _axes
 
 
@@ -15,9 +15,11 @@ class LayerNormalization(keras.layers.Layer):
     shapes are those of `keras.layers.LayerNormalization`, so weights copy
     across with `set_weights`. The computation is written with plain
     `keras.ops` (mean, then the variance of the centred values: two passes,
-    exact for inputs far from zero), so it is the same on every backend. The
-    centred values carry an added `0 * inputs` (zero, and cut from the
-    gradient) so that XLA computes them once per layer; see `call`.
+    exact for inputs far from zero). The centred values carry an added
+    `0 * inputs` (zero, and cut from the gradient) so that XLA computes them
+    once per layer; see `call`. On PyTorch, normalization over the trailing
+    axes runs torch's `layer_norm` kernel instead (the same statistics, one
+    kernel instead of nine; `kerastack.core.fused_layer_norm`).
     Inputs in float16 or bfloat16 are normalized in float32 and the result
     is cast back to the compute dtype; the weights stay float32.
 
@@ -114,6 +116,14 @@ class LayerNormalization(keras.layers.Layer):
         rank = len(static_shape(inputs))
         axes = _axes.normalized_axes(self, static_shape(inputs))
         x = ops.cast(inputs, dtype)
+        shape = static_shape(inputs)
+        sizes = [shape[axis] for axis in sorted(axes)]
+        if sorted(axes) == list(range(rank - len(axes), rank)) and all(
+            isinstance(size, int) for size in sizes
+        ):  # trailing axes: the backend's kernel, where kerastack takes it
+            outputs = fused_layer_norm(x, sizes, self.gamma, self.beta, self.epsilon)
+            if outputs is not None:
+                return ops.cast(outputs, self.compute_dtype)
         mean = ops.mean(x, axis=axes, keepdims=True)  # size 1 on `axes`
         # `centered` is `x - mean` exactly: `0 * x` is zero wherever `x` is
         # finite, a row holding an inf or a NaN comes out all NaN either way,
