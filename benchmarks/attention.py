@@ -1,8 +1,11 @@
-"""Attention layers, forward and one training step, on the active backend.
+"""kerastack's layers, forward and one training step, on the active backend.
 
-kerastack's MultiHeadAttention and SelfAttention against
-`keras.layers.MultiHeadAttention`, at several sequence lengths, in one
-process, interleaved so that each ratio is measured side by side. Both run
+Each layer against the one users would pick instead, at several sequence
+lengths, in one process, interleaved so that each ratio is measured side by
+side: MultiHeadAttention and SelfAttention against
+`keras.layers.MultiHeadAttention`, LayerNormalization against
+`keras.layers.LayerNormalization`, and, where keras-hub is installed,
+PositionEmbedding and TransformerEncoder against keras-hub's. Both run
 through Keras's own compiled paths (`predict_on_batch`, `train_on_batch`), so
 neither side gets a different compiler. The first calls (tracing and
 compilation) are timed separately and excluded from the steady-state figures;
@@ -12,6 +15,7 @@ the clock stops only once the result is on the host as NumPy.
 """
 
 import argparse
+import importlib.util
 import json
 import statistics
 import time
@@ -21,22 +25,65 @@ import keras
 import numpy as np
 
 from kerastack.attention import SelfAttention
+from kerastack.layernorm import LayerNormalization
 from kerastack.multihead import MultiHeadAttention
+from kerastack.position import PositionEmbedding
+from kerastack.transformer import TransformerEncoder
 
 WIDTH = 256
 HEADS = 4
 
 
+def _keras_hub():
+    import keras_hub
+
+    return keras_hub
+
+
+# layer -> (the peer it is compared with, a function of the length making it)
+LAYERS = {
+    "keras.layers.MultiHeadAttention": (
+        "keras.layers.MultiHeadAttention",
+        lambda n: lambda x: keras.layers.MultiHeadAttention(HEADS, WIDTH // HEADS)(x, x),
+    ),
+    "kerastack.MultiHeadAttention": (
+        "keras.layers.MultiHeadAttention",
+        lambda n: lambda x: MultiHeadAttention(num_heads=HEADS, key_dim=WIDTH // HEADS)(x, x),
+    ),
+    "kerastack.SelfAttention(multiplicative)": (
+        "keras.layers.MultiHeadAttention",
+        lambda n: SelfAttention(attention_type="multiplicative"),
+    ),
+    "keras.layers.LayerNormalization": (
+        "keras.layers.LayerNormalization",
+        lambda n: keras.layers.LayerNormalization(),
+    ),
+    "kerastack.LayerNormalization": (
+        "keras.layers.LayerNormalization",
+        lambda n: LayerNormalization(),
+    ),
+    "keras_hub.layers.PositionEmbedding": (
+        "keras_hub.layers.PositionEmbedding",
+        lambda n: lambda x: x + _keras_hub().layers.PositionEmbedding(n)(x),
+    ),
+    "kerastack.PositionEmbedding": (
+        "keras_hub.layers.PositionEmbedding",
+        lambda n: lambda x: x + PositionEmbedding(n)(x),
+    ),
+    "keras_hub.layers.TransformerEncoder": (
+        "keras_hub.layers.TransformerEncoder",
+        lambda n: _keras_hub().layers.TransformerEncoder(4 * WIDTH, HEADS),
+    ),
+    "kerastack.TransformerEncoder": (
+        "keras_hub.layers.TransformerEncoder",
+        lambda n: TransformerEncoder(4 * WIDTH, HEADS),
+    ),
+}
+
+
 def build(kind, length):
     inputs = keras.Input((length, WIDTH))
-    if kind == "kerastack.MultiHeadAttention":
-        x = MultiHeadAttention(num_heads=HEADS, key_dim=WIDTH // HEADS)(inputs, inputs)
-    elif kind == "keras.layers.MultiHeadAttention":
-        x = keras.layers.MultiHeadAttention(num_heads=HEADS, key_dim=WIDTH // HEADS)(inputs, inputs)
-    elif kind == "kerastack.SelfAttention(multiplicative)":
-        x = SelfAttention(attention_type="multiplicative")(inputs)
-    else:
-        raise ValueError(kind)
+    x = LAYERS[kind][1](length)(inputs)
     model = keras.Model(inputs, x)
     model.compile(optimizer="adam", loss="mse")
     return model
@@ -89,9 +136,9 @@ def main():
     lengths = [128, 512] if args.quick else [128, 512, 2048, 8192]
     repeats = 5 if args.quick else 10
     kinds = [
-        "keras.layers.MultiHeadAttention",
-        "kerastack.MultiHeadAttention",
-        "kerastack.SelfAttention(multiplicative)",
+        kind
+        for kind, (peer, _) in LAYERS.items()
+        if "keras_hub" not in peer or importlib.util.find_spec("keras_hub") is not None
     ]
     results = []
     for length in lengths:
@@ -99,7 +146,9 @@ def main():
         models = {kind: build(kind, length) for kind in kinds}
         figures = measure(models, (batch, length, WIDTH), repeats)
         for kind, entry in figures.items():
-            results.append({"layer": kind, "batch": batch, "length": length, **entry})
+            results.append(
+                {"layer": kind, "peer": LAYERS[kind][0], "batch": batch, "length": length, **entry}
+            )
         print(f"length {length}: done", flush=True)
     report = {
         "benchmark": "attention",
