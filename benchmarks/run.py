@@ -174,14 +174,27 @@ def bert_table(reports):
     lines.append("")
     lines.append(
         f"BERT-base (12 blocks, width 768, random weights), {report['model']['dtype']}; "
-        f"medians of {report['repeats']['inference']} / {report['repeats']['latency']} / "
-        f"{report['repeats']['train_step']} interleaved repeats after the first call; "
+        f"medians of {_repeats(reports)}"
+        + " interleaved repeats (inference / latency / training) after the first call; "
         "'vs fastest peer': time over the fastest other library's on the same backend "
         f"(below 1 is faster); 'of GEMM rate': model FLOPs / time over {limit}. "
         f"Machine: {machine['platform']}, {machine['cpu_count']} CPUs, "
         f"Python {machine['python']}; Keras {report['versions'].get('keras')}."
     )
     return "\n".join(lines) + "\n"
+
+
+def _repeats(reports):
+    """'3 / 10 / 3', or per backend where the reports differ."""
+    counts = {
+        r["backend"]: " / ".join(
+            str(r["repeats"][c]) for c in ("inference", "latency", "train_step")
+        )
+        for r in reports
+    }
+    if len(set(counts.values())) == 1:
+        return next(iter(counts.values()))
+    return ", ".join(f"{backend} {count}" for backend, count in counts.items())
 
 
 def long_attention_table(reports):
