@@ -18,10 +18,22 @@ KERASTACK = [
 def machine():
     return {
         "platform": platform.platform(),
-        "processor": platform.processor(),
+        "processor": platform.processor() or _cpu_model(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
     }
+
+
+def _cpu_model():
+    """The CPU's model name from /proc/cpuinfo (Linux), else ""."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def versions(extra=()):
