@@ -16,7 +16,6 @@ the clock stops only once the result is on the host as NumPy.
 
 import argparse
 import importlib.util
-import json
 import statistics
 import time
 
@@ -150,18 +149,9 @@ def main():
                 {"layer": kind, "peer": LAYERS[kind][0], "batch": batch, "length": length, **entry}
             )
         print(f"length {length}: done", flush=True)
-    report = {
-        "benchmark": "attention",
-        "backend": keras.config.backend(),
-        "machine": environment.machine(),
-        "versions": environment.versions(),
-        "width": WIDTH,
-        "heads": HEADS,
-        "repeats": repeats,
-        "results": results,
-    }
-    with open(args.out, "w") as handle:
-        json.dump(report, handle, indent=2)
+    environment.write_report(
+        args.out, "attention", results, width=WIDTH, heads=HEADS, repeats=repeats
+    )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ and each figure as a fraction of it (model FLOPs / time / GEMM rate).
 
 import argparse
 import importlib.util
-import json
 import os
 
 import environment
@@ -296,23 +295,18 @@ def main():
                 f"{entry['fraction_of_backend_gemm']:.0%} of the backend's",
                 flush=True,
             )
-    report = {
-        "benchmark": "bert",
-        "backend": backend,
-        "machine": environment.machine(),
-        "versions": environment.versions(
-            ["keras-hub", "transformers", "keras-bert", "tf-keras", "tf_keras"]
-        ),
-        "model": {**BASE, "dtype": args.dtype, "weights": "random"},
-        "gemm": gemm,
-        "backend_gemm": device_gemm,
-        "device": "gpu" if on_gpu else "cpu",
-        "repeats": repeats,
-        "flops": {case: case_flops(case, *shape) for case, shape in CASES.items()},
-        "results": results,
-    }
-    with open(args.out, "w") as handle:
-        json.dump(report, handle, indent=2)
+    environment.write_report(
+        args.out,
+        "bert",
+        results,
+        extra_versions=["keras-hub", "transformers", "keras-bert", "tf-keras", "tf_keras"],
+        model={**BASE, "dtype": args.dtype, "weights": "random"},
+        gemm=gemm,
+        backend_gemm=device_gemm,
+        device="gpu" if on_gpu else "cpu",
+        repeats=repeats,
+        flops={case: case_flops(case, *shape) for case, shape in CASES.items()},
+    )
 
 
 if __name__ == "__main__":

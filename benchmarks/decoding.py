@@ -12,13 +12,11 @@ medians and spread over repeats.
 """
 
 import argparse
-import json
-import statistics
-import time
 
 import environment
 import keras
 import numpy as np
+import timing
 
 from kerastack.transformer import Seq2SeqTransformer, decode
 
@@ -45,11 +43,7 @@ def build(length):
 
 
 def measure(model, sources, length, repeats):
-    settings = {"cached": True, "uncached": False}
-    figures = {}
-
     def run(use_cache):
-        start = time.perf_counter()
         tokens = decode(
             model,
             sources,
@@ -58,20 +52,13 @@ def measure(model, sources, length, repeats):
             max_length=length,
             use_cache=use_cache,
         )
-        elapsed = time.perf_counter() - start
         assert tokens.shape == (len(sources), length) and not (tokens == END).any()
-        return elapsed
 
-    for name, use_cache in settings.items():
-        figures[name] = {"first_call_s": run(use_cache), "times_s": []}
-    for _ in range(repeats):
-        for name, use_cache in settings.items():
-            figures[name]["times_s"].append(run(use_cache))
+    figures = timing.interleaved(
+        {"cached": lambda: run(True), "uncached": lambda: run(False)}, repeats
+    )
     tokens = len(sources) * length
     for entry in figures.values():
-        samples = entry["times_s"]
-        entry["median_s"] = statistics.median(samples)
-        entry["spread_s"] = [min(samples), max(samples)]
         entry["tokens_per_s"] = tokens / entry["median_s"]
     figures["speedup"] = figures["uncached"]["median_s"] / figures["cached"]["median_s"]
     return figures
@@ -98,17 +85,13 @@ def main():
             f"speedup {figures['speedup']:.2f}x",
             flush=True,
         )
-    report = {
-        "benchmark": "decoding",
-        "backend": keras.config.backend(),
-        "machine": environment.machine(),
-        "versions": environment.versions(),
-        "model": "Seq2SeqTransformer: width 256, 4 heads, 3+3 layers, vocabulary 1000",
-        "repeats": repeats,
-        "results": results,
-    }
-    with open(args.out, "w") as handle:
-        json.dump(report, handle, indent=2)
+    environment.write_report(
+        args.out,
+        "decoding",
+        results,
+        model="Seq2SeqTransformer: width 256, 4 heads, 3+3 layers, vocabulary 1000",
+        repeats=repeats,
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """What every benchmark report records about where it ran."""
 
+import json
 import os
 import platform
 import statistics
@@ -66,3 +67,20 @@ def gemm_rate(size=2048, repeats=5):
         "flops_per_s": 2 * size**3 / statistics.median(times),
         "spread_flops_per_s": [2 * size**3 / max(times), 2 * size**3 / min(times)],
     }
+
+
+def write_report(path, benchmark, results, **fields):
+    """Writes the JSON report of one benchmark run on the active backend:
+    where it ran (backend, machine, versions), `fields` and the `results`."""
+    import keras
+
+    report = {
+        "benchmark": benchmark,
+        "backend": keras.config.backend(),
+        "machine": machine(),
+        "versions": versions(fields.pop("extra_versions", ())),
+        **fields,
+        "results": results,
+    }
+    with open(path, "w") as handle:
+        json.dump(report, handle, indent=2)

@@ -28,10 +28,11 @@ import ctypes
 import gc
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
+
+import timing
 
 HEADS, HEAD_WIDTH, BATCH = 12, 64, 1
 CONTENDERS = ("kerastack", "keras.ops.dot_product_attention")
@@ -100,9 +101,7 @@ def measure_case(contender, length, repeats):
         "device": _device(),
         "memory_from": "process high-water mark" if allocator is None else "allocator peak",
         "first_call_s": first_call_s,
-        "times_s": times,
-        "median_s": statistics.median(times),
-        "spread_s": [min(times), max(times)],
+        **timing.summarize({"times_s": times}),
         "added_bytes": added,
         "qkvo_bytes": 4 * tensor_bytes,
         "peak_vs_qkvo": (3 * tensor_bytes + added) / (4 * tensor_bytes),
@@ -186,7 +185,6 @@ def main():
             json.dump(measure_case(contender, int(length), repeats), handle)
         return
     import environment
-    import keras
 
     lengths = [1024, 8192] if args.quick else [1024, 2048, 4096, 8192]
     results = []
@@ -212,19 +210,15 @@ def main():
                 f"{result['peak_vs_qkvo']:.2f}x Q+K+V+output",
                 flush=True,
             )
-    report = {
-        "benchmark": "long_attention",
-        "backend": keras.config.backend(),
-        "machine": environment.machine(),
-        "versions": environment.versions(),
-        "batch": BATCH,
-        "heads": HEADS,
-        "head_width": HEAD_WIDTH,
-        "repeats": repeats,
-        "results": results,
-    }
-    with open(args.out, "w") as handle:
-        json.dump(report, handle, indent=2)
+    environment.write_report(
+        args.out,
+        "long_attention",
+        results,
+        batch=BATCH,
+        heads=HEADS,
+        head_width=HEAD_WIDTH,
+        repeats=repeats,
+    )
 
 
 if __name__ == "__main__":

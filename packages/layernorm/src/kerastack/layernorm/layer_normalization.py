@@ -113,10 +113,10 @@ class LayerNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         dtype = _axes.statistics_dtype(self.compute_dtype)
-        rank = len(static_shape(inputs))
-        axes = _axes.normalized_axes(self, static_shape(inputs))
-        x = ops.cast(inputs, dtype)
         shape = static_shape(inputs)
+        rank = len(shape)
+        axes = _axes.normalized_axes(self, shape)
+        x = ops.cast(inputs, dtype)
         sizes = [shape[axis] for axis in sorted(axes)]
         if sorted(axes) == list(range(rank - len(axes), rank)) and all(
             isinstance(size, int) for size in sizes
