@@ -262,3 +262,24 @@ def test_last_layers_model_concatenates_the_last_blocks():
     np.testing.assert_allclose(both[..., 8:], sequence, atol=1e-6)
     with pytest.raises(ValueError, match="num_layers must be in 1..2"):
         backbone.last_layers_model(3)
+
+
+def test_adam_sees_the_summed_gradient_of_repeated_token_ids():
+    """After Adam's first step, v = (1 - b2) g^2 and m = (1 - b1) g for the
+    summed gradient g of each table row. TensorFlow's lookup gradient lists a
+    row once per occurrence; squared row by row (Keras 3.15), v would hold
+    the sum of the squares. Every id and segment here repeats."""
+    backbone = small_backbone()
+    pooled = backbone.output["pooled_output"]
+    model = keras.Model(backbone.input, keras.layers.Dense(1, name="score")(pooled))
+    beta_1, beta_2 = 0.9, 0.999
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, beta_1, beta_2), loss="mse")
+    data = inputs(batch=4, length=8)
+    data["token_ids"] = data["token_ids"] % 5 + 1  # ids 1..5, each many times
+    model.train_on_batch(data, np.linspace(-1, 1, 4).reshape(4, 1).astype("float32"))
+    slots = {v.path.split("/")[-1]: np.asarray(v) for v in model.optimizer.variables}
+    for table in ("token_embedding_embeddings", "segment_embedding_embeddings"):
+        m, v = slots[f"{table}_momentum"], slots[f"{table}_velocity"]
+        expected = (1 - beta_2) * (m / (1 - beta_1)) ** 2
+        assert np.abs(m).max() > 0, table
+        np.testing.assert_allclose(v, expected, rtol=1e-4, atol=1e-12, err_msg=table)

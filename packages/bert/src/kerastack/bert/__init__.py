@@ -17,6 +17,7 @@ from kerastack.bert.heads import (
     BertTokenClassifier,
     MaskedLMHead,
 )
+from kerastack.bert.layout import get_layout_map
 from kerastack.bert.optimization import WarmupLinearDecay, bert_optimizer
 from kerastack.bert.pretraining import BertPretrainingDataset, mask_tokens
 from kerastack.bert.tf_checkpoint import CheckpointError, read_tf_checkpoint
@@ -36,6 +37,7 @@ __all__ = [
     "BertTokenizer",
     "CheckpointError",
     "extract_embeddings",
+    "get_layout_map",
     "iter_embeddings",
     "mask_tokens",
     "google_to_hf_name",

@@ -1,7 +1,7 @@
 """The BERT encoder: embeddings, a stack of post-norm transformer encoder
 blocks and the pooler, built from kerastack layers."""
 
-from kerastack.core import keras, ops, serializable
+from kerastack.core import embedding_lookup, keras, ops, serializable, standardize_dtype
 from kerastack.layernorm import LayerNormalization
 from kerastack.position import PositionEmbedding
 from kerastack.transformer import TransformerEncoder
@@ -15,6 +15,20 @@ def gelu_approximate(x):
 
 def _activation(name):
     return gelu_approximate if name == "gelu_approximate" else name
+
+
+@serializable(name="bert_embedding")
+class Embedding(keras.layers.Embedding):
+    """`keras.layers.Embedding` whose table gets a dense gradient on every
+    backend (see `kerastack.core.embedding_lookup`): on TensorFlow, Adam
+    then updates the word and segment tables as it does on JAX and PyTorch,
+    on one device or several."""
+
+    def call(self, inputs):
+        if standardize_dtype(inputs.dtype) not in ("int32", "int64"):
+            inputs = ops.cast(inputs, "int32")
+        outputs = embedding_lookup(self.embeddings, inputs)  # (B, T, D)
+        return ops.cast(outputs, self.compute_dtype)
 
 
 @serializable
@@ -76,7 +90,7 @@ class BertBackbone(keras.Model):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        tokens = keras.layers.Embedding(
+        tokens = Embedding(
             vocabulary_size,
             hidden_dim,
             embeddings_initializer=initializer(),
@@ -89,7 +103,7 @@ class BertBackbone(keras.Model):
             dtype=dtype,
             name="position_embedding",
         )(tokens)
-        segments = keras.layers.Embedding(
+        segments = Embedding(
             num_segments,
             hidden_dim,
             embeddings_initializer=initializer(),
@@ -168,6 +182,14 @@ class BertBackbone(keras.Model):
         backbone = cls.from_config_file(path, **kwargs)
         load_checkpoint(backbone, path, allow_longer_position_table)
         return backbone
+
+    @staticmethod
+    def get_layout_map(device_mesh, model_axis="model", data_axis=None):
+        """The model-parallel layout of BERT's weights on `device_mesh`
+        (keras-hub's name for `kerastack.bert.get_layout_map`, which see)."""
+        from kerastack.bert.layout import get_layout_map
+
+        return get_layout_map(device_mesh, model_axis, data_axis)
 
     def last_layers_model(self, num_layers=4):
         """A model from the backbone's inputs to the concatenation of its last

@@ -279,6 +279,30 @@ def fused_layer_norm(x, normalized_shape, gamma, beta, epsilon):
     return torch.nn.functional.layer_norm(x, tuple(normalized_shape), *weights, epsilon)
 
 
+def embedding_lookup(table, ids):
+    """`keras.ops.take(table, ids, axis=0)`, whose gradient for `table` is
+    a dense tensor on every backend.
+
+    On TensorFlow a lookup's gradient is a `tf.IndexedSlices` with one row
+    per id looked up, repeated ids not summed, and Keras 3's optimizers
+    square it row by row: Adam's, AdamW's and RMSprop's second moments then
+    hold the sum of the squares instead of the square of the sum (and under
+    `tf.distribute.MirroredStrategy` a further 1 / replicas), so training
+    differs from JAX's and PyTorch's, whose gradients are dense. Here
+    TensorFlow's gradient is dense too, as a table tied to an output layer
+    gets anyway. Other backends and Keras 2 take Keras's lookup as it is.
+    """
+    if is_keras2() or keras.config.backend() != "tensorflow":
+        return ops.take(table, ids, axis=0)
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def dense_gradient(x):
+        return tf.identity(x), tf.convert_to_tensor
+
+    return ops.take(dense_gradient(ops.convert_to_tensor(table)), ids, axis=0)
+
+
 @functools.cache
 def chunk_long_attention():
     """Whether kerastack computes long attention in blocks of queries on the

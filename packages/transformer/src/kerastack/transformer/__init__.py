@@ -3,6 +3,7 @@ decoder blocks, an encoder-decoder model and cached decoding."""
 
 from kerastack.transformer.decoding import decode
 from kerastack.transformer.feed_forward import FeedForward
+from kerastack.transformer.layout import get_layout_map
 from kerastack.transformer.seq2seq import Seq2SeqTransformer
 from kerastack.transformer.transformer_decoder import TransformerDecoder
 from kerastack.transformer.transformer_encoder import TransformerEncoder
@@ -13,4 +14,5 @@ __all__ = [
     "TransformerDecoder",
     "TransformerEncoder",
     "decode",
+    "get_layout_map",
 ]
