@@ -7,6 +7,7 @@ device count is fixed when the backend starts:
     XLA_FLAGS=--xla_force_host_platform_device_count=8 \
         python -m tests.bert.distributed_job jax
     python -m tests.bert.distributed_job tensorflow  # 4 logical CPUs of one physical one
+    python -m tests.bert.distributed_job jax-process ID PORT CORPUS  # 2 processes x 4 devices
 
 Each run starts from the same weights and sees the same batches (dropout
 off, so the only difference is the order of floating-point sums).
@@ -58,12 +59,12 @@ def batches(seed=0):
     return out
 
 
-def build(initial_weights=None):
+def build(initial_weights=None, config=CONFIG):
     """A compiled `BertPretrainer`, made in the current distribution scope."""
     from kerastack.bert import BertBackbone, BertPretrainer
     from kerastack.core import keras
 
-    model = BertPretrainer(BertBackbone(**CONFIG))
+    model = BertPretrainer(BertBackbone(**config))
     if initial_weights is not None:
         model.set_weights(initial_weights)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -191,11 +192,117 @@ def tensorflow_job():
     return report
 
 
+# -- several processes: jax.distributed over localhost, each process with 4
+# CPU devices, reading its own files of a corpus -------------------------------
+
+PROCESSES, LOCAL_BATCH = 2, 8
+
+
+def file_data(folder, **shard):
+    """The pretraining batches of `folder`'s corpus (tests/bert/
+    test_pretraining_files.py) for one process."""
+    from kerastack.bert import BertPretrainingFileDataset, BertTokenizer
+    from tests.bert.test_pretraining_files import TOKENS
+
+    return BertPretrainingFileDataset(
+        os.path.join(folder, "part-*.txt"), BertTokenizer(TOKENS), batch_size=LOCAL_BATCH,
+        sequence_length=LENGTH, max_predictions=PREDICTIONS, seed=5, example_bytes=16, **shard,
+    )  # fmt: skip
+
+
+def file_model_config():
+    from tests.bert.test_pretraining_files import TOKENS
+
+    return {**CONFIG, "vocabulary_size": len(TOKENS)}
+
+
+def initial_weights(model):
+    """The same weights in every process, from NumPy."""
+    rng = np.random.default_rng(0)
+    return [
+        (1.0 if v.path.endswith("gamma") else 0.0) + rng.normal(0, 0.05, v.shape).astype("float32")
+        for v in model.weights
+    ]
+
+
+def build_files_model():
+    model = build(config=file_model_config())
+    initial = initial_weights(model)
+    model.set_weights(initial)
+    return model, initial
+
+
+def files_reference(folder):
+    """One device, the global batches: process 0's rows, then process 1's."""
+    shards = [file_data(folder, process_index=p, process_count=PROCESSES) for p in range(PROCESSES)]
+    model, initial = build_files_model()
+    losses = []
+    for step in range(STEPS):
+        parts = [shard[step] for shard in shards]
+        batch = tuple(
+            {key: np.concatenate([part[i][key] for part in parts]) for key in parts[0][i]}
+            for i in range(3)
+        )
+        losses.append(
+            float(
+                model.train_on_batch(*batch[:2], sample_weight=batch[2], return_dict=True)["loss"]
+            )
+        )
+    return {"losses": losses, "weights": model.get_weights(), "initial": initial}
+
+
+def jax_process_job(process_id, port, folder):
+    """Process `process_id` of 2: DataParallel over the 8 devices of both,
+    then ModelParallel on a 2 x 4 mesh (one replica a process, the model
+    axis within it), each process feeding its local batch from its own
+    files (the shard is taken from the Keras distribution)."""
+    import jax
+    from jax.experimental import multihost_utils
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    from kerastack.bert import get_layout_map
+    from kerastack.core import keras
+
+    keras.distribution.initialize(f"localhost:{port}", PROCESSES, process_id)
+    devices = keras.distribution.list_devices("cpu")
+    mesh = keras.distribution.DeviceMesh((2, 4), ["batch", "model"], devices)
+    distributions = {
+        "data_parallel": keras.distribution.DataParallel(devices=devices),
+        "model_parallel": keras.distribution.ModelParallel(
+            layout_map=get_layout_map(mesh), batch_dim_name="batch"
+        ),
+    }
+    report = {"process": process_id, "processes": jax.process_count(), "devices": len(devices)}
+    for name, distribution in distributions.items():
+        keras.utils.clear_session()
+        with distribution.scope():
+            data = file_data(folder)  # this process's shard, from the distribution
+            model, _ = build_files_model()
+            losses = [
+                float(model.train_on_batch(x, y, sample_weight=w, return_dict=True)["loss"])
+                for x, y, w in (data[step] for step in range(STEPS))
+            ]
+            weights = [
+                np.asarray(multihost_utils.process_allgather(v.value, tiled=True))
+                for v in model.weights
+            ]
+        report[name] = {
+            "losses": losses,
+            "files": [os.path.basename(path) for path in data.files],
+            "shard": [data.process_index, data.process_count],
+            "weights": [w.tolist() for w in weights],
+        }
+    return report
+
+
 def main():
     backend = sys.argv[1]
-    if os.environ.get("KERAS_BACKEND") != backend:
-        raise SystemExit(f"KERAS_BACKEND must be {backend!r} for this job.")
-    report = jax_job() if backend == "jax" else tensorflow_job()
+    if os.environ.get("KERAS_BACKEND") != backend.split("-")[0]:
+        raise SystemExit(f"KERAS_BACKEND must be {backend.split('-')[0]!r} for this job.")
+    if backend == "jax-process":
+        report = jax_process_job(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    else:
+        report = jax_job() if backend == "jax" else tensorflow_job()
     print("REPORT " + json.dumps(report))
 
 

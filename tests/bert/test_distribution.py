@@ -6,6 +6,7 @@ fixed when the backend starts."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -16,6 +17,8 @@ from kerastack.bert import BertBackbone, BertPretrainer, get_layout_map
 from kerastack.core import keras
 from kerastack.transformer import Seq2SeqTransformer
 from kerastack.transformer import get_layout_map as transformer_layout_map
+from tests.bert import distributed_job
+from tests.bert.test_pretraining_files import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BACKEND = keras.config.backend()
@@ -162,6 +165,60 @@ def test_jax_data_and_model_parallel_training_match_one_device():
             slots = [p for p in run["layouts"] if p.endswith(path.replace("/", "_") + "_momentum")]
             assert [run["layouts"][s]["spec"] for s in slots] == [axes], path
         assert split == 2 + 10 * 2  # the two tables, ten per block
+
+
+@pytest.mark.skipif(
+    BACKEND != "jax", reason="keras.distribution runs on JAX (this is the jax lane's test)"
+)
+def test_jax_two_processes_each_reading_its_own_files_match_one_device(tmp_path):
+    """jax.distributed over localhost: 2 processes of 4 CPU devices, each
+    feeding its local batch from its own files, under DataParallel (8
+    devices) and ModelParallel (2 x 4: a replica a process); against one
+    device trained on the global batches (process 0's rows, then 1's)."""
+    write_corpus(tmp_path)
+    with socket.socket() as probe:  # a free port for the coordinator
+        probe.bind(("localhost", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+    }
+    command = [sys.executable, "-m", "tests.bert.distributed_job", "jax-process"]
+    logs = [(tmp_path / f"process-{i}.out", tmp_path / f"process-{i}.err") for i in range(2)]
+    processes = []
+    for index, (out, err) in enumerate(logs):  # files, not pipes: neither may block
+        with open(out, "w") as stdout, open(err, "w") as stderr:
+            processes.append(
+                subprocess.Popen(
+                    [*command, str(index), str(port), str(tmp_path)],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=stdout,
+                    stderr=stderr,
+                )  # fmt: skip
+            )
+    reports = []
+    try:
+        for process, (out, err) in zip(processes, logs, strict=True):
+            process.wait(timeout=900)
+            lines = [line for line in out.read_text().splitlines() if line.startswith("REPORT ")]
+            assert process.returncode == 0 and lines, err.read_text()[-4000:]
+            reports.append(json.loads(lines[-1][len("REPORT ") :]))
+    finally:
+        for process in processes:
+            process.kill()
+    reference = distributed_job.files_reference(str(tmp_path))
+    assert reference["losses"][-1] < reference["losses"][0]  # it trained
+    for index, report in enumerate(reports):
+        assert (report["processes"], report["devices"]) == (2, 8)
+        for name in ("data_parallel", "model_parallel"):
+            run = report[name]
+            assert run["shard"] == [index, 2]
+            assert run["files"] == [f"part-{index}.txt", f"part-{index + 2}.txt"]
+            np.testing.assert_allclose(run["losses"], reference["losses"], atol=LOSS_ATOL)
+            for got, want in zip(run["weights"], reference["weights"], strict=True):
+                np.testing.assert_allclose(np.asarray(got), want, atol=WEIGHT_ATOL)
 
 
 @pytest.mark.skipif(

@@ -19,7 +19,11 @@ from kerastack.bert.heads import (
 )
 from kerastack.bert.layout import get_layout_map
 from kerastack.bert.optimization import WarmupLinearDecay, bert_optimizer
-from kerastack.bert.pretraining import BertPretrainingDataset, mask_tokens
+from kerastack.bert.pretraining import (
+    BertPretrainingDataset,
+    BertPretrainingFileDataset,
+    mask_tokens,
+)
 from kerastack.bert.tf_checkpoint import CheckpointError, read_tf_checkpoint
 from kerastack.bert.tokenizer import BertTokenizer, read_vocabulary
 
@@ -28,6 +32,7 @@ __all__ = [
     "BertClassifier",
     "BertPretrainer",
     "BertPretrainingDataset",
+    "BertPretrainingFileDataset",
     "BertQuestionAnswerer",
     "BertTokenClassifier",
     "MaskedLMHead",

@@ -2,7 +2,9 @@
 next-sentence prediction (NSP), as Google's `create_pretraining_data.py`
 makes them, served by a `keras.utils.PyDataset` for `BertPretrainer.fit`."""
 
+import glob
 import math
+import os
 
 import numpy as np
 
@@ -218,52 +220,328 @@ class BertPretrainingDataset(keras.utils.PyDataset):
             raise IndexError(f"Batch {index} of a dataset of {len(self)} batches.")
         rng = np.random.default_rng([self.seed, self.epoch, index])
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        size, length, predictions = len(rows), self.sequence_length, self.max_predictions
-        token_ids = np.full((size, length), self.tokenizer.pad_id, dtype="int32")
-        segment_ids = np.zeros((size, length), dtype="int32")
-        padding_mask = np.zeros((size, length), dtype="int32")
-        mask_positions = np.zeros((size, predictions), dtype="int32")
-        mask_labels = np.zeros((size, predictions), dtype="int32")
-        mask_weights = np.zeros((size, predictions), dtype="float32")
-        nsp_labels = np.zeros((size,), dtype="int32")
-        for row, example in enumerate(rows):
-            document, segment = self._examples[example]
-            first = self._segments[document][segment]
-            if rng.random() < self.random_next_rate:
-                second, nsp_labels[row] = self._random_segment(rng, document), 1
-            else:
-                second = self._segments[document][segment + 1]
-            (a, a_starts), (b, b_starts) = _truncate_pair(first, second, length - 3)
-            cls, sep = self.tokenizer.cls_id, self.tokenizer.sep_id
-            ids = [cls, *a, sep, *b, sep]
-            starts = [True, *a_starts, True, *b_starts, True]
-            corrupted, positions, labels = mask_tokens(
-                ids,
-                rng,
-                self.tokenizer.vocabulary_size,
-                self.tokenizer.mask_id,
-                self._special_ids,
-                mask_rate=self.mask_rate,
-                max_predictions=predictions,
-                word_starts=starts if self.whole_word_masking else None,
-                mask_token_rate=self.mask_token_rate,
-                random_token_rate=self.random_token_rate,
+
+        def pairs():  # drawn one row at a time, between that row's masks
+            for example in rows:
+                document, segment = self._examples[example]
+                first = self._segments[document][segment]
+                if rng.random() < self.random_next_rate:
+                    yield first, self._random_segment(rng, document), 1
+                else:
+                    yield first, self._segments[document][segment + 1], 0
+
+        return masked_batch(self, len(rows), pairs(), rng)
+
+
+class BertPretrainingFileDataset(keras.utils.PyDataset):
+    """MLM and NSP batches for `BertPretrainer`, read lazily from sharded
+    text files: for pretraining on corpora larger than memory, one process
+    or many.
+
+    The files are in the format of Google's `create_pretraining_data.py`:
+    one sentence (or passage) per line, a blank line between documents,
+    UTF-8. They are sorted by path and dealt to the processes in turn
+    (`files[process_index::process_count]`); a process opens only its own.
+    Building the dataset reads those files once, line by line, to note
+    where each document starts and ends (24 bytes per document, the text is
+    not kept); a batch then reads and tokenizes only the lines it uses.
+
+    Examples are made as Google makes them: an example starts at a point of
+    a document (one per `example_bytes` of it, at a line start) and takes
+    its sentences until they fill `sequence_length - 3` tokens; a random
+    number of the first ones are segment A, the rest segment B (NSP label
+    0), or, with probability `random_next_rate` or when only one sentence
+    was taken, B is sentences from a random point of another document of
+    this shard (label 1). The pair is cut longest-first and masked by
+    `mask_tokens`. Batches are a function of (`seed`, epoch, batch index,
+    `process_index`) only, so any number of `workers` (threads or
+    processes: the dataset pickles) serve the same batches.
+
+    Args:
+        files: a path, a glob pattern (`"corpus/part-*.txt"`), or a list of
+            them.
+        tokenizer: a `BertTokenizer`.
+        batch_size: int, this process's batch: with `keras.distribution`
+            on several processes, the global batch / the number of
+            processes.
+        sequence_length, mask_rate, max_predictions, whole_word_masking,
+        random_next_rate, mask_token_rate, random_token_rate, shuffle, seed:
+            as in `BertPretrainingDataset`.
+        example_bytes: int, bytes of a document per example; about the
+            text `sequence_length` tokens take (4 bytes per token in
+            English) when None.
+        process_index, process_count: ints, the shard this process reads.
+            When None, taken from the distribution Keras runs
+            (`keras.distribution.distribution()`: its data shard, one per
+            process or per model replica), else 0 and 1.
+        **kwargs: `keras.utils.PyDataset` arguments (`workers`,
+            `use_multiprocessing`, `max_queue_size`).
+
+    Each batch is `(inputs, labels, sample_weights)` as in
+    `BertPretrainingDataset`.
+    """
+
+    def __init__(
+        self,
+        files,
+        tokenizer,
+        batch_size=32,
+        sequence_length=128,
+        mask_rate=0.15,
+        max_predictions=20,
+        whole_word_masking=False,
+        random_next_rate=0.5,
+        mask_token_rate=0.8,
+        random_token_rate=0.1,
+        shuffle=True,
+        seed=0,
+        example_bytes=None,
+        process_index=None,
+        process_count=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if sequence_length < 5:
+            raise ValueError(
+                f"sequence_length={sequence_length} leaves no room for two segments "
+                "and [CLS] [SEP] [SEP]."
             )
-            token_ids[row, : len(ids)] = corrupted
-            segment_ids[row, len(a) + 2 : len(ids)] = 1
-            padding_mask[row, : len(ids)] = 1
-            mask_positions[row, : len(positions)] = positions
-            mask_labels[row, : len(positions)] = labels
-            mask_weights[row, : len(positions)] = 1.0
-        inputs = {
-            "token_ids": token_ids,
-            "segment_ids": segment_ids,
-            "padding_mask": padding_mask,
-            "mask_positions": mask_positions,
-        }
-        labels = {"mlm_logits": mask_labels, "nsp_logits": nsp_labels}
-        weights = {"mlm_logits": mask_weights, "nsp_logits": np.ones((size,), "float32")}
-        return inputs, labels, weights
+        if not 0.0 <= random_next_rate <= 1.0:
+            raise ValueError(f"random_next_rate must be in [0, 1], received {random_next_rate}.")
+        if example_bytes is None:
+            example_bytes = 4 * sequence_length
+        if example_bytes < 1:
+            raise ValueError(f"example_bytes must be positive, received {example_bytes}.")
+        if (process_index is None) != (process_count is None):
+            raise ValueError(
+                "Pass process_index and process_count together, received "
+                f"process_index={process_index}, process_count={process_count}."
+            )
+        if process_index is None:
+            process_index, process_count = _data_shard()
+        if not 0 <= process_index < process_count:
+            raise ValueError(
+                f"process_index={process_index} is not in 0..{process_count - 1} "
+                f"(process_count={process_count})."
+            )
+        paths = _expand(files)
+        if len(paths) < process_count:
+            raise ValueError(
+                f"{len(paths)} file(s) for {process_count} processes: each process reads "
+                "files of its own; split the corpus into at least as many files."
+            )
+        self.files = paths[process_index::process_count]
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.sequence_length = sequence_length
+        self.mask_rate = mask_rate
+        self.max_predictions = max_predictions
+        self.whole_word_masking = whole_word_masking
+        self.random_next_rate = random_next_rate
+        self.mask_token_rate = mask_token_rate
+        self.random_token_rate = random_token_rate
+        self.shuffle = shuffle
+        self.seed = seed
+        self.example_bytes = example_bytes
+        self.process_index = process_index
+        self.process_count = process_count
+        self.epoch = 0
+        vocabulary = tokenizer.vocabulary
+        self._special_ids = sorted(vocabulary[token] for token in SPECIAL_TOKENS)
+        # Documents as byte ranges: file, start, end (the text is not kept).
+        self._file, self._start, self._end = _index_documents(self.files)
+        if len(self._start) == 0:
+            raise ValueError(f"The files of this process hold no text: {self.files}.")
+        if random_next_rate > 0 and len(self._start) < 2:
+            raise ValueError(
+                "Random next segments come from other documents, but this process's "
+                f"files hold one document ({self.files}); pass more, or random_next_rate=0."
+            )
+        chunks = np.maximum(1, -(-(self._end - self._start) // example_bytes))
+        self._first_example = np.concatenate([[0], np.cumsum(chunks)])  # per document
+        self._order = self._epoch_order()
+
+    def __len__(self):
+        return math.ceil(int(self._first_example[-1]) / self.batch_size)
+
+    def _epoch_order(self):
+        count = int(self._first_example[-1])
+        if not self.shuffle:
+            return np.arange(count)
+        rng = np.random.default_rng([self.seed, self.epoch, self.process_index])
+        return rng.permutation(count)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = self._epoch_order()
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"Batch {index} of a dataset of {len(self)} batches.")
+        rng = np.random.default_rng([self.seed, self.epoch, index, self.process_index])
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        budget = self.sequence_length - 3
+
+        def pairs():
+            for example in rows:
+                document = int(np.searchsorted(self._first_example, example, side="right")) - 1
+                chunk = int(example - self._first_example[document])
+                start = self._start[document] + chunk * self.example_bytes
+                sentences = self._read(document, start, budget)
+                cut = int(rng.integers(1, len(sentences))) if len(sentences) > 1 else 1
+                first = _join(sentences[:cut])
+                if len(sentences) == 1 or rng.random() < self.random_next_rate:
+                    other = int(rng.integers(len(self._start) - 1))
+                    other += other >= document  # any document but this one
+                    point = int(rng.integers(self._start[other], self._end[other]))
+                    second = _join(self._read(other, point, budget - len(first[0])))
+                    yield first, second, 1
+                else:
+                    yield first, _join(sentences[cut:]), 0
+
+        return masked_batch(self, len(rows), pairs(), rng)
+
+    def _read(self, document, start, budget):
+        """The tokenized sentences of `document` from the first line that
+        starts at or after byte `start` (its first line when none does),
+        until they hold `budget` tokens or the document ends: a list of
+        `(ids, word_starts)`, at least one."""
+        path = self.files[self._file[document]]
+        doc_start, doc_end = int(self._start[document]), int(self._end[document])
+        vocabulary = self.tokenizer.vocabulary
+        sentences, count = [], 0
+        with open(path, "rb") as f:
+            position = int(start)
+            if position > doc_start:  # move to the next line start
+                f.seek(position - 1)
+                position += len(f.readline()) - 1
+            if position >= doc_end:
+                position = doc_start
+            f.seek(position)
+            while position < doc_end and (count < budget or not sentences):
+                raw = f.readline()
+                position += len(raw)
+                try:
+                    line = raw.decode("utf-8").strip()
+                except UnicodeDecodeError as error:
+                    raise ValueError(
+                        f"{path}: the line at byte {position - len(raw)} is not UTF-8 ({error})."
+                    ) from None
+                pieces = self.tokenizer.tokenize(line) if line else []
+                if pieces:
+                    ids = [vocabulary[piece] for piece in pieces]
+                    sentences.append((ids, [not piece.startswith("##") for piece in pieces]))
+                    count += len(ids)
+        if not sentences:  # a document of lines that tokenize to nothing
+            sentences.append(([], []))
+        return sentences
+
+
+def _join(sentences):
+    return (
+        [i for ids, _ in sentences for i in ids],
+        [w for _, starts in sentences for w in starts],
+    )
+
+
+def _expand(files):
+    """Sorted paths from a path, a glob pattern or a list of them."""
+    if isinstance(files, (str, os.PathLike)):
+        files = [files]
+    paths = []
+    for entry in files:
+        entry = os.fspath(entry)
+        matches = sorted(glob.glob(entry)) if glob.has_magic(entry) else [entry]
+        if not matches:
+            raise FileNotFoundError(f"No file matches {entry!r}.")
+        for path in matches:
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"No such file: {path!r}.")
+        paths.extend(matches)
+    if not paths:
+        raise ValueError("No files given.")
+    return sorted(set(paths))
+
+
+def _index_documents(paths):
+    """`(file, start, end)` int64 arrays: the byte range of each document
+    (lines between blank lines) of each file, read line by line."""
+    files, starts, ends = [], [], []
+    for number, path in enumerate(paths):
+        with open(path, "rb") as f:
+            position, start = 0, None
+            for raw in f:
+                if raw.strip():
+                    if start is None:
+                        start = position
+                    end = position + len(raw)
+                elif start is not None:
+                    files.append(number), starts.append(start), ends.append(end)
+                    start = None
+                position += len(raw)
+            if start is not None:
+                files.append(number), starts.append(start), ends.append(end)
+    return tuple(np.asarray(values, dtype="int64") for values in (files, starts, ends))
+
+
+def _data_shard():
+    """`(index, count)` of this process's data shard under the distribution
+    Keras runs (`keras.distribution`), or `(0, 1)`."""
+    distribution = getattr(keras, "distribution", None)
+    distribution = distribution.distribution() if distribution is not None else None
+    if distribution is None:
+        return 0, 1
+    count = min(distribution.num_processes, distribution.num_model_replicas)
+    return distribution.data_shard_id, count
+
+
+def masked_batch(dataset, size, pairs, rng):
+    """One `(inputs, labels, sample_weights)` batch of `size` `pairs`, each
+    `(first, second, nsp_label)` with segments as `(ids, word_starts)`:
+    cut longest-first to fit, framed `[CLS] A [SEP] B [SEP]`, masked by
+    `mask_tokens` with the dataset's settings, padded to its length."""
+    tokenizer = dataset.tokenizer
+    length, predictions = dataset.sequence_length, dataset.max_predictions
+    token_ids = np.full((size, length), tokenizer.pad_id, dtype="int32")
+    segment_ids = np.zeros((size, length), dtype="int32")
+    padding_mask = np.zeros((size, length), dtype="int32")
+    mask_positions = np.zeros((size, predictions), dtype="int32")
+    mask_labels = np.zeros((size, predictions), dtype="int32")
+    mask_weights = np.zeros((size, predictions), dtype="float32")
+    nsp_labels = np.zeros((size,), dtype="int32")
+    for row, (first, second, nsp_label) in enumerate(pairs):
+        (a, a_starts), (b, b_starts) = _truncate_pair(first, second, length - 3)
+        cls, sep = tokenizer.cls_id, tokenizer.sep_id
+        ids = [cls, *a, sep, *b, sep]
+        starts = [True, *a_starts, True, *b_starts, True]
+        corrupted, positions, labels = mask_tokens(
+            ids,
+            rng,
+            tokenizer.vocabulary_size,
+            tokenizer.mask_id,
+            dataset._special_ids,
+            mask_rate=dataset.mask_rate,
+            max_predictions=predictions,
+            word_starts=starts if dataset.whole_word_masking else None,
+            mask_token_rate=dataset.mask_token_rate,
+            random_token_rate=dataset.random_token_rate,
+        )
+        token_ids[row, : len(ids)] = corrupted
+        segment_ids[row, len(a) + 2 : len(ids)] = 1
+        padding_mask[row, : len(ids)] = 1
+        mask_positions[row, : len(positions)] = positions
+        mask_labels[row, : len(positions)] = labels
+        mask_weights[row, : len(positions)] = 1.0
+        nsp_labels[row] = nsp_label
+    inputs = {
+        "token_ids": token_ids,
+        "segment_ids": segment_ids,
+        "padding_mask": padding_mask,
+        "mask_positions": mask_positions,
+    }
+    labels = {"mlm_logits": mask_labels, "nsp_logits": nsp_labels}
+    weights = {"mlm_logits": mask_weights, "nsp_logits": np.ones((size,), "float32")}
+    return inputs, labels, weights
 
 
 def _truncate_pair(first, second, budget):
