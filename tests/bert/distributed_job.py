@@ -206,7 +206,8 @@ def file_data(folder, **shard):
 
     return BertPretrainingFileDataset(
         os.path.join(folder, "part-*.txt"), BertTokenizer(TOKENS), batch_size=LOCAL_BATCH,
-        sequence_length=LENGTH, max_predictions=PREDICTIONS, seed=5, example_bytes=16, **shard,
+        sequence_length=LENGTH, max_predictions=PREDICTIONS, seed=5, example_bytes=16,
+        num_batches=STEPS, **shard,
     )  # fmt: skip
 
 
@@ -233,29 +234,55 @@ def build_files_model():
 
 
 def files_reference(folder):
-    """One device, the global batches: process 0's rows, then process 1's."""
+    """One device, the global batches (process 0's rows, then process 1's):
+    step by step with `train_on_batch`, and by `fit` (for the runs that
+    train by `fit`; Keras's `fit` reads a batch before training and then
+    ends an epoch, so its first epoch is the datasets' second)."""
+    from kerastack.core import keras
+
     shards = [file_data(folder, process_index=p, process_count=PROCESSES) for p in range(PROCESSES)]
-    model, initial = build_files_model()
-    losses = []
-    for step in range(STEPS):
-        parts = [shard[step] for shard in shards]
-        batch = tuple(
-            {key: np.concatenate([part[i][key] for part in parts]) for key in parts[0][i]}
-            for i in range(3)
-        )
-        losses.append(
-            float(
-                model.train_on_batch(*batch[:2], sample_weight=batch[2], return_dict=True)["loss"]
+
+    class GlobalBatches(keras.utils.PyDataset):
+        def __len__(self):
+            return STEPS
+
+        def __getitem__(self, index):
+            parts = [shard[index] for shard in shards]
+            return tuple(
+                {key: np.concatenate([part[i][key] for part in parts]) for key in parts[0][i]}
+                for i in range(3)
             )
-        )
-    return {"losses": losses, "weights": model.get_weights(), "initial": initial}
+
+        def on_epoch_end(self):
+            for shard in shards:
+                shard.on_epoch_end()
+
+    data = GlobalBatches()
+    model, initial = build_files_model()
+    losses = [
+        float(model.train_on_batch(x, y, sample_weight=w, return_dict=True)["loss"])
+        for x, y, w in (data[step] for step in range(STEPS))
+    ]
+    for shard in shards:  # back to the first epoch
+        shard.epoch = 0
+        shard._order = shard._epoch_order()
+    fitted, _ = build_files_model()
+    history = fitted.fit(data, epochs=1, shuffle=False, verbose=0)
+    return {
+        "losses": losses,
+        "weights": model.get_weights(),
+        "initial": initial,
+        "fit_losses": history.history["loss"],
+        "fit_weights": fitted.get_weights(),
+    }
 
 
 def jax_process_job(process_id, port, folder):
     """Process `process_id` of 2: DataParallel over the 8 devices of both,
     then ModelParallel on a 2 x 4 mesh (one replica a process, the model
     axis within it), each process feeding its local batch from its own
-    files (the shard is taken from the Keras distribution)."""
+    files (the shard is taken from the Keras distribution): step by step
+    with `train_on_batch`, and by `fit`."""
     import jax
     from jax.experimental import multihost_utils
 
@@ -268,20 +295,26 @@ def jax_process_job(process_id, port, folder):
     mesh = keras.distribution.DeviceMesh((2, 4), ["batch", "model"], devices)
     distributions = {
         "data_parallel": keras.distribution.DataParallel(devices=devices),
+        # each process's dataset is its shard already: no auto-sharding
         "model_parallel": keras.distribution.ModelParallel(
-            layout_map=get_layout_map(mesh), batch_dim_name="batch"
+            layout_map=get_layout_map(mesh), batch_dim_name="batch", auto_shard_dataset=False
         ),
     }
     report = {"process": process_id, "processes": jax.process_count(), "devices": len(devices)}
     for name, distribution in distributions.items():
         keras.utils.clear_session()
         with distribution.scope():
-            data = file_data(folder)  # this process's shard, from the distribution
             model, _ = build_files_model()
-            losses = [
-                float(model.train_on_batch(x, y, sample_weight=w, return_dict=True)["loss"])
-                for x, y, w in (data[step] for step in range(STEPS))
-            ]
+            if name == "data_parallel":
+                data = file_data(folder)  # this process's shard, from the distribution
+                losses = [
+                    float(model.train_on_batch(x, y, sample_weight=w, return_dict=True)["loss"])
+                    for x, y, w in (data[step] for step in range(STEPS))
+                ]
+            else:  # as the README's pretraining guide (one loader: see files_reference)
+                data = file_data(folder)
+                history = model.fit(data, epochs=1, shuffle=False, verbose=0)
+                losses = history.history["loss"]  # the mean of the steps' losses
             weights = [
                 np.asarray(multihost_utils.process_allgather(v.value, tiled=True))
                 for v in model.weights

@@ -221,3 +221,17 @@ def test_errors(corpus, tmp_path):
     )
     with pytest.raises(ValueError, match=r"bad\.txt: the line at byte 6 is not UTF-8"):
         data[0]
+
+
+def test_num_batches_makes_every_batch_full(corpus):
+    """Processes training together need the same steps and whole batches:
+    `num_batches` gives both, taking examples again when they run out."""
+    plain = make(corpus, process_index=0, process_count=4, shuffle=False)
+    examples = int(plain._first_example[-1])
+    assert examples % 8 and len(plain[len(plain) - 1][0]["token_ids"]) == examples % 8
+    fixed = make(corpus, process_index=0, process_count=4, shuffle=False, num_batches=7)
+    assert len(fixed) == 7 and 7 * 8 > examples
+    for index in range(7):
+        assert fixed[index][0]["token_ids"].shape == (8, 16)
+    with pytest.raises(ValueError, match="num_batches must be positive"):
+        make(corpus, num_batches=0)

@@ -270,6 +270,12 @@ class BertPretrainingFileDataset(keras.utils.PyDataset):
         example_bytes: int, bytes of a document per example; about the
             text `sequence_length` tokens take (4 bytes per token in
             English) when None.
+        num_batches: int, the batches of an epoch, each full (the examples
+            are taken again from the start of the epoch's order when they
+            run out); the examples / `batch_size`, the last batch short,
+            when None. Give every process the same number: processes
+            training together must take the same steps, and the devices of
+            each need whole batches.
         process_index, process_count: ints, the shard this process reads.
             When None, taken from the distribution Keras runs
             (`keras.distribution.distribution()`: its data shard, one per
@@ -296,6 +302,7 @@ class BertPretrainingFileDataset(keras.utils.PyDataset):
         shuffle=True,
         seed=0,
         example_bytes=None,
+        num_batches=None,
         process_index=None,
         process_count=None,
         **kwargs,
@@ -312,6 +319,8 @@ class BertPretrainingFileDataset(keras.utils.PyDataset):
             example_bytes = 4 * sequence_length
         if example_bytes < 1:
             raise ValueError(f"example_bytes must be positive, received {example_bytes}.")
+        if num_batches is not None and num_batches < 1:
+            raise ValueError(f"num_batches must be positive, received {num_batches}.")
         if (process_index is None) != (process_count is None):
             raise ValueError(
                 "Pass process_index and process_count together, received "
@@ -343,6 +352,7 @@ class BertPretrainingFileDataset(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.seed = seed
         self.example_bytes = example_bytes
+        self.num_batches_per_epoch = num_batches
         self.process_index = process_index
         self.process_count = process_count
         self.epoch = 0
@@ -362,6 +372,8 @@ class BertPretrainingFileDataset(keras.utils.PyDataset):
         self._order = self._epoch_order()
 
     def __len__(self):
+        if self.num_batches_per_epoch is not None:
+            return self.num_batches_per_epoch
         return math.ceil(int(self._first_example[-1]) / self.batch_size)
 
     def _epoch_order(self):
@@ -379,7 +391,10 @@ class BertPretrainingFileDataset(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"Batch {index} of a dataset of {len(self)} batches.")
         rng = np.random.default_rng([self.seed, self.epoch, index, self.process_index])
-        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        rows = np.arange(index * self.batch_size, (index + 1) * self.batch_size)
+        if self.num_batches_per_epoch is None:
+            rows = rows[rows < len(self._order)]
+        rows = self._order[rows % len(self._order)]
         budget = self.sequence_length - 3
 
         def pairs():
