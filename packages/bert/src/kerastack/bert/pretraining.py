@@ -255,7 +255,10 @@ class BertPretrainingFileDataset(keras.utils.PyDataset):
     this shard (label 1). The pair is cut longest-first and masked by
     `mask_tokens`. Batches are a function of (`seed`, epoch, batch index,
     `process_index`) only, so any number of `workers` (threads or
-    processes: the dataset pickles) serve the same batches.
+    processes: the dataset pickles) make the same batch for an index.
+    (Keras's `fit` reads the first batch, then ends an epoch before
+    training: training starts at the second epoch, and `workers` may first
+    serve batches they fetched before that.)
 
     Args:
         files: a path, a glob pattern (`"corpus/part-*.txt"`), or a list of
