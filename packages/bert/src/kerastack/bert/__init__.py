@@ -1,7 +1,10 @@
 """kerastack-bert: BERT on every Keras 3 backend, built from kerastack layers."""
 
+from kerastack.bert.albert_backbone import AlbertBackbone
+from kerastack.bert.albert_tokenizer import AlbertTokenizer
 from kerastack.bert.bert_backbone import BertBackbone
-from kerastack.bert.bert_config import BertConfig
+from kerastack.bert.bert_config import AlbertConfig, BertConfig, RobertaConfig
+from kerastack.bert.byte_pair_tokenizer import BytePairTokenizer, RobertaTokenizer
 from kerastack.bert.convert_google import google_to_hf_name, load_google_checkpoint
 from kerastack.bert.convert_hf import (
     load_hf_weights,
@@ -24,10 +27,18 @@ from kerastack.bert.pretraining import (
     BertPretrainingFileDataset,
     mask_tokens,
 )
+from kerastack.bert.roberta_backbone import RobertaBackbone
 from kerastack.bert.tf_checkpoint import CheckpointError, read_tf_checkpoint
 from kerastack.bert.tokenizer import BertTokenizer, read_vocabulary
 
 __all__ = [
+    "AlbertBackbone",
+    "AlbertConfig",
+    "AlbertTokenizer",
+    "BytePairTokenizer",
+    "RobertaBackbone",
+    "RobertaConfig",
+    "RobertaTokenizer",
     "BertBackbone",
     "BertClassifier",
     "BertPretrainer",

@@ -31,139 +31,85 @@ class Embedding(keras.layers.Embedding):
         return ops.cast(outputs, self.compute_dtype)
 
 
-@serializable
-class BertBackbone(keras.Model):
-    """BERT's encoder (Devlin et al., 2019) as a functional Keras model.
+def _initializer(initializer_range):
+    return keras.initializers.TruncatedNormal(stddev=initializer_range)
 
-    Letters: B batch, T length, D `hidden_dim`.
 
-    Args:
-        vocabulary_size: int, number of word pieces.
-        num_layers: int, number of encoder blocks.
-        num_heads: int, attention heads per block.
-        hidden_dim: int, width D.
-        intermediate_dim: int, hidden width of each feed-forward network.
-        dropout: float, dropout on the embeddings, attention weights and each
-            residual branch.
-        max_sequence_length: int, rows of the position table.
-        num_segments: int, rows of the segment table (`type_vocab_size`).
-        activation: activation of the feed-forward networks (`"gelu"`, exact;
-            `"gelu_approximate"`, tanh).
-        layer_norm_epsilon: float.
-        initializer_range: float, standard deviation of the truncated-normal
-            initializers.
-        dtype: the dtype policy of every layer (`"mixed_bfloat16"`,
-            `"mixed_float16"`, ...); layer norms and softmax compute in
-            float32 under a mixed policy.
-        **kwargs: `keras.Model` arguments (`name`, ...).
+def embeddings_sum(parts, dropout, layer_norm_epsilon, dtype):
+    """`dropout(layer_norm(sum(parts)))`: the embedding output of BERT and
+    its relatives."""
+    x = keras.layers.Add(dtype=dtype, name="embeddings_add")(parts)
+    x = LayerNormalization(epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_layer_norm")(x)
+    return keras.layers.Dropout(dropout, dtype=dtype, name="embeddings_dropout")(x)
 
-    Inputs, a dict:
-        token_ids: int `(B, T)`.
-        segment_ids: int `(B, T)`, 0 for the first segment, 1 for the second.
-        padding_mask: `(B, T)`, true (1) on real tokens. Explicit: no token id
-            is assumed to be padding.
 
-    Outputs, a dict:
-        sequence_output: `(B, T, D)`, the last block's output.
-        pooled_output: `(B, D)`, `tanh(W x_[CLS] + b)`.
-    """
+def encoder_block(
+    name,
+    num_heads,
+    intermediate_dim,
+    dropout,
+    activation,
+    layer_norm_epsilon,
+    initializer_range,
+    dtype,
+):
+    """One post-norm encoder block of BERT's layout."""
+    return TransformerEncoder(
+        intermediate_dim=intermediate_dim,
+        num_heads=num_heads,
+        dropout=dropout,
+        activation=_activation(activation),
+        layer_norm_epsilon=layer_norm_epsilon,
+        kernel_initializer=_initializer(initializer_range),
+        dtype=dtype,
+        name=name,
+    )
 
-    def __init__(
-        self,
-        vocabulary_size,
-        num_layers,
-        num_heads,
+
+def encoder_stack(x, mask, num_layers, *block_arguments):
+    """`num_layers` blocks (`encoder_block(name, *block_arguments)`) named
+    `transformer_layer_{index}`, applied in turn to `x` under `mask`."""
+    for index in range(num_layers):
+        x = encoder_block(f"transformer_layer_{index}", *block_arguments)(x, padding_mask=mask)
+    return x
+
+
+def pooler(x, hidden_dim, initializer_range, dtype, name="pooled_dense"):
+    """`tanh(W x[:, 0] + b)`, `(B, D)`: the first ([CLS]) token, pooled."""
+    first_token = x[:, 0, :]  # (B, D)
+    return keras.layers.Dense(
         hidden_dim,
-        intermediate_dim,
-        dropout=0.1,
-        max_sequence_length=512,
-        num_segments=2,
-        activation="gelu",
-        layer_norm_epsilon=1e-12,
-        initializer_range=0.02,
-        dtype=None,
-        **kwargs,
-    ):
-        def initializer():
-            return keras.initializers.TruncatedNormal(stddev=initializer_range)
+        activation="tanh",
+        kernel_initializer=_initializer(initializer_range),
+        dtype=dtype,
+        name=name,
+    )(first_token)
 
-        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
-        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        tokens = Embedding(
-            vocabulary_size,
-            hidden_dim,
-            embeddings_initializer=initializer(),
-            dtype=dtype,
-            name="token_embedding",
-        )(token_ids)
-        positions = PositionEmbedding(
-            max_sequence_length,
-            initializer=initializer(),
-            dtype=dtype,
-            name="position_embedding",
-        )(tokens)
-        segments = Embedding(
-            num_segments,
-            hidden_dim,
-            embeddings_initializer=initializer(),
-            dtype=dtype,
-            name="segment_embedding",
-        )(segment_ids)
-        x = keras.layers.Add(dtype=dtype, name="embeddings_add")([tokens, positions, segments])
-        x = LayerNormalization(
-            epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_layer_norm"
-        )(x)
-        x = keras.layers.Dropout(dropout, dtype=dtype, name="embeddings_dropout")(x)
-        mask = ops.cast(padding_mask, "bool")
-        for index in range(num_layers):
-            x = TransformerEncoder(
-                intermediate_dim=intermediate_dim,
-                num_heads=num_heads,
-                dropout=dropout,
-                activation=_activation(activation),
-                layer_norm_epsilon=layer_norm_epsilon,
-                kernel_initializer=initializer(),
-                dtype=dtype,
-                name=f"transformer_layer_{index}",
-            )(x, padding_mask=mask)
-        first_token = x[:, 0, :]  # (B, D), the [CLS] token
-        pooled = keras.layers.Dense(
-            hidden_dim,
-            activation="tanh",
-            kernel_initializer=initializer(),
-            dtype=dtype,
-            name="pooled_dense",
-        )(first_token)
-        super().__init__(
-            inputs={
-                "token_ids": token_ids,
-                "segment_ids": segment_ids,
-                "padding_mask": padding_mask,
-            },
-            outputs={"sequence_output": x, "pooled_output": pooled},
-            dtype=dtype,
-            **kwargs,
-        )
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.dropout = dropout
-        self.max_sequence_length = max_sequence_length
-        self.num_segments = num_segments
-        self.activation = activation
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.initializer_range = initializer_range
+
+class EncoderBackbone:
+    """What BERT's encoder and its relatives (`RobertaBackbone`,
+    `AlbertBackbone`) share besides their graph: reading configs and
+    checkpoints, the layout map, and their Keras config (`CONFIG_KEYS`, the
+    constructor arguments each keeps as an attribute)."""
+
+    CONFIG_KEYS = ()
+
+    def _keep_arguments(self, arguments):
+        for key in self.CONFIG_KEYS:
+            setattr(self, key, arguments[key])
 
     @classmethod
     def from_config_file(cls, path, **kwargs):
         """A randomly initialized backbone shaped by a `config.json` /
         `bert_config.json` (a file, or the folder holding it)."""
+        return cls(**cls.config_class().from_json(path).backbone_arguments(), **kwargs)
+
+    @staticmethod
+    def config_class():
+        """The config class this backbone reads (`BertConfig`)."""
         from kerastack.bert.bert_config import BertConfig
 
-        return cls(**BertConfig.from_json(path).backbone_arguments(), **kwargs)
+        return BertConfig
 
     @classmethod
     def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
@@ -208,26 +154,131 @@ class BertBackbone(keras.Model):
         return keras.Model(self.input, merged, name=f"{self.name}_last_{num_layers}_layers")
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "hidden_dim": self.hidden_dim,
-            "intermediate_dim": self.intermediate_dim,
-            "dropout": self.dropout,
-            "max_sequence_length": self.max_sequence_length,
-            "num_segments": self.num_segments,
-            "activation": self.activation,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "initializer_range": self.initializer_range,
-            "dtype": self.dtype_policy.name,
-        }
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
+        config["dtype"] = self.dtype_policy.name
+        return config
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+@serializable
+class BertBackbone(EncoderBackbone, keras.Model):
+    """BERT's encoder (Devlin et al., 2019) as a functional Keras model.
+
+    Letters: B batch, T length, D `hidden_dim`.
+
+    Args:
+        vocabulary_size: int, number of word pieces.
+        num_layers: int, number of encoder blocks.
+        num_heads: int, attention heads per block.
+        hidden_dim: int, width D.
+        intermediate_dim: int, hidden width of each feed-forward network.
+        dropout: float, dropout on the embeddings, attention weights and each
+            residual branch.
+        max_sequence_length: int, rows of the position table.
+        num_segments: int, rows of the segment table (`type_vocab_size`).
+        activation: activation of the feed-forward networks (`"gelu"`, exact;
+            `"gelu_approximate"`, tanh).
+        layer_norm_epsilon: float.
+        initializer_range: float, standard deviation of the truncated-normal
+            initializers.
+        dtype: the dtype policy of every layer (`"mixed_bfloat16"`,
+            `"mixed_float16"`, ...); layer norms and softmax compute in
+            float32 under a mixed policy.
+        **kwargs: `keras.Model` arguments (`name`, ...).
+
+    Inputs, a dict:
+        token_ids: int `(B, T)`.
+        segment_ids: int `(B, T)`, 0 for the first segment, 1 for the second.
+        padding_mask: `(B, T)`, true (1) on real tokens. Explicit: no token id
+            is assumed to be padding.
+
+    Outputs, a dict:
+        sequence_output: `(B, T, D)`, the last block's output.
+        pooled_output: `(B, D)`, `tanh(W x_[CLS] + b)`.
+    """
+
+    CONFIG_KEYS = (
+        "vocabulary_size",
+        "num_layers",
+        "num_heads",
+        "hidden_dim",
+        "intermediate_dim",
+        "dropout",
+        "max_sequence_length",
+        "num_segments",
+        "activation",
+        "layer_norm_epsilon",
+        "initializer_range",
+    )
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        dropout=0.1,
+        max_sequence_length=512,
+        num_segments=2,
+        activation="gelu",
+        layer_norm_epsilon=1e-12,
+        initializer_range=0.02,
+        dtype=None,
+        **kwargs,
+    ):
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        tokens = Embedding(
+            vocabulary_size,
+            hidden_dim,
+            embeddings_initializer=_initializer(initializer_range),
+            dtype=dtype,
+            name="token_embedding",
+        )(token_ids)
+        positions = PositionEmbedding(
+            max_sequence_length,
+            initializer=_initializer(initializer_range),
+            dtype=dtype,
+            name="position_embedding",
+        )(tokens)
+        segments = Embedding(
+            num_segments,
+            hidden_dim,
+            embeddings_initializer=_initializer(initializer_range),
+            dtype=dtype,
+            name="segment_embedding",
+        )(segment_ids)
+        x = embeddings_sum([tokens, positions, segments], dropout, layer_norm_epsilon, dtype)
+        x = encoder_stack(
+            x,
+            ops.cast(padding_mask, "bool"),
+            num_layers,
+            num_heads,
+            intermediate_dim,
+            dropout,
+            activation,
+            layer_norm_epsilon,
+            initializer_range,
+            dtype,
+        )
+        pooled = pooler(x, hidden_dim, initializer_range, dtype)
+        super().__init__(
+            inputs={
+                "token_ids": token_ids,
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+            },
+            outputs={"sequence_output": x, "pooled_output": pooled},
+            dtype=dtype,
+            **kwargs,
+        )
+        self._keep_arguments(locals())
 
 
 def load_checkpoint(model, folder, allow_longer_position_table=False):

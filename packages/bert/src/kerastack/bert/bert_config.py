@@ -26,6 +26,9 @@ class BertConfig:
     Field names are HF's (and Google's, which HF kept).
     """
 
+    # The HF `model_type` this config reads (a missing one is taken as it).
+    MODEL_TYPE = "bert"
+
     vocab_size: int
     hidden_size: int = 768
     num_hidden_layers: int = 12
@@ -47,16 +50,27 @@ class BertConfig:
         fields = {field.name for field in dataclasses.fields(cls)}
         known = {key: value for key, value in values.items() if key in fields}
         if "vocab_size" not in known:
-            raise ValueError(f"A BERT config needs `vocab_size`; received keys {sorted(values)}.")
-        model_type = values.get("model_type", "bert")
-        if model_type != "bert":
-            raise ValueError(f"This is a {model_type!r} config, not a BERT one.")
+            raise ValueError(
+                f"A {cls.MODEL_TYPE} config needs `vocab_size`; received keys {sorted(values)}."
+            )
+        model_type = values.get("model_type", cls.MODEL_TYPE)
+        if model_type != cls.MODEL_TYPE:
+            raise ValueError(
+                f"This is a {model_type!r} config, not a {cls.MODEL_TYPE!r} one "
+                f"(read it with the {model_type} model's config class)."
+            )
         if values.get("position_embedding_type", "absolute") != "absolute":
             raise ValueError(
                 "Only absolute position embeddings are supported, received "
                 f"position_embedding_type={values['position_embedding_type']!r}."
             )
         config = cls(**known)
+        config.validate()
+        return config
+
+    def validate(self):
+        """Raise a `ValueError` naming a field this model cannot take."""
+        config = self
         if config.hidden_act not in _ACTIVATIONS:
             raise ValueError(
                 f"Unknown hidden_act {config.hidden_act!r}; expected one of {sorted(_ACTIVATIONS)}."
@@ -66,7 +80,6 @@ class BertConfig:
                 f"hidden_size={config.hidden_size} is not divisible by "
                 f"num_attention_heads={config.num_attention_heads}."
             )
-        return config
 
     @classmethod
     def from_json(cls, path):
@@ -106,3 +119,71 @@ class BertConfig:
             "layer_norm_epsilon": self.layer_norm_eps,
             "initializer_range": self.initializer_range,
         }
+
+
+@dataclasses.dataclass(frozen=True)
+class RobertaConfig(BertConfig):
+    """The shape of a RoBERTa model (HF's `config.json`, `model_type`
+    "roberta"): BERT's fields, and `pad_token_id`, whose row of the position
+    table padding takes (real tokens count from `pad_token_id + 1`)."""
+
+    MODEL_TYPE = "roberta"
+
+    type_vocab_size: int = 1
+    max_position_embeddings: int = 514
+    layer_norm_eps: float = 1e-5
+    pad_token_id: int = 1
+
+    def validate(self):
+        super().validate()
+        if not 0 <= self.pad_token_id < self.max_position_embeddings - 1:
+            raise ValueError(
+                f"pad_token_id={self.pad_token_id} leaves no row of the position table "
+                f"(max_position_embeddings={self.max_position_embeddings}) for real tokens."
+            )
+
+    def backbone_arguments(self):
+        arguments = super().backbone_arguments()
+        arguments["padding_id"] = self.pad_token_id
+        return arguments
+
+
+@dataclasses.dataclass(frozen=True)
+class AlbertConfig(BertConfig):
+    """The shape of an ALBERT model (HF's `config.json`, `model_type`
+    "albert"): BERT's fields, the embedding width `embedding_size` (projected
+    to `hidden_size`), and the sharing of blocks: `num_hidden_layers` passes
+    through `num_hidden_groups` groups of `inner_group_num` blocks each
+    (ALBERT's releases: one group of one block, shared by all passes)."""
+
+    MODEL_TYPE = "albert"
+
+    vocab_size: int = 30000
+    embedding_size: int = 128
+    hidden_size: int = 4096
+    intermediate_size: int = 16384
+    num_attention_heads: int = 64
+    hidden_act: str = "gelu_new"
+    hidden_dropout_prob: float = 0.0
+    attention_probs_dropout_prob: float = 0.0
+    num_hidden_groups: int = 1
+    inner_group_num: int = 1
+
+    def validate(self):
+        super().validate()
+        if self.num_hidden_groups < 1 or self.num_hidden_layers % self.num_hidden_groups:
+            raise ValueError(
+                f"num_hidden_layers={self.num_hidden_layers} does not divide into "
+                f"num_hidden_groups={self.num_hidden_groups} groups."
+            )
+        if self.inner_group_num < 1:
+            raise ValueError(f"inner_group_num must be positive, received {self.inner_group_num}.")
+
+    def backbone_arguments(self):
+        arguments = super().backbone_arguments()
+        arguments.update(
+            embedding_dim=self.embedding_size,
+            num_groups=self.num_hidden_groups,
+            layers_per_group=self.inner_group_num,
+        )
+        return arguments

@@ -51,6 +51,45 @@ def _output_heads(num_heads):
     )
 
 
+# HF BERT's names of one encoder block's sublayers, after "encoder.layer.N.".
+BERT_BLOCK_NAMES = {
+    "query": "attention.self.query",
+    "key": "attention.self.key",
+    "value": "attention.self.value",
+    "attention_output": "attention.output.dense",
+    "attention_norm": "attention.output.LayerNorm",
+    "intermediate": "intermediate.dense",
+    "output": "output.dense",
+    "output_norm": "output.LayerNorm",
+}
+
+
+def block_weight_table(block, num_heads, prefix, names):
+    """The table of one post-norm `TransformerEncoder` block whose HF
+    sublayers are `prefix + names[part]` (see `BERT_BLOCK_NAMES`)."""
+    attention, feed_forward = block.self_attention, block.feed_forward
+    table = []
+    for part in ("query", "key", "value"):
+        dense = getattr(attention, f"{part}_dense")
+        name = prefix + names[part]
+        table.append((dense.kernel, name + ".weight", _heads(num_heads)))
+        table.append((dense.bias, name + ".bias", _head_bias(num_heads)))
+    for dense, part, layout in (
+        (attention.output_dense, "attention_output", _output_heads(num_heads)),
+        (feed_forward.intermediate_dense, "intermediate", TRANSPOSE),
+        (feed_forward.output_dense, "output", TRANSPOSE),
+    ):
+        table.append((dense.kernel, prefix + names[part] + ".weight", layout))
+        table.append((dense.bias, prefix + names[part] + ".bias", SAME))
+    for norm, part in (
+        (block.self_attention_layer_norm, "attention_norm"),
+        (block.feed_forward_layer_norm, "output_norm"),
+    ):
+        table.append((norm.gamma, prefix + names[part] + ".weight", SAME))
+        table.append((norm.beta, prefix + names[part] + ".bias", SAME))
+    return table
+
+
 def weight_table(backbone):
     """`[(variable, hf_name, layout)]` for every weight of `backbone`:
     `layout.to_ours(hf_array)` is the variable's value, `layout.to_hf` the
@@ -77,44 +116,7 @@ def weight_table(backbone):
     ]
     for index in range(backbone.num_layers):
         block = backbone.get_layer(f"transformer_layer_{index}")
-        prefix = f"encoder.layer.{index}."
-        attention = block.self_attention
-        for ours, theirs in (
-            (attention.query_dense, "attention.self.query"),
-            (attention.key_dense, "attention.self.key"),
-            (attention.value_dense, "attention.self.value"),
-        ):
-            table.append((ours.kernel, prefix + theirs + ".weight", _heads(n)))
-            table.append((ours.bias, prefix + theirs + ".bias", _head_bias(n)))
-        feed_forward = block.feed_forward
-        table += [
-            (
-                attention.output_dense.kernel,
-                prefix + "attention.output.dense.weight",
-                _output_heads(n),
-            ),
-            (attention.output_dense.bias, prefix + "attention.output.dense.bias", SAME),
-            (
-                block.self_attention_layer_norm.gamma,
-                prefix + "attention.output.LayerNorm.weight",
-                SAME,
-            ),
-            (
-                block.self_attention_layer_norm.beta,
-                prefix + "attention.output.LayerNorm.bias",
-                SAME,
-            ),
-            (
-                feed_forward.intermediate_dense.kernel,
-                prefix + "intermediate.dense.weight",
-                TRANSPOSE,
-            ),
-            (feed_forward.intermediate_dense.bias, prefix + "intermediate.dense.bias", SAME),
-            (feed_forward.output_dense.kernel, prefix + "output.dense.weight", TRANSPOSE),
-            (feed_forward.output_dense.bias, prefix + "output.dense.bias", SAME),
-            (block.feed_forward_layer_norm.gamma, prefix + "output.LayerNorm.weight", SAME),
-            (block.feed_forward_layer_norm.beta, prefix + "output.LayerNorm.bias", SAME),
-        ]
+        table += block_weight_table(block, n, f"encoder.layer.{index}.", BERT_BLOCK_NAMES)
     pooler = backbone.get_layer("pooled_dense")
     table += [
         (pooler.kernel, "pooler.dense.weight", TRANSPOSE),
@@ -123,11 +125,12 @@ def weight_table(backbone):
     return table
 
 
-def _canonical(name):
-    """HF's name for a tensor: without the "bert." prefix of task models, and
-    with the old LayerNorm names (gamma, beta) as today's (weight, bias)."""
-    if name.startswith("bert."):
-        name = name[len("bert.") :]
+def _canonical(name, prefix="bert."):
+    """HF's name for a tensor: without the prefix of task models ("bert.",
+    "roberta.", ...), and with the old LayerNorm names (gamma, beta) as
+    today's (weight, bias)."""
+    if prefix and name.startswith(prefix):
+        name = name[len(prefix) :]
     if ".LayerNorm." in name:
         name = name.replace("LayerNorm.gamma", "LayerNorm.weight")
         name = name.replace("LayerNorm.beta", "LayerNorm.bias")
@@ -212,8 +215,17 @@ def checkpoint_folder(path_or_name, cache_dir=None, revision=None):
 
 def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=False):
     """`load_hf_weights` for tensors already read (`{hf_name: array}`);
-    `source` names where they came from in errors."""
-    tensors = {_canonical(name): value for name, value in tensors.items()}
+    `source` names where they came from in errors.
+
+    Any model family can use it: the model gives its table as
+    `hf_weight_table()`, and may name the prefix of HF's task models
+    (`hf_prefix`, "bert." by default), the tensors it leaves out
+    (`hf_ignored_prefixes`) and its position table (`hf_position_table`).
+    """
+    prefix = getattr(backbone, "hf_prefix", "bert.")
+    ignored_prefixes = tuple(getattr(backbone, "hf_ignored_prefixes", _IGNORED_PREFIXES))
+    position_table = getattr(backbone, "hf_position_table", "embeddings.position_embeddings.weight")
+    tensors = {_canonical(name, prefix): value for name, value in tensors.items()}
     # The decoder of the masked-LM head is the word embedding table, tied.
     tensors.pop("cls.predictions.decoder.weight", None)
     tensors.pop("cls.predictions.decoder.bias", None)
@@ -222,7 +234,7 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
     else:
         table = weight_table(backbone)
     wanted = {name for _, name, _ in table}
-    ignored = sorted(n for n in tensors if n not in wanted and n.startswith(_IGNORED_PREFIXES))
+    ignored = sorted(n for n in tensors if n not in wanted and n.startswith(ignored_prefixes))
     unexpected = sorted(n for n in tensors if n not in wanted and n not in ignored)
     missing = sorted(name for name in wanted if name not in tensors)
     values, mismatched = [], []
@@ -232,7 +244,7 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
         value = np.asarray(tensors[name])
         if (
             allow_longer_position_table
-            and name == "embeddings.position_embeddings.weight"
+            and name == position_table
             and value.shape[0] > static_shape(variable)[0]
         ):
             value = value[: static_shape(variable)[0]]
@@ -270,8 +282,14 @@ def save_hf_weights(backbone, folder):
 
     from safetensors.numpy import save_file
 
+    from kerastack.bert.bert_backbone import BertBackbone
     from kerastack.core import ops
 
+    if type(backbone) is not BertBackbone:
+        raise TypeError(
+            f"save_hf_weights writes BERT checkpoints from a BertBackbone, received a "
+            f"{type(backbone).__name__}."
+        )
     os.makedirs(folder, exist_ok=True)
     tensors = {
         name: np.ascontiguousarray(layout.to_hf(np.asarray(ops.convert_to_numpy(variable))))

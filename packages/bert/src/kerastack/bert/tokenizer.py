@@ -290,46 +290,76 @@ class BertTokenizer:
         seconds = None if seconds is None else list(seconds)
         if seconds is not None and len(seconds) != len(firsts):
             raise ValueError(f"{len(firsts)} first texts but {len(seconds)} second texts.")
-        if max_length is not None and max_length < (3 if seconds is not None else 2):
-            raise ValueError(f"max_length={max_length} leaves no room for the special tokens.")
         first_ids = self._ids(firsts)
-        first_lengths = np.array([len(ids) for ids in first_ids], dtype=np.int64)
-        if seconds is None:
-            if max_length is not None:
-                np.minimum(first_lengths, max_length - 2, out=first_lengths)
-            lengths = first_lengths + 2
-        else:
-            second_ids = self._ids(seconds)
-            second_lengths = np.array([len(ids) for ids in second_ids], dtype=np.int64)
-            if max_length is not None:
-                for row, (a, b) in enumerate(zip(first_lengths, second_lengths, strict=True)):
-                    first_lengths[row], second_lengths[row] = truncated_lengths(
-                        int(a), int(b), max_length - 3
-                    )
-            lengths = first_lengths + second_lengths + 3
-        batch = len(first_ids)
-        length = max_length or int(lengths.max(initial=0))
-        if batch == 0:
-            empty = np.zeros((0, length), dtype="int32")
-            return {"token_ids": empty, "segment_ids": empty.copy(), "padding_mask": empty.copy()}
-        rows = np.arange(batch)
-        columns = np.arange(length)[None, :]
-        token_ids = np.full((batch, length), self.pad_id, dtype="int32")
-        # [CLS] first [SEP], then second [SEP]: each text's pieces fill a
-        # span of its row, and a boolean mask takes the spans in row order.
-        first_end = 1 + first_lengths[:, None]
-        token_ids[(columns >= 1) & (columns < first_end)] = _flat(first_ids, first_lengths)
-        token_ids[:, 0] = self.cls_id
-        token_ids[rows, first_end[:, 0]] = self.sep_id
-        segment_ids = np.zeros((batch, length), dtype="int32")
-        if seconds is not None:
-            second_end = first_end + 1 + second_lengths[:, None]
-            second_span = (columns > first_end) & (columns < second_end)
-            token_ids[second_span] = _flat(second_ids, second_lengths)
-            token_ids[rows, second_end[:, 0]] = self.sep_id
-            segment_ids[(columns > first_end) & (columns <= second_end)] = 1
-        padding_mask = (columns < lengths[:, None]).astype("int32")
-        return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+        second_ids = None if seconds is None else self._ids(seconds)
+        return pack_inputs(
+            first_ids,
+            second_ids,
+            max_length,
+            self.pad_id,
+            prefix=[self.cls_id],
+            middle=[self.sep_id],
+            suffix=[self.sep_id],
+        )
+
+
+def pack_inputs(
+    first_ids, second_ids, max_length, pad_id, prefix, middle, suffix, second_segment=1
+):
+    """Model inputs from each text's piece ids (and each pair's second's):
+    `prefix first suffix` or `prefix first middle second suffix`, cut
+    longest-first to `max_length` and padded with `pad_id` (to the longest
+    row without `max_length`).
+
+    Segment ids are 0 up to the middle tokens and `second_segment` after
+    them. Returns a dict of int32 arrays `(B, T)`: `token_ids`,
+    `segment_ids`, `padding_mask`.
+    """
+    specials = len(prefix) + len(suffix) + (0 if second_ids is None else len(middle))
+    if max_length is not None and max_length < specials:
+        raise ValueError(f"max_length={max_length} leaves no room for the special tokens.")
+    first_lengths = np.array([len(ids) for ids in first_ids], dtype=np.int64)
+    if second_ids is None:
+        if max_length is not None:
+            np.minimum(first_lengths, max_length - specials, out=first_lengths)
+        lengths = first_lengths + specials
+    else:
+        second_lengths = np.array([len(ids) for ids in second_ids], dtype=np.int64)
+        if max_length is not None:
+            for row, (a, b) in enumerate(zip(first_lengths, second_lengths, strict=True)):
+                first_lengths[row], second_lengths[row] = truncated_lengths(
+                    int(a), int(b), max_length - specials
+                )
+        lengths = first_lengths + second_lengths + specials
+    batch = len(first_ids)
+    length = max_length or int(lengths.max(initial=0))
+    if batch == 0:
+        empty = np.zeros((0, length), dtype="int32")
+        return {"token_ids": empty, "segment_ids": empty.copy(), "padding_mask": empty.copy()}
+    rows = np.arange(batch)
+    columns = np.arange(length)[None, :]
+    token_ids = np.full((batch, length), pad_id, dtype="int32")
+    token_ids[:, : len(prefix)] = prefix
+
+    def place(start, ids, row_lengths, specials_after):
+        """Each row's pieces from column `start` (per row), then the special
+        tokens `specials_after`; returns where the next part starts."""
+        end = start + row_lengths[:, None]  # (B, 1)
+        token_ids[(columns >= start) & (columns < end)] = _flat(ids, row_lengths)
+        for offset, token in enumerate(specials_after):
+            token_ids[rows, end[:, 0] + offset] = token
+        return end + len(specials_after)
+
+    start = np.full((batch, 1), len(prefix))
+    segment_ids = np.zeros((batch, length), dtype="int32")
+    if second_ids is None:
+        place(start, first_ids, first_lengths, suffix)
+    else:
+        second_start = place(start, first_ids, first_lengths, middle)
+        end = place(second_start, second_ids, second_lengths, suffix)
+        segment_ids[(columns >= second_start) & (columns < end)] = second_segment
+    padding_mask = (columns < lengths[:, None]).astype("int32")
+    return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
 
 
 def _encode_fast(engine, texts):

@@ -1,0 +1,145 @@
+"""ALBERT's SentencePiece tokenizer (the `sentencepiece` library), with
+ALBERT's text preprocessing and encoding to model inputs."""
+
+import os
+import re
+import unicodedata
+
+import numpy as np
+
+from kerastack.bert.convert_hf import checkpoint_folder
+from kerastack.bert.tokenizer import pack_inputs
+
+SPECIAL_TOKENS = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
+WORD_START = "\u2581"  # SentencePiece's mark of a piece that starts a word
+
+
+class AlbertTokenizer:
+    """ALBERT's tokenizer: ALBERT's preprocessing, then a SentencePiece model.
+
+    Text is stripped and its runs of whitespace made single spaces, ```` ``
+    ```` and `''` become `"`, accents are removed (unless `keep_accents`) and
+    it is lower-cased (with `lowercase`); the SentencePiece model then cuts
+    it into pieces. As ALBERT does, a piece of digits ending in a comma
+    (`"▁1,"`) is cut again without the comma, so that numbers tokenize alike
+    with or without one. Special tokens written in the text (`[MASK]`, ...)
+    are kept whole.
+
+    Args:
+        proto: path of a SentencePiece `.model` file (ALBERT's `spiece.model`),
+            or its bytes. It must hold `<pad>`, `<unk>`, `[CLS]`, `[SEP]` and
+            `[MASK]`.
+        lowercase: bool (ALBERT's releases are uncased).
+        keep_accents: bool.
+    """
+
+    def __init__(self, proto, lowercase=True, keep_accents=False):
+        import sentencepiece
+
+        self._processor = sentencepiece.SentencePieceProcessor()
+        if isinstance(proto, (str, os.PathLike)):
+            path = os.fspath(proto)
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"No SentencePiece model at {path}.")
+            with open(path, "rb") as file:
+                proto = file.read()
+        try:
+            self._processor.LoadFromSerializedProto(proto)
+        except (RuntimeError, TypeError, OSError) as error:
+            raise ValueError(f"Not a readable SentencePiece model: {error}") from error
+        size = self._processor.GetPieceSize()
+        self.vocabulary = {self._processor.IdToPiece(i): i for i in range(size)}
+        missing = [t for t in SPECIAL_TOKENS if t not in self.vocabulary]
+        if missing:
+            raise ValueError(f"The SentencePiece model lacks the special tokens {missing}.")
+        self.lowercase = lowercase
+        self.keep_accents = keep_accents
+        self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
+            self.vocabulary[t] for t in SPECIAL_TOKENS
+        )
+        self._specials = re.compile("(" + "|".join(re.escape(t) for t in SPECIAL_TOKENS) + ")")
+
+    @classmethod
+    def from_folder(cls, folder, **kwargs):
+        """The tokenizer of a checkpoint folder (or Hub model name): its
+        `spiece.model`."""
+        return cls(os.path.join(checkpoint_folder(folder), "spiece.model"), **kwargs)
+
+    @property
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    def preprocess(self, text):
+        """ALBERT's text preprocessing (before SentencePiece)."""
+        text = " ".join(text.strip().split())
+        text = text.replace("``", '"').replace("''", '"')
+        if not self.keep_accents:
+            text = unicodedata.normalize("NFKD", text)
+            text = "".join(c for c in text if not unicodedata.combining(c))
+        return text.lower() if self.lowercase else text
+
+    def _pieces(self, text):
+        pieces = []
+        for piece in self._processor.EncodeAsPieces(text):
+            if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
+                again = self._processor.EncodeAsPieces(piece[:-1].replace(WORD_START, ""))
+                if piece[0] != WORD_START and again[0][0] == WORD_START:
+                    again = again[1:] if len(again[0]) == 1 else [again[0][1:]] + again[1:]
+                pieces += again + [piece[-1]]
+            else:
+                pieces.append(piece)
+        return pieces
+
+    def tokenize(self, text):
+        """The pieces of `text`, e.g. `["▁hello", "▁world"]`."""
+        if not isinstance(text, str):
+            raise TypeError(f"Texts must be str, received {type(text).__name__}: {text!r}.")
+        pieces = []
+        for part in self._specials.split(text):
+            if part in SPECIAL_TOKENS:
+                pieces.append(part)
+            elif part.strip():
+                pieces += self._pieces(self.preprocess(part))
+        return pieces
+
+    def token_ids(self, text):
+        """The ids of `text`'s pieces (no [CLS] or [SEP])."""
+        return [self._processor.PieceToId(piece) for piece in self.tokenize(text)]
+
+    def ids_to_tokens(self, ids):
+        ids = [int(i) for i in np.asarray(ids).reshape(-1)]
+        unknown = [i for i in ids if not 0 <= i < self.vocabulary_size]
+        if unknown:
+            raise ValueError(
+                f"Unknown token ids {unknown}: the vocabulary has ids "
+                f"0..{self.vocabulary_size - 1}."
+            )
+        return [self._processor.IdToPiece(i) for i in ids]
+
+    def detokenize(self, ids):
+        """The (preprocessed) text of a sequence of ids."""
+        return "".join(self.ids_to_tokens(ids)).replace(WORD_START, " ").strip()
+
+    def encode(self, first, second=None, max_length=None):
+        """Model inputs for one text or a pair, as `BertTokenizer.encode`:
+        `[CLS] first [SEP]` (segment 0) then `second [SEP]` (segment 1)."""
+        batch = self.encode_batch([first], None if second is None else [second], max_length)
+        return {name: values[0] for name, values in batch.items()}
+
+    def encode_batch(self, firsts, seconds=None, max_length=None):
+        """`encode` for lists of texts (and pairs). Returns arrays `(B, T)`."""
+        if isinstance(firsts, str) or isinstance(seconds, str):
+            raise TypeError("encode_batch takes lists of texts; encode takes one text.")
+        firsts = list(firsts)
+        seconds = None if seconds is None else list(seconds)
+        if seconds is not None and len(seconds) != len(firsts):
+            raise ValueError(f"{len(firsts)} first texts but {len(seconds)} second texts.")
+        return pack_inputs(
+            [self.token_ids(text) for text in firsts],
+            None if seconds is None else [self.token_ids(text) for text in seconds],
+            max_length,
+            self.pad_id,
+            prefix=[self.cls_id],
+            middle=[self.sep_id],
+            suffix=[self.sep_id],
+        )

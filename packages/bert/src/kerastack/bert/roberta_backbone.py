@@ -1,0 +1,137 @@
+"""RoBERTa's encoder: BERT's blocks, positions counted from the padding id,
+no segment input."""
+
+from kerastack.bert.bert_backbone import (
+    BertBackbone,
+    Embedding,
+    EncoderBackbone,
+    _initializer,
+    embeddings_sum,
+    encoder_stack,
+    pooler,
+)
+from kerastack.core import keras, ops, serializable
+
+
+@serializable
+class RobertaBackbone(EncoderBackbone, keras.Model):
+    """RoBERTa's encoder (Liu et al., 2019) as a functional Keras model.
+
+    BERT's layout with three differences, all in the embeddings: there is no
+    segment input (the one row of the segment table, HF's
+    `token_type_embeddings`, is added to every token, as HF does when given no
+    `token_type_ids`); real tokens take the position rows
+    `padding_id + 1, padding_id + 2, ...` in order; padding takes row
+    `padding_id`. Positions count the real tokens of `padding_mask`, which HF
+    derives from `token_ids != padding_id`: the two agree whenever the mask
+    marks exactly the padding tokens.
+
+    Letters: B batch, T length, D `hidden_dim`.
+
+    Args:
+        padding_id: int, the id of `<pad>` (1 in RoBERTa's vocabulary),
+            which is also the position row of padding.
+        max_sequence_length: int, rows of the position table (HF's
+            `max_position_embeddings`, 514 for RoBERTa: `padding_id + 1`
+            rows are not real positions, so it takes 512 tokens).
+        num_segments: int, rows of the segment table; row 0 is used.
+        others: as `BertBackbone`.
+
+    Inputs, a dict:
+        token_ids: int `(B, T)`.
+        padding_mask: `(B, T)`, true (1) on real tokens.
+
+    Outputs, a dict:
+        sequence_output: `(B, T, D)`.
+        pooled_output: `(B, D)`, `tanh(W x_<s> + b)`.
+    """
+
+    CONFIG_KEYS = BertBackbone.CONFIG_KEYS + ("padding_id",)
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        dropout=0.1,
+        max_sequence_length=514,
+        num_segments=1,
+        padding_id=1,
+        activation="gelu",
+        layer_norm_epsilon=1e-5,
+        initializer_range=0.02,
+        dtype=None,
+        **kwargs,
+    ):
+        if not 0 <= padding_id < max_sequence_length - 1:
+            raise ValueError(
+                f"padding_id={padding_id} leaves no position row for real tokens "
+                f"(max_sequence_length={max_sequence_length})."
+            )
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        real = ops.cast(ops.not_equal(padding_mask, 0), "int32")
+        # Real tokens count from padding_id + 1; padding takes padding_id.
+        position_ids = ops.cumsum(real, axis=1) * real + padding_id  # (B, T)
+        tokens = Embedding(
+            vocabulary_size,
+            hidden_dim,
+            embeddings_initializer=_initializer(initializer_range),
+            dtype=dtype,
+            name="token_embedding",
+        )(token_ids)
+        positions = keras.layers.Embedding(
+            max_sequence_length,
+            hidden_dim,
+            embeddings_initializer=_initializer(initializer_range),
+            dtype=dtype,
+            name="position_embedding",
+        )(position_ids)
+        segments = Embedding(
+            num_segments,
+            hidden_dim,
+            embeddings_initializer=_initializer(initializer_range),
+            dtype=dtype,
+            name="segment_embedding",
+        )(ops.zeros_like(token_ids))
+        x = embeddings_sum([tokens, positions, segments], dropout, layer_norm_epsilon, dtype)
+        x = encoder_stack(
+            x,
+            ops.cast(padding_mask, "bool"),
+            num_layers,
+            num_heads,
+            intermediate_dim,
+            dropout,
+            activation,
+            layer_norm_epsilon,
+            initializer_range,
+            dtype,
+        )
+        pooled = pooler(x, hidden_dim, initializer_range, dtype)
+        super().__init__(
+            inputs={"token_ids": token_ids, "padding_mask": padding_mask},
+            outputs={"sequence_output": x, "pooled_output": pooled},
+            dtype=dtype,
+            **kwargs,
+        )
+        self._keep_arguments(locals())
+
+    # HF's names: "roberta." before the encoder's tensors in task models, and
+    # their heads and buffers left out.
+    hf_prefix = "roberta."
+    hf_ignored_prefixes = (
+        "lm_head.",
+        "classifier.",
+        "qa_outputs.",
+        "embeddings.position_ids",
+        "embeddings.token_type_ids",
+    )
+
+    @staticmethod
+    def config_class():
+        """`RobertaConfig`."""
+        from kerastack.bert.bert_config import RobertaConfig
+
+        return RobertaConfig
