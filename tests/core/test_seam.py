@@ -122,3 +122,12 @@ def test_one_version_and_exact_sibling_pins():
         assert not {r for r in requires if r.startswith("kerastack-")} - {
             f"{s}=={version}" for s in siblings
         }
+
+
+def test_embedding_lookup_in_eager_calls_takes_rows_of_a_variable():
+    from kerastack.core import embedding_lookup, keras, ops
+
+    table = keras.Variable(np.arange(12, dtype="float32").reshape(4, 3))
+    ids = np.array([[3, 0, 3]], dtype="int32")
+    rows = ops.convert_to_numpy(embedding_lookup(table, ids))  # eager, outside any trace
+    np.testing.assert_array_equal(rows, np.arange(12, dtype="float32").reshape(4, 3)[ids])

@@ -300,7 +300,10 @@ def embedding_lookup(table, ids):
     def dense_gradient(x):
         return tf.identity(x), tf.convert_to_tensor
 
-    return ops.take(dense_gradient(ops.convert_to_tensor(table)), ids, axis=0)
+    # A tensor, not the tf.Variable Keras hands back: a custom gradient of
+    # a function that reads a variable fails in eager calls.
+    value = tf.convert_to_tensor(ops.convert_to_tensor(table))
+    return ops.take(dense_gradient(value), ids, axis=0)
 
 
 @functools.cache
