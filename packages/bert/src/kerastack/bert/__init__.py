@@ -22,6 +22,16 @@ from kerastack.bert.heads import (
 )
 from kerastack.bert.layout import get_layout_map
 from kerastack.bert.optimization import WarmupLinearDecay, bert_optimizer
+from kerastack.bert.optimizers import (
+    AccumulationSchedule,
+    GradientAccumulation,
+    LayerAdaptation,
+    LearningRateMultipliers,
+    OptimizerWrapper,
+    PiecewiseLinear,
+    ema_weights,
+    layer_decay_multipliers,
+)
 from kerastack.bert.pretraining import (
     BertPretrainingDataset,
     BertPretrainingFileDataset,
@@ -32,6 +42,14 @@ from kerastack.bert.tf_checkpoint import CheckpointError, read_tf_checkpoint
 from kerastack.bert.tokenizer import BertTokenizer, read_vocabulary
 
 __all__ = [
+    "AccumulationSchedule",
+    "GradientAccumulation",
+    "LayerAdaptation",
+    "LearningRateMultipliers",
+    "OptimizerWrapper",
+    "PiecewiseLinear",
+    "ema_weights",
+    "layer_decay_multipliers",
     "AlbertBackbone",
     "AlbertConfig",
     "AlbertTokenizer",
