@@ -204,3 +204,26 @@ def test_albert_tokenizer_preprocessing_on_a_model_trained_here(tmp_path):
         AlbertTokenizer(tmp_path / "missing.model")
     with pytest.raises(ValueError, match="Unknown token ids"):
         tokenizer.ids_to_tokens([10**6])
+
+
+@pytest.mark.parametrize("kind", ["bert", "roberta", "albert"])
+def test_a_mixed_policy_is_the_models_own_and_survives_saving(kind, tmp_path):
+    from kerastack.bert import BertClassifier
+
+    model_class = {"bert": BertBackbone, "roberta": RobertaBackbone, "albert": AlbertBackbone}
+    backbone = model_class[kind](**SMALL, dtype="mixed_float16")
+    # Keras's functional Model.__init__ drops `dtype`; the backbones keep it.
+    assert backbone.dtype_policy.name == "mixed_float16"
+    assert backbone.get_config()["dtype"] == "mixed_float16"
+    path = os.path.join(tmp_path, "model.keras")
+    backbone.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.dtype_policy.name == "mixed_float16"
+    assert {layer.dtype_policy.name for layer in loaded.layers if layer.weights} == {
+        "mixed_float16"
+    }
+    if kind == "bert":
+        classifier = BertClassifier(backbone, num_classes=2)
+        classifier.compile("adam")
+        # compile adds loss scaling for a mixed_float16 model.
+        assert isinstance(classifier.optimizer, keras.optimizers.LossScaleOptimizer)

@@ -21,6 +21,15 @@ from kerastack.bert.heads import (
     MaskedLMHead,
 )
 from kerastack.bert.layout import get_layout_map
+from kerastack.bert.multitask import (
+    BertMultiTask,
+    Task,
+    TaskWeightSchedule,
+    TaskWeightScheduler,
+    TaskWeightShift,
+    default_task_loss,
+    first_piece_mask,
+)
 from kerastack.bert.optimization import WarmupLinearDecay, bert_optimizer
 from kerastack.bert.optimizers import (
     AccumulationSchedule,
@@ -42,6 +51,13 @@ from kerastack.bert.tf_checkpoint import CheckpointError, read_tf_checkpoint
 from kerastack.bert.tokenizer import BertTokenizer, read_vocabulary
 
 __all__ = [
+    "BertMultiTask",
+    "Task",
+    "TaskWeightSchedule",
+    "TaskWeightScheduler",
+    "TaskWeightShift",
+    "default_task_loss",
+    "first_piece_mask",
     "AccumulationSchedule",
     "GradientAccumulation",
     "LayerAdaptation",

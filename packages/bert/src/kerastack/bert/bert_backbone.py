@@ -97,6 +97,11 @@ class EncoderBackbone:
     def _keep_arguments(self, arguments):
         for key in self.CONFIG_KEYS:
             setattr(self, key, arguments[key])
+        if arguments.get("dtype") is not None:
+            # Keras's functional Model.__init__ drops `dtype`: without this the
+            # model's policy (which compile reads to add loss scaling, and
+            # get_config saves) would be float32 under a mixed policy.
+            self.dtype_policy = arguments["dtype"]
 
     @classmethod
     def from_config_file(cls, path, **kwargs):

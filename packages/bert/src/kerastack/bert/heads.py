@@ -68,6 +68,7 @@ class _Task(keras.Model):
         # the optimizer in a LossScaleOptimizer).
         kwargs.setdefault("dtype", backbone.dtype_policy)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.dtype_policy = kwargs["dtype"]  # which the functional __init__ drops
         self.backbone = backbone
         self._arguments = arguments
 
