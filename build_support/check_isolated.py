@@ -79,6 +79,16 @@ PACKAGES = {
         "out = b({'token_ids': ids, 'segment_ids': 0 * ids, 'padding_mask': ids})\n"
         "assert out['sequence_output'].shape == (2, 5, 8)\n",
     ),
+    "gpt": (
+        ["core", "attention", "multihead", "position", "layernorm", "transformer", "bert"],
+        "import numpy as np\n"
+        "from kerastack.gpt import GPT2Backbone, GPT2CausalLM\n"
+        "m = GPT2CausalLM(GPT2Backbone(vocabulary_size=20, num_layers=1, num_heads=2,\n"
+        "    hidden_dim=8, intermediate_dim=16, max_sequence_length=12))\n"
+        "prompt = np.array([[3, 4, 5], [0, 6, 7]], 'int32')\n"
+        "out = m.generate(prompt, max_new_tokens=4, prompt_padding_mask=prompt > 0)\n"
+        "assert out.shape == (2, 4) and out.dtype == np.int32\n",
+    ),
 }
 
 CHECK_INSTALLED = """

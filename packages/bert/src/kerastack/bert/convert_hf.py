@@ -171,6 +171,15 @@ def load_hf_weights(backbone, path, allow_longer_position_table=False):
         ValueError: listing every missing, unexpected or mis-shaped tensor;
             no weight is changed then.
     """
+    path, tensors = read_checkpoint_tensors(path)
+    return assign_hf_tensors(backbone, tensors, path, allow_longer_position_table)
+
+
+def read_checkpoint_tensors(path):
+    """`(file, {name: array})` of an HF checkpoint: a `model.safetensors`, a
+    `pytorch_model.bin` (needs PyTorch), or the folder holding one
+    (`model.safetensors` first)."""
+    path = os.fspath(path)
     if os.path.isdir(path):
         candidates = [
             os.path.join(path, name) for name in ("model.safetensors", "pytorch_model.bin")
@@ -181,10 +190,8 @@ def load_hf_weights(backbone, path, allow_longer_position_table=False):
 
         if not os.path.exists(path):
             raise FileNotFoundError(f"No checkpoint file at {path}.")
-        tensors = read_torch_file(path)
-    else:
-        tensors = read_safetensors(path)
-    return assign_hf_tensors(backbone, tensors, path, allow_longer_position_table)
+        return path, read_torch_file(path)
+    return path, read_safetensors(path)
 
 
 HUB_FILES = ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"]

@@ -1,3 +1,17 @@
 """kerastack-gpt: GPT-2-style causal language models on every Keras 3 backend."""
 
-__all__ = []
+from kerastack.gpt.convert_hf import FusedWeights, gpt2_weight_table, load_gpt2_weights
+from kerastack.gpt.gpt2_backbone import GPT2Backbone
+from kerastack.gpt.gpt2_causal_lm import GPT2CausalLM
+from kerastack.gpt.gpt2_config import GPT2Config
+from kerastack.gpt.reversible_embedding import ReversibleEmbedding
+
+__all__ = [
+    "FusedWeights",
+    "GPT2Backbone",
+    "GPT2CausalLM",
+    "GPT2Config",
+    "ReversibleEmbedding",
+    "gpt2_weight_table",
+    "load_gpt2_weights",
+]

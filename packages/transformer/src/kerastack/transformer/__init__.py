@@ -1,7 +1,8 @@
 """kerastack-transformer: feed-forward networks, transformer encoder and
-decoder blocks, an encoder-decoder model and cached decoding."""
+decoder blocks, an encoder-decoder model and cached decoding (`decode` for
+encoder-decoder models, `generate` for decoder-only ones)."""
 
-from kerastack.transformer.decoding import decode
+from kerastack.transformer.decoding import decode, generate
 from kerastack.transformer.feed_forward import FeedForward
 from kerastack.transformer.layout import get_layout_map
 from kerastack.transformer.seq2seq import Seq2SeqTransformer
@@ -14,5 +15,6 @@ __all__ = [
     "TransformerDecoder",
     "TransformerEncoder",
     "decode",
+    "generate",
     "get_layout_map",
 ]

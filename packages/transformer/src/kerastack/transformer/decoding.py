@@ -1,13 +1,24 @@
-"""Autoregressive decoding for `Seq2SeqTransformer`: greedy, sampling
-(temperature, top-k, top-p) and beam search.
+"""Autoregressive decoding: greedy, sampling (temperature, top-k, top-p) and
+beam search, for encoder-decoder models (`decode`, e.g.
+`Seq2SeqTransformer`) and decoder-only language models (`generate`, e.g.
+kerastack-gpt's `GPT2CausalLM`).
 
-The whole loop (encoder pass, then one cached decoder step per token, until
-every sequence has produced the end token or `max_length` tokens) is one
-function compiled by `kerastack.core.compile_function`: a `tf.function` on
-TensorFlow and `jax.jit` on JAX, traced once per input shape and decoding
-settings and reused on later calls; PyTorch runs it eagerly.
+One loop serves both. Each step feeds the token at `index` of a token
+buffer and writes the chosen next token at `index + 1`, until every
+sequence has produced the end token or the requested number of tokens; the
+two kinds of model differ only in how the loop begins and what a step feeds
+(`_EncoderDecoderSteps`, `_DecoderOnlySteps`). A decoder-only model with a
+cache reads the whole prompt in one first step (the prefill) and then one
+token per step.
 
-Letters: B batch, S source length, L `max_length`, K beams, V vocabulary.
+The whole loop is one function compiled by `kerastack.core.compile_function`:
+a `tf.function` on TensorFlow and `jax.jit` on JAX, traced once per input
+shape and decoding settings and reused on later calls; PyTorch runs it
+eagerly.
+
+Letters: B batch, S source length, P prompt length, L tokens generated,
+K beams, R rows decoded (B, or B*K in beam search), N token buffer length,
+C cache length, V vocabulary.
 """
 
 import weakref
@@ -74,25 +85,15 @@ def decode(
         `padding_id` after it.
     """
     require_keras3("decode")
-    _check_settings(strategy, temperature, top_k, top_p, num_beams)
-    if strategy == "beam" and not use_cache:
-        raise ValueError("Beam search always uses the cache; received use_cache=False.")
-    if not isinstance(max_length, int) or max_length < 1:
-        raise ValueError(
-            f"`max_length` must be a positive int, received max_length={max_length!r}."
-        )
+    _check_settings(strategy, temperature, top_k, top_p, num_beams, use_cache)
+    _check_length("max_length", max_length)
     if max_length > model.max_sequence_length:
         raise ValueError(
             f"`max_length`={max_length} needs {max_length} decoder positions (the start token "
             "and all generated tokens but the last), more than the model's "
             f"max_sequence_length={model.max_sequence_length}."
         )
-    token_ids = np.asarray(keras.ops.convert_to_numpy(encoder_token_ids))
-    if token_ids.ndim != 2 or not np.issubdtype(token_ids.dtype, np.integer):
-        raise ValueError(
-            "`encoder_token_ids` must be an integer array of shape (batch, length), received "
-            f"dtype {token_ids.dtype} and shape {token_ids.shape}."
-        )
+    token_ids = _token_array("encoder_token_ids", encoder_token_ids)
     _check_token_range("encoder_token_ids", token_ids, model.encoder_vocabulary_size)
     for argument, value in (
         ("start_token_id", start_token_id),
@@ -105,64 +106,291 @@ def decode(
             encoder_padding_mask = token_ids != model.padding_id
         else:
             encoder_padding_mask = np.ones(token_ids.shape, dtype=bool)
-    mask = np.asarray(ops.convert_to_numpy(encoder_padding_mask)).astype(bool)
-    if mask.shape != token_ids.shape:
-        raise ValueError(
-            f"`encoder_padding_mask` must have the shape of encoder_token_ids {token_ids.shape}, "
-            f"received {mask.shape}."
-        )
-    settings = (
-        strategy,
-        float(temperature),
-        top_k,
-        top_p,
-        num_beams if strategy == "beam" else 1,
-        int(start_token_id),
-        int(end_token_id),
-        int(padding_id),
-        max_length,
-        seed,
-        bool(use_cache),
+    mask = _mask_array("encoder_padding_mask", encoder_padding_mask, token_ids.shape)
+    steps = _EncoderDecoderSteps(int(start_token_id), bool(use_cache))
+    return _run(
+        model,
+        steps,
+        token_ids,
+        mask,
+        strategy=strategy,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        num_beams=num_beams,
+        end_token_id=int(end_token_id),
+        padding_id=int(padding_id),
+        length=max_length,
+        seed=seed,
     )
+
+
+def generate(
+    model,
+    prompt_ids,
+    *,
+    max_new_tokens,
+    prompt_padding_mask=None,
+    end_token_id=None,
+    strategy="greedy",
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    num_beams=4,
+    padding_id=0,
+    seed=None,
+    use_cache=True,
+):
+    """Continue a batch of prompts with a decoder-only language model.
+
+    With the cache (the default), the prompt is read in one call that fills
+    every block's key/value cache (the prefill), then each step reads the
+    one token chosen last. Prompts of different lengths are padded on the
+    left: each row's positions count from its first real token (as
+    Hugging Face's `generate` does from the attention mask), and no token
+    attends to the padding.
+
+    Args:
+        model: a decoder-only model with `vocabulary_size`,
+            `max_sequence_length`, `initial_cache(batch_size, max_length)`
+            and `decode_sequence(token_ids, position_ids=, padding_mask=,
+            attention_mask=, cache=, cache_update_index=)` (kerastack-gpt's
+            `GPT2CausalLM`).
+        prompt_ids: int array `(B, P)`, `P >= 1`.
+        max_new_tokens: int, the most tokens generated per row (L). The
+            prompt and all generated tokens but the last must fit in the
+            model: `P + max_new_tokens - 1 <= max_sequence_length`.
+        prompt_padding_mask: boolean `(B, P)`, True on real tokens, padding
+            on the left only (each row ends with its real tokens, at least
+            one). All real when None: no token id is taken to be padding.
+        end_token_id: int or None. A row stops growing once it has produced
+            it; None never stops before `max_new_tokens`.
+        strategy, temperature, top_k, top_p, num_beams, padding_id, seed,
+            use_cache: as in `decode`.
+
+    Returns:
+        int32 NumPy array `(B, max_new_tokens)`: the generated tokens (the
+        prompt not included), ending with `end_token_id` where one was
+        produced, and `padding_id` after it.
+    """
+    require_keras3("generate")
+    _check_settings(strategy, temperature, top_k, top_p, num_beams, use_cache)
+    _check_length("max_new_tokens", max_new_tokens)
+    token_ids = _token_array("prompt_ids", prompt_ids)
+    if token_ids.shape[1] < 1:
+        raise ValueError("`prompt_ids` must hold at least one token per row, received length 0.")
+    needed = token_ids.shape[1] + max_new_tokens - 1
+    if needed > model.max_sequence_length:
+        raise ValueError(
+            f"A prompt of length {token_ids.shape[1]} and max_new_tokens={max_new_tokens} need "
+            f"{needed} positions (the prompt and all generated tokens but the last), more than "
+            f"the model's max_sequence_length={model.max_sequence_length}."
+        )
+    _check_token_range("prompt_ids", token_ids, model.vocabulary_size)
+    for argument, value in (("end_token_id", end_token_id), ("padding_id", padding_id)):
+        if value is not None:
+            _check_token_range(argument, np.asarray([value]), model.vocabulary_size)
+    if prompt_padding_mask is None:
+        mask = np.ones(token_ids.shape, dtype=bool)
+    else:
+        mask = _mask_array("prompt_padding_mask", prompt_padding_mask, token_ids.shape)
+        _check_left_padding(mask)
+    steps = _DecoderOnlySteps(bool(use_cache))
+    return _run(
+        model,
+        steps,
+        token_ids,
+        mask,
+        strategy=strategy,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        num_beams=num_beams,
+        # -1 is no token: nothing ever equals it.
+        end_token_id=-1 if end_token_id is None else int(end_token_id),
+        padding_id=int(padding_id),
+        length=max_new_tokens,
+        seed=seed,
+    )
+
+
+def _run(model, steps, token_ids, mask, **settings):
+    """Decode with the compiled decoder of these settings (made on first use)."""
+    settings["temperature"] = float(settings["temperature"])
+    if settings["strategy"] != "beam":
+        settings["num_beams"] = 1
+    key = (steps.key(),) + tuple(sorted(settings.items()))
     if not model.built:
         model.build(None)
     compiled = _COMPILED.setdefault(model, {})
-    if settings not in compiled:
-        compiled[settings] = _Decoder(model, *settings)
-    return compiled[settings](token_ids.astype("int32"), mask)
+    if key not in compiled:
+        compiled[key] = _Decoder(model, steps, **settings)
+    return compiled[key](token_ids.astype("int32"), mask)
+
+
+# -- what a step feeds ------------------------------------------------------------
+
+
+class _EncoderDecoderSteps:
+    """An encoder-decoder model: the encoder reads the source once; the
+    decoder starts from `start_token_id` at position 0 and reads the token
+    at `index` each step (the whole prefix without the cache).
+
+    Buffer: the start token, then L slots (N = L + 1)."""
+
+    def __init__(self, start_token_id, use_cache):
+        self.start_token_id = start_token_id
+        self.use_cache = use_cache
+        self.prefill = False
+
+    def key(self):
+        return ("encoder-decoder", self.start_token_id, self.use_cache)
+
+    def begin(self, model, token_ids, mask, copies, length, padding_id):
+        """`(tokens (R, N), first index, cache, context)` with `copies` rows
+        per example (every beam of an example attends to its source)."""
+        encoder_outputs = model.encode(token_ids, mask)  # (B, S, D)
+        if copies > 1:
+            encoder_outputs = ops.repeat(encoder_outputs, copies, axis=0)  # (R, S, D)
+            mask = ops.repeat(mask, copies, axis=0)  # (R, S)
+        rows = ops.shape(encoder_outputs)[0]
+        tokens = ops.concatenate(
+            [
+                ops.full((rows, 1), self.start_token_id, dtype="int32"),
+                ops.full((rows, length), padding_id, dtype="int32"),
+            ],
+            axis=1,
+        )  # (R, L + 1)
+        cache = model.initial_cache(rows, length) if self.use_cache else []
+        return tokens, 0, cache, (encoder_outputs, mask, length)
+
+    def step(self, model, context, tokens, index, cache, first=False):
+        """Logits `(R, V)` for the token after `index`, and the new cache."""
+        encoder_outputs, mask, length = context
+        rows = ops.shape(tokens)[0]
+        if self.use_cache:
+            current = ops.slice(tokens, [0, index], [rows, 1])  # (R, 1)
+            logits, cache = model.decode_sequence(
+                current,
+                encoder_outputs,
+                mask,
+                # Generated tokens are real, even one equal to padding_id.
+                decoder_padding_mask=ops.ones_like(current, dtype="bool"),
+                cache=cache,
+                cache_update_index=index,
+            )
+            return logits[:, 0, :], cache  # (R, V)
+        # The fed part of the buffer, causally: positions after `index` do
+        # not change the logits at `index`.
+        fed = tokens[:, :length]  # (R, L)
+        logits = model.decode_sequence(
+            fed, encoder_outputs, mask, decoder_padding_mask=ops.ones_like(fed, "bool")
+        )  # (R, L, V)
+        return ops.take(logits, index, axis=1), cache  # (R, V)
+
+
+class _DecoderOnlySteps:
+    """A decoder-only model: the buffer holds the prompt, then L slots
+    (N = P + L). Decoding begins at the prompt's last token (index P - 1).
+
+    With the cache, the first step reads the whole prompt into a cache of
+    C = P + L - 1 positions (every token but the last generated one is fed
+    once) and later steps one token each; a token attends to the cache's
+    real positions only (left padding excluded) and, causally, to those not
+    after it. Without the cache, each step reads the first C tokens of the
+    buffer whole."""
+
+    def __init__(self, use_cache):
+        self.use_cache = use_cache
+        self.prefill = use_cache
+
+    def key(self):
+        return ("decoder-only", self.use_cache)
+
+    def begin(self, model, token_ids, mask, copies, length, padding_id):
+        if copies > 1:
+            token_ids = ops.repeat(token_ids, copies, axis=0)  # (R, P)
+            mask = ops.repeat(mask, copies, axis=0)  # (R, P)
+        rows, prompt_length = ops.shape(token_ids)[0], token_ids.shape[1]
+        tokens = ops.concatenate(
+            [token_ids, ops.full((rows, length), padding_id, dtype="int32")], axis=1
+        )  # (R, N)
+        real = ops.concatenate([mask, ops.ones((rows, length), dtype="bool")], axis=1)  # (R, N)
+        # Positions count real tokens only: left padding shifts nothing.
+        positions = ops.maximum(ops.cumsum(ops.cast(real, "int32"), axis=1) - 1, 0)  # (R, N)
+        cache_length = prompt_length + length - 1
+        cache = model.initial_cache(rows, cache_length) if self.use_cache else []
+        context = (
+            real[:, :cache_length],  # (R, C)
+            positions[:, :cache_length],  # (R, C)
+            mask,  # (R, P)
+            prompt_length,
+            cache_length,
+        )
+        return tokens, prompt_length - 1, cache, context
+
+    def step(self, model, context, tokens, index, cache, first=False):
+        real, positions, prompt_mask, prompt_length, cache_length = context
+        rows = ops.shape(tokens)[0]
+        if not self.use_cache:
+            logits = model.decode_sequence(
+                tokens[:, :cache_length], position_ids=positions, padding_mask=real
+            )  # (R, C, V)
+            return ops.take(logits, index, axis=1), cache  # (R, V)
+        keys = ops.expand_dims(real, 1)  # (R, 1, C): the real cache positions
+        if first:
+            logits, cache = model.decode_sequence(
+                tokens[:, :prompt_length],
+                position_ids=positions[:, :prompt_length],
+                padding_mask=prompt_mask,
+                attention_mask=ops.broadcast_to(keys, (rows, prompt_length, cache_length)),
+                cache=cache,
+                cache_update_index=0,
+            )  # (R, P, V)
+            return logits[:, -1, :], cache  # (R, V)
+        logits, cache = model.decode_sequence(
+            ops.slice(tokens, [0, index], [rows, 1]),  # (R, 1)
+            position_ids=ops.slice(positions, [0, index], [rows, 1]),  # (R, 1)
+            attention_mask=keys,
+            cache=cache,
+            cache_update_index=index,
+        )  # (R, 1, V)
+        return logits[:, 0, :], cache  # (R, V)
+
+
+# -- the loops ------------------------------------------------------------------------
 
 
 class _Decoder:
-    """One compiled decoding function for one model and one set of settings."""
+    """One compiled decoding function for one model, one kind of steps and
+    one set of settings."""
 
     def __init__(
         self,
         model,
+        steps,
         strategy,
         temperature,
         top_k,
         top_p,
         num_beams,
-        start_token_id,
         end_token_id,
         padding_id,
-        max_length,
+        length,
         seed,
-        use_cache,
     ):
         # A weak reference: this object lives in _COMPILED under the model as
         # its key, and a strong one would keep the model alive forever.
         self._model = weakref.ref(model)
-        self.use_cache = use_cache
+        self.steps = steps
         self.strategy = strategy
         self.temperature = temperature
         self.top_k = top_k
         self.top_p = top_p
         self.num_beams = num_beams
-        self.start_token_id = start_token_id
         self.end_token_id = end_token_id
         self.padding_id = padding_id
-        self.max_length = max_length
+        self.length = length
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._initial_seed_state = ops.convert_to_numpy(self.seed_generator.state.value)
@@ -182,65 +410,52 @@ class _Decoder:
         tokens = self.function(token_ids, mask)
         return np.asarray(ops.convert_to_numpy(tokens)).astype("int32")
 
+    def _loop(self, body, condition, state):
+        """`body` once outside the loop when the steps begin with a prefill
+        (a step of its own shape), then `ops.while_loop` for the rest."""
+        iterations = self.length
+        if self.steps.prefill:
+            state = body(*state, first=True)
+            iterations -= 1
+        if iterations == 0:
+            return state
+        return ops.while_loop(condition, body, state, maximum_iterations=iterations)
+
     # -- greedy and sampling ----------------------------------------------------
 
     def _search(self, token_ids, mask):
         self.traces += 1
         model = self.model
-        batch = ops.shape(token_ids)[0]
-        encoder_outputs = model.encode(token_ids, mask)  # (B, S, D)
-        cache = model.initial_cache(batch, self.max_length) if self.use_cache else []
-        tokens = ops.concatenate(
-            [
-                ops.full((batch, 1), self.start_token_id, dtype="int32"),
-                ops.full((batch, self.max_length), self.padding_id, dtype="int32"),
-            ],
-            axis=1,
-        )  # (B, L + 1)
-        finished = ops.zeros((batch,), dtype="bool")
+        tokens, first_index, cache, context = self.steps.begin(
+            model, token_ids, mask, 1, self.length, self.padding_id
+        )  # tokens (R, N)
+        finished = ops.zeros((ops.shape(tokens)[0],), dtype="bool")
+        last_index = first_index + self.length
 
         def condition(index, tokens, finished, cache, seed_state):
-            return ops.logical_and(index < self.max_length, ops.logical_not(ops.all(finished)))
+            return ops.logical_and(index < last_index, ops.logical_not(ops.all(finished)))
 
-        def body(index, tokens, finished, cache, seed_state):
-            if self.use_cache:
-                current = ops.slice(tokens, [0, index], [batch, 1])  # (B, 1)
-                logits, cache = model.decode_sequence(
-                    current,
-                    encoder_outputs,
-                    mask,
-                    # Generated tokens are real, even one equal to padding_id.
-                    decoder_padding_mask=ops.ones_like(current, dtype="bool"),
-                    cache=cache,
-                    cache_update_index=index,
-                )
-                logits = logits[:, 0, :]  # (B, V)
-            else:
-                # The fed part of the buffer, causally: positions after
-                # `index` do not change the logits at `index`.
-                fed = tokens[:, : self.max_length]  # (B, L)
-                logits = model.decode_sequence(
-                    fed, encoder_outputs, mask, decoder_padding_mask=ops.ones_like(fed, "bool")
-                )  # (B, L, V)
-                logits = ops.take(logits, index, axis=1)  # (B, V)
-            next_token, seed_state = self._choose(logits, seed_state)  # (B,)
+        def body(index, tokens, finished, cache, seed_state, first=False):
+            logits, cache = self.steps.step(model, context, tokens, index, cache, first)
+            next_token, seed_state = self._choose(logits, seed_state)  # (R,)
             next_token = ops.where(finished, self.padding_id, next_token)
             tokens = ops.slice_update(tokens, [0, index + 1], ops.expand_dims(next_token, 1))
             finished = ops.logical_or(finished, ops.equal(next_token, self.end_token_id))
             return index + 1, tokens, finished, cache, seed_state
 
-        seed_state = self.seed_generator.state.value
-        _, tokens, _, _, seed_state = ops.while_loop(
-            condition,
-            body,
-            (ops.convert_to_tensor(0, dtype="int32"), tokens, finished, cache, seed_state),
-            maximum_iterations=self.max_length,
+        state = (
+            ops.convert_to_tensor(first_index, dtype="int32"),
+            tokens,
+            finished,
+            cache,
+            self.seed_generator.state.value,
         )
+        _, tokens, _, _, seed_state = self._loop(body, condition, state)
         self.seed_generator.state.assign(seed_state)
-        return tokens[:, 1:]  # (B, L)
+        return tokens[:, first_index + 1 :]  # (B, L)
 
     def _choose(self, logits, seed_state):
-        """The next token of each row of `(B, V)` float32 logits, and the new
+        """The next token of each row of `(R, V)` float32 logits, and the new
         state of the random seed.
 
         The seed's state travels through the loop as a loop variable: a
@@ -260,7 +475,7 @@ class _Decoder:
         vocabulary = logits.shape[-1]
         k = min(self.top_k or vocabulary, vocabulary)
         # Candidates in descending order: the top k (all tokens without top_k).
-        sorted_logits, sorted_ids = ops.top_k(logits, k)  # (B, k)
+        sorted_logits, sorted_ids = ops.top_k(logits, k)  # (R, k)
         if self.top_p is not None:
             probabilities = ops.softmax(sorted_logits, axis=-1)
             before = ops.cumsum(probabilities, axis=-1) - probabilities
@@ -271,7 +486,7 @@ class _Decoder:
             )
         choice = keras.random.categorical(
             sorted_logits, 1, dtype="int32", seed=self.seed_generator
-        )  # (B, 1)
+        )  # (R, 1)
         return ops.cast(ops.take_along_axis(sorted_ids, choice, axis=-1)[:, 0], "int32")
 
     # -- beam search --------------------------------------------------------------
@@ -281,18 +496,11 @@ class _Decoder:
         model = self.model
         beams = self.num_beams
         batch = ops.shape(token_ids)[0]
-        encoder_outputs = model.encode(token_ids, mask)  # (B, S, D)
-        # Every beam of an example attends to that example's source.
-        encoder_outputs = ops.repeat(encoder_outputs, beams, axis=0)  # (B*K, S, D)
-        beam_mask = ops.repeat(mask, beams, axis=0)  # (B*K, S)
-        cache = model.initial_cache(batch * beams, self.max_length)
-        tokens = ops.concatenate(
-            [
-                ops.full((batch, beams, 1), self.start_token_id, dtype="int32"),
-                ops.full((batch, beams, self.max_length), self.padding_id, dtype="int32"),
-            ],
-            axis=2,
-        )  # (B, K, L + 1)
+        tokens, first_index, cache, context = self.steps.begin(
+            model, token_ids, mask, beams, self.length, self.padding_id
+        )  # tokens (B*K, N): the beams of an example are consecutive rows
+        width = tokens.shape[1]
+        tokens = ops.reshape(tokens, (batch, beams, width))  # (B, K, N)
         # Only the first beam is live at the start, so the first step does not
         # pick the same token K times.
         first = ops.concatenate(
@@ -303,23 +511,15 @@ class _Decoder:
             axis=1,
         )  # (B, K)
         finished = ops.zeros((batch, beams), dtype="bool")
+        last_index = first_index + self.length
 
         def condition(index, tokens, scores, finished, cache):
-            return ops.logical_and(index < self.max_length, ops.logical_not(ops.all(finished)))
+            return ops.logical_and(index < last_index, ops.logical_not(ops.all(finished)))
 
-        def body(index, tokens, scores, finished, cache):
-            current = ops.reshape(
-                ops.slice(tokens, [0, 0, index], [batch, beams, 1]), (batch * beams, 1)
-            )  # (B*K, 1)
-            logits, cache = model.decode_sequence(
-                current,
-                encoder_outputs,
-                beam_mask,
-                decoder_padding_mask=ops.ones_like(current, dtype="bool"),
-                cache=cache,
-                cache_update_index=index,
-            )
-            log_probs = ops.log_softmax(logits[:, 0, :], axis=-1)  # (B*K, V)
+        def body(index, tokens, scores, finished, cache, first=False):
+            rows = ops.reshape(tokens, (batch * beams, width))  # (B*K, N)
+            logits, cache = self.steps.step(model, context, rows, index, cache, first)
+            log_probs = ops.log_softmax(logits, axis=-1)  # (B*K, V)
             vocabulary = log_probs.shape[-1]
             log_probs = ops.reshape(log_probs, (batch, beams, vocabulary))  # (B, K, V)
             # A finished beam continues only with padding, at no cost.
@@ -343,14 +543,10 @@ class _Decoder:
             ]
             return index + 1, tokens, scores, finished, cache
 
-        _, tokens, scores, _, _ = ops.while_loop(
-            condition,
-            body,
-            (ops.convert_to_tensor(0, dtype="int32"), tokens, first, finished, cache),
-            maximum_iterations=self.max_length,
-        )
+        state = (ops.convert_to_tensor(first_index, dtype="int32"), tokens, first, finished, cache)
+        _, tokens, scores, _, _ = self._loop(body, condition, state)
         best = ops.expand_dims(ops.argmax(scores, axis=-1), (1, 2))  # (B, 1, 1)
-        return ops.take_along_axis(tokens, best, axis=1)[:, 0, 1:]  # (B, L)
+        return ops.take_along_axis(tokens, best, axis=1)[:, 0, first_index + 1 :]  # (B, L)
 
 
 def _reorder(cache, origin, batch, beams):
@@ -362,7 +558,10 @@ def _reorder(cache, origin, batch, beams):
     return ops.reshape(per_beam, shape)
 
 
-def _check_settings(strategy, temperature, top_k, top_p, num_beams):
+# -- argument checks ------------------------------------------------------------------
+
+
+def _check_settings(strategy, temperature, top_k, top_p, num_beams, use_cache=True):
     if strategy not in STRATEGIES:
         raise ValueError(f"`strategy` must be one of {STRATEGIES}, received strategy={strategy!r}.")
     sampling = {
@@ -379,12 +578,59 @@ def _check_settings(strategy, temperature, top_k, top_p, num_beams):
                 )
     if not temperature > 0:
         raise ValueError(f"`temperature` must be positive, received temperature={temperature!r}.")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+    if top_k is not None and (not _is_int(top_k) or top_k < 1):
         raise ValueError(f"`top_k` must be a positive int, received top_k={top_k!r}.")
     if top_p is not None and not 0.0 < top_p <= 1.0:
         raise ValueError(f"`top_p` must be in (0, 1], received top_p={top_p!r}.")
-    if strategy == "beam" and (not isinstance(num_beams, int) or num_beams < 1):
+    if strategy == "beam" and (not _is_int(num_beams) or num_beams < 1):
         raise ValueError(f"`num_beams` must be a positive int, received num_beams={num_beams!r}.")
+    if strategy == "beam" and not use_cache:
+        raise ValueError("Beam search always uses the cache; received use_cache=False.")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_length(argument, value):
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"`{argument}` must be a positive int, received {argument}={value!r}.")
+
+
+def _token_array(argument, token_ids):
+    token_ids = np.asarray(ops.convert_to_numpy(token_ids))
+    if token_ids.ndim != 2 or not np.issubdtype(token_ids.dtype, np.integer):
+        raise ValueError(
+            f"`{argument}` must be an integer array of shape (batch, length), received "
+            f"dtype {token_ids.dtype} and shape {token_ids.shape}."
+        )
+    return token_ids
+
+
+def _mask_array(argument, mask, shape):
+    mask = np.asarray(ops.convert_to_numpy(mask)).astype(bool)
+    if mask.shape != shape:
+        raise ValueError(
+            f"`{argument}` must have the shape of the token ids {shape}, received {mask.shape}."
+        )
+    return mask
+
+
+def _check_left_padding(mask):
+    """Each row: padding, then its real tokens (at least one) to the end."""
+    empty = np.flatnonzero(~mask.any(axis=1))
+    if empty.size:
+        raise ValueError(
+            f"`prompt_padding_mask` row {int(empty[0])} has no real token; every prompt needs one."
+        )
+    # Left padding: once a row is real, it stays real.
+    not_left = np.flatnonzero((mask[:, :-1] & ~mask[:, 1:]).any(axis=1))
+    if not_left.size:
+        raise ValueError(
+            f"`prompt_padding_mask` row {int(not_left[0])} has padding after a real token; "
+            "pad prompts on the left (the real tokens last), as generation continues from "
+            "each row's last position."
+        )
 
 
 def _check_token_range(argument, token_ids, vocabulary_size):

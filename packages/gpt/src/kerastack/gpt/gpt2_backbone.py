@@ -1,0 +1,256 @@
+"""GPT-2's decoder stack (Radford et al., 2019) as a functional Keras model,
+built from kerastack layers."""
+
+from kerastack.bert.bert_backbone import gelu_approximate
+from kerastack.core import keras, ops, serializable
+from kerastack.gpt.reversible_embedding import ReversibleEmbedding
+from kerastack.layernorm import LayerNormalization
+from kerastack.position import PositionEmbedding
+from kerastack.transformer import TransformerDecoder
+
+
+def _activation(name):
+    return gelu_approximate if name == "gelu_approximate" else name
+
+
+def _initializer(initializer_range):
+    return keras.initializers.RandomNormal(stddev=initializer_range)
+
+
+class _Pretrained:
+    """Reading HF configs and checkpoints, shared by `GPT2Backbone` and
+    `GPT2CausalLM` (which loads into its backbone's weights)."""
+
+    # HF's names: "transformer." before the decoder's tensors in
+    # GPT2LMHeadModel, the position table, and the buffers left out.
+    hf_prefix = "transformer."
+    hf_position_table = "wpe.weight"
+
+    @property
+    def hf_ignored_prefixes(self):
+        from kerastack.gpt.convert_hf import ignored_tensor_names
+
+        return ignored_tensor_names(self.num_layers)
+
+    @staticmethod
+    def _checkpoint_folder(path):
+        from kerastack.bert.convert_hf import checkpoint_folder
+
+        return checkpoint_folder(path)
+
+
+@serializable
+class GPT2Backbone(_Pretrained, keras.Model):
+    """GPT-2's decoder (Radford et al., 2019): token and learned position
+    embeddings, a stack of pre-norm causal `TransformerDecoder` blocks
+    (without cross-attention) and a final layer normalization.
+
+    A functional `keras.Model` from `{"token_ids", "padding_mask"}` to the
+    last hidden states; `GPT2CausalLM` adds the tied output logits and
+    generation. Token `t` sees tokens `<= t` only. Positions count from 0 at
+    the first column (pad on the right here; `GPT2CausalLM.generate` takes
+    left-padded prompts).
+
+    Letters: B batch, T length, D `hidden_dim`.
+
+    Args:
+        vocabulary_size: int, tokens in the vocabulary (GPT-2: 50,257).
+        num_layers: int, decoder blocks.
+        num_heads: int, attention heads per block.
+        hidden_dim: int, width D.
+        intermediate_dim: int, feed-forward width (GPT-2: `4 * hidden_dim`).
+        dropout: float, dropout on the embeddings, the attention weights and
+            each residual branch.
+        max_sequence_length: int, rows of the position table (GPT-2: 1,024).
+        activation: feed-forward activation: `"gelu_approximate"` (GELU's
+            tanh form, HF's "gelu_new", GPT-2's), `"gelu"` (exact), or any
+            Keras activation name.
+        layer_norm_epsilon: float.
+        initializer_range: float, standard deviation of the normal
+            initializers of embeddings and kernels.
+        dtype: the dtype policy of every layer (`"mixed_bfloat16"`,
+            `"mixed_float16"`, ...); layer norms and softmax compute in
+            float32 under a mixed policy.
+        **kwargs: `keras.Model` arguments (`name`, ...).
+
+    Inputs, a dict:
+        token_ids: int `(B, T)`.
+        padding_mask: `(B, T)`, true (1) on real tokens. Explicit: no token
+            id is taken to be padding. Padded positions are never attended
+            to; their own outputs are not defined.
+
+    Outputs:
+        `(B, T, D)`, the hidden states after the final layer normalization
+        (HF's `last_hidden_state`).
+
+    Example:
+
+    >>> backbone = GPT2Backbone(vocabulary_size=96, num_layers=2, num_heads=4,
+    ...     hidden_dim=32, intermediate_dim=128, max_sequence_length=64)
+    >>> ids = np.array([[5, 6, 7]], "int32")
+    >>> backbone({"token_ids": ids, "padding_mask": np.ones_like(ids)}).shape
+    (1, 3, 32)
+
+    References:
+        - [Radford et al., 2019, Language Models are Unsupervised Multitask
+          Learners](https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf)
+        - `keras_hub.models.GPT2Backbone`, HF `transformers.GPT2Model`
+    """
+
+    CONFIG_KEYS = (
+        "vocabulary_size",
+        "num_layers",
+        "num_heads",
+        "hidden_dim",
+        "intermediate_dim",
+        "dropout",
+        "max_sequence_length",
+        "activation",
+        "layer_norm_epsilon",
+        "initializer_range",
+    )
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        dropout=0.1,
+        max_sequence_length=1024,
+        activation="gelu_approximate",
+        layer_norm_epsilon=1e-5,
+        initializer_range=0.02,
+        dtype=None,
+        **kwargs,
+    ):
+        for argument, value in (
+            ("vocabulary_size", vocabulary_size),
+            ("num_layers", num_layers),
+            ("num_heads", num_heads),
+            ("hidden_dim", hidden_dim),
+            ("intermediate_dim", intermediate_dim),
+            ("max_sequence_length", max_sequence_length),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(
+                    f"`{argument}` must be a positive int, received {argument}={value!r}."
+                )
+        if hidden_dim % num_heads:
+            raise ValueError(
+                f"`hidden_dim`={hidden_dim} is not divisible by `num_heads`={num_heads}."
+            )
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        tokens = ReversibleEmbedding(
+            vocabulary_size,
+            hidden_dim,
+            embeddings_initializer=_initializer(initializer_range),
+            dtype=dtype,
+            name="token_embedding",
+        )(token_ids)  # (B, T, D)
+        positions = PositionEmbedding(
+            max_sequence_length,
+            initializer=_initializer(initializer_range),
+            dtype=dtype,
+            name="position_embedding",
+        )(tokens)  # (B, T, D)
+        x = keras.layers.Add(dtype=dtype, name="embeddings_add")([tokens, positions])
+        x = keras.layers.Dropout(dropout, dtype=dtype, name="embeddings_dropout")(x)
+        mask = ops.cast(padding_mask, "bool")
+        for index in range(num_layers):
+            x = TransformerDecoder(
+                intermediate_dim=intermediate_dim,
+                num_heads=num_heads,
+                dropout=dropout,
+                activation=_activation(activation),
+                layer_norm_epsilon=layer_norm_epsilon,
+                normalize_first=True,
+                kernel_initializer=_initializer(initializer_range),
+                dtype=dtype,
+                name=f"transformer_layer_{index}",
+            )(x, decoder_padding_mask=mask)  # (B, T, D)
+        x = LayerNormalization(epsilon=layer_norm_epsilon, dtype=dtype, name="layer_norm")(x)
+        super().__init__(
+            inputs={"token_ids": token_ids, "padding_mask": padding_mask},
+            outputs=x,
+            dtype=dtype,
+            **kwargs,
+        )
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.max_sequence_length = max_sequence_length
+        self.activation = activation
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.initializer_range = initializer_range
+
+    # -- the layers, by name (the cached decoding calls them one by one) ---------
+
+    @property
+    def token_embedding(self):
+        """The `ReversibleEmbedding` `(V, D)`, also the output projection."""
+        return self.get_layer("token_embedding")
+
+    @property
+    def position_embedding(self):
+        """The `PositionEmbedding` `(max_sequence_length, D)`."""
+        return self.get_layer("position_embedding")
+
+    @property
+    def embeddings_dropout(self):
+        return self.get_layer("embeddings_dropout")
+
+    @property
+    def transformer_layers(self):
+        """The `TransformerDecoder` blocks, first to last."""
+        return [self.get_layer(f"transformer_layer_{i}") for i in range(self.num_layers)]
+
+    @property
+    def layer_norm(self):
+        """The final `LayerNormalization` (HF's `ln_f`)."""
+        return self.get_layer("layer_norm")
+
+    # -- HF configs and checkpoints ------------------------------------------------
+
+    @classmethod
+    def from_config_file(cls, path, **kwargs):
+        """A randomly initialized backbone shaped by an HF GPT-2 `config.json`
+        (a file, or the folder holding it); see `GPT2Config`."""
+        from kerastack.gpt.gpt2_config import GPT2Config
+
+        return cls(**GPT2Config.from_json(path).backbone_arguments(), **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
+        """A backbone with the weights of the HF GPT-2 checkpoint in folder
+        `path` (`config.json` and `model.safetensors`, or `pytorch_model.bin`
+        where PyTorch is installed), or of the Hugging Face Hub model `path`
+        names (`"org/name"`, fetched by `huggingface_hub` or taken from its
+        cache). Loading is strict (see `load_gpt2_weights`)."""
+        from kerastack.gpt.convert_hf import load_gpt2_weights
+
+        path = cls._checkpoint_folder(path)
+        backbone = cls.from_config_file(path, **kwargs)
+        load_gpt2_weights(backbone, path, allow_longer_position_table)
+        return backbone
+
+    def hf_weight_table(self):
+        """`[(weight, hf_name, layout)]`: see `gpt2_weight_table`."""
+        from kerastack.gpt.convert_hf import gpt2_weight_table
+
+        return gpt2_weight_table(self)
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
+        config["dtype"] = self.dtype_policy.name
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

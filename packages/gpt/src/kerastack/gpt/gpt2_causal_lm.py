@@ -1,0 +1,189 @@
+"""GPT-2 as a causal language model: the backbone, logits tied to the token
+embedding, and generation with a key/value cache."""
+
+from kerastack.core import keras, ops, serializable
+from kerastack.gpt.gpt2_backbone import GPT2Backbone, _Pretrained
+
+
+@serializable
+class GPT2CausalLM(_Pretrained, keras.Model):
+    """GPT-2's language model (HF's `GPT2LMHeadModel`): a `GPT2Backbone`
+    and next-token logits `x @ wte^T`, the output projection tied to the
+    token embedding (no bias).
+
+    A functional `keras.Model` from `{"token_ids", "padding_mask"}` to
+    float32 logits `(B, T, V)` (also under mixed precision): train it with
+    `fit` on next-token targets, and continue prompts with `generate`.
+
+    Letters: B batch, T length, P prompt length, D width, V vocabulary,
+    C cache length.
+
+    Args:
+        backbone: a `GPT2Backbone`.
+        **kwargs: `keras.Model` arguments (`name`, ...); the dtype policy is
+            the backbone's.
+
+    Example:
+
+    >>> backbone = GPT2Backbone(vocabulary_size=96, num_layers=2, num_heads=4,
+    ...     hidden_dim=32, intermediate_dim=128, max_sequence_length=64)
+    >>> model = GPT2CausalLM(backbone)
+    >>> prompt = np.array([[5, 6, 7], [8, 9, 10]], "int32")
+    >>> model.generate(prompt, max_new_tokens=4).shape
+    (2, 4)
+    >>> model.generate(prompt, max_new_tokens=4, strategy="sample", top_p=0.9, seed=0).shape
+    (2, 4)
+
+    References:
+        - `keras_hub.models.GPT2CausalLM`, HF `transformers.GPT2LMHeadModel`
+    """
+
+    def __init__(self, backbone, **kwargs):
+        if not isinstance(backbone, GPT2Backbone):
+            raise ValueError(
+                f"GPT2CausalLM needs a GPT2Backbone, received {type(backbone).__name__}."
+            )
+        inputs = dict(backbone.input)
+        hidden = backbone(inputs)  # (B, T, D)
+        logits = backbone.token_embedding(hidden, reverse=True)  # (B, T, V), float32
+        kwargs.setdefault("dtype", backbone.dtype_policy)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.backbone = backbone
+
+    @property
+    def num_layers(self):
+        return self.backbone.num_layers
+
+    @property
+    def vocabulary_size(self):
+        return self.backbone.vocabulary_size
+
+    @property
+    def max_sequence_length(self):
+        return self.backbone.max_sequence_length
+
+    # -- the pass that generation runs ------------------------------------------
+
+    def decode_sequence(
+        self,
+        token_ids,
+        position_ids=None,
+        padding_mask=None,
+        attention_mask=None,
+        cache=None,
+        cache_update_index=None,
+        training=None,
+    ):
+        """Logits `(B, T, V)` (float32) of `token_ids` `(B, T)`, the model's
+        layers called one by one, optionally with a key/value cache.
+
+        Args:
+            token_ids: int `(B, T)`.
+            position_ids: int `(B, T)`, each token's position; by default
+                `cache_update_index + 0, 1, ...` (0, 1, ... without a
+                cache), as in the model's own call.
+            padding_mask: boolean `(B, T)`, True on real tokens (queries and,
+                without a cache, keys).
+            attention_mask: boolean `(B, T, S)`, True where a token may
+                attend; S is T, or C with a cache (where it is how padded
+                cache positions are left out). Causality is always applied
+                on top.
+            cache: a list with one `(key_cache, value_cache)` per block, each
+                `(B, C, N, H)` (see `initial_cache`).
+            cache_update_index: int or scalar int tensor, the cache position
+                of the first of `token_ids`; needed with `cache`.
+            training: bool, whether dropout is active.
+
+        Returns:
+            The logits, or `(logits, new_cache)` with a cache.
+        """
+        backbone = self.backbone
+        x = backbone.token_embedding(token_ids)  # (B, T, D)
+        if position_ids is None:
+            start = 0 if cache_update_index is None else cache_update_index
+            positions = backbone.position_embedding(x, start_index=start)  # (B, T, D)
+        else:
+            table = ops.cast(backbone.position_embedding.embeddings, x.dtype)  # (T_max, D)
+            positions = ops.take(table, ops.cast(position_ids, "int32"), axis=0)  # (B, T, D)
+        x = backbone.embeddings_dropout(x + positions, training=training)
+        if padding_mask is not None:
+            padding_mask = ops.cast(padding_mask, "bool")
+        new_cache = []
+        for index, block in enumerate(backbone.transformer_layers):
+            kwargs = {}
+            if cache is not None:
+                kwargs = {"cache": cache[index], "cache_update_index": cache_update_index}
+            x = block(
+                x,
+                decoder_padding_mask=padding_mask,
+                decoder_attention_mask=attention_mask,
+                training=training,
+                **kwargs,
+            )
+            if cache is not None:
+                x, layer_cache = x
+                new_cache.append(layer_cache)
+        x = backbone.layer_norm(x)  # (B, T, D)
+        logits = backbone.token_embedding(x, reverse=True)  # (B, T, V)
+        return (logits, new_cache) if cache is not None else logits
+
+    def initial_cache(self, batch_size, max_length):
+        """Empty key/value caches of every block for `max_length` positions."""
+        return [
+            block.initial_cache(batch_size, max_length)
+            for block in self.backbone.transformer_layers
+        ]
+
+    def generate(self, prompt_ids, max_new_tokens, **kwargs):
+        """Continue prompts: `kerastack.transformer.generate(self, prompt_ids,
+        max_new_tokens=max_new_tokens, **kwargs)`.
+
+        Args:
+            prompt_ids: int `(B, P)`; rows of different lengths padded on
+                the left, with `prompt_padding_mask`.
+            max_new_tokens: int, tokens generated per row.
+            **kwargs: `prompt_padding_mask`, `end_token_id` (GPT-2's
+                `<|endoftext|>` is 50,256; None never stops early),
+                `strategy` (`"greedy"`, `"sample"`, `"beam"`),
+                `temperature`, `top_k`, `top_p`, `num_beams`, `padding_id`,
+                `seed`, `use_cache`.
+
+        Returns:
+            int32 NumPy `(B, max_new_tokens)`: the new tokens only,
+            `padding_id` after a row's end token.
+        """
+        from kerastack.transformer.decoding import generate
+
+        return generate(self, prompt_ids, max_new_tokens=max_new_tokens, **kwargs)
+
+    # -- HF checkpoints and Keras config --------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
+        """The language model with the weights of the HF GPT-2 checkpoint in
+        folder `path` (or the Hub model `path` names); strict loading, and
+        an `lm_head.weight` in the checkpoint must equal `wte.weight`.
+        `kwargs` go to the backbone (`dtype`, ...)."""
+        from kerastack.gpt.convert_hf import load_gpt2_weights
+
+        path = cls._checkpoint_folder(path)
+        model = cls(GPT2Backbone.from_config_file(path, **kwargs))
+        load_gpt2_weights(model, path, allow_longer_position_table)
+        return model
+
+    def hf_weight_table(self):
+        """The backbone's table (the output projection is its token embedding)."""
+        return self.backbone.hf_weight_table()
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.layers.serialize(self.backbone),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.layers.deserialize(config["backbone"])
+        return cls(**config)

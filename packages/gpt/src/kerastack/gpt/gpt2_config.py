@@ -1,0 +1,160 @@
+"""GPT-2's hyperparameters, read from Hugging Face's `config.json`."""
+
+import dataclasses
+import json
+import os
+
+# Activations GPT-2 configs name, as Keras activations: HF's "gelu_new" (the
+# GPT-2 default) and "gelu_pytorch_tanh" are the tanh approximation, "gelu"
+# the exact erf form.
+_ACTIVATIONS = {
+    "gelu_new": "gelu_approximate",
+    "gelu_pytorch_tanh": "gelu_approximate",
+    "gelu": "gelu",
+    "relu": "relu",
+    "silu": "silu",
+    "swish": "silu",
+    "tanh": "tanh",
+}
+
+# Options of HF's GPT2Config that change the model, with the one value
+# kerastack's GPT2Backbone implements.
+_FIXED_OPTIONS = {
+    "scale_attn_weights": True,
+    "scale_attn_by_inverse_layer_idx": False,
+    "reorder_and_upcast_attn": False,
+    "add_cross_attention": False,
+    "tie_word_embeddings": True,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class GPT2Config:
+    """The shape of a GPT-2 model; field names and defaults are HF's
+    (`GPT2Config`, whose defaults are the 124M-parameter "gpt2").
+
+    Fields:
+        vocab_size: int, tokens in the vocabulary (GPT-2: 50,257).
+        n_positions: int, rows of the position table, the longest sequence.
+        n_embd: int, model width D.
+        n_layer: int, decoder blocks.
+        n_head: int, attention heads per block.
+        n_inner: int or None, feed-forward width; `4 * n_embd` when None.
+        activation_function: HF's name of the feed-forward activation.
+        resid_pdrop, embd_pdrop, attn_pdrop: dropout rates, which kerastack
+            takes as one (they must be equal).
+        layer_norm_epsilon: float.
+        initializer_range: float, standard deviation of the initializers.
+        bos_token_id, eos_token_id: ints or None, GPT-2's `<|endoftext|>`
+            (50,256) for both; for information (`generate` takes
+            `end_token_id` explicitly).
+    """
+
+    MODEL_TYPE = "gpt2"
+
+    vocab_size: int = 50257
+    n_positions: int = 1024
+    n_embd: int = 768
+    n_layer: int = 12
+    n_head: int = 12
+    n_inner: int | None = None
+    activation_function: str = "gelu_new"
+    resid_pdrop: float = 0.1
+    embd_pdrop: float = 0.1
+    attn_pdrop: float = 0.1
+    layer_norm_epsilon: float = 1e-5
+    initializer_range: float = 0.02
+    bos_token_id: int | None = 50256
+    eos_token_id: int | None = 50256
+
+    @classmethod
+    def from_dict(cls, values):
+        """A config from a `config.json` dict. Unknown keys (`architectures`,
+        `task_specific_params`, ...) are ignored; another `model_type`, or an
+        option this model does not implement (`_FIXED_OPTIONS`), is an error
+        naming it."""
+        model_type = values.get("model_type", cls.MODEL_TYPE)
+        if model_type != cls.MODEL_TYPE:
+            raise ValueError(
+                f"This is a {model_type!r} config, not a {cls.MODEL_TYPE!r} one; "
+                "GPT2Config reads GPT-2 configs only."
+            )
+        unsupported = [
+            f"{key}={values[key]!r} (supported: {supported!r})"
+            for key, supported in _FIXED_OPTIONS.items()
+            if key in values and values[key] != supported
+        ]
+        if unsupported:
+            raise ValueError(f"Unsupported GPT-2 options: {', '.join(unsupported)}.")
+        fields = {field.name for field in dataclasses.fields(cls)}
+        config = cls(**{key: value for key, value in values.items() if key in fields})
+        config.validate()
+        return config
+
+    @classmethod
+    def from_json(cls, path):
+        """A config from a JSON file, or from the `config.json` in folder `path`."""
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            path = os.path.join(path, "config.json")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No config.json at {path}.")
+        with open(path, encoding="utf-8") as file:
+            try:
+                values = json.load(file)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path} is not valid JSON: {error}") from error
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} does not hold a JSON object.")
+        return cls.from_dict(values)
+
+    def validate(self):
+        """Raise a `ValueError` naming a field this model cannot take."""
+        for name in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"`{name}` must be a positive int, received {name}={value!r}.")
+        if self.n_inner is not None and (not isinstance(self.n_inner, int) or self.n_inner < 1):
+            raise ValueError(
+                f"`n_inner` must be a positive int or null, received {self.n_inner!r}."
+            )
+        if self.activation_function not in _ACTIVATIONS:
+            raise ValueError(
+                f"Unknown activation_function {self.activation_function!r}; expected one of "
+                f"{sorted(_ACTIVATIONS)}."
+            )
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}.")
+        rates = {"resid_pdrop": self.resid_pdrop, "embd_pdrop": self.embd_pdrop}
+        rates["attn_pdrop"] = self.attn_pdrop
+        if len(set(rates.values())) > 1:
+            given = ", ".join(f"{key}={value}" for key, value in rates.items())
+            raise ValueError(
+                f"GPT2Backbone has one dropout rate for embeddings, attention and residual "
+                f"branches, but this config gives {given}; make them equal."
+            )
+
+    @property
+    def activation(self):
+        """The Keras activation of the feed-forward networks."""
+        return _ACTIVATIONS[self.activation_function]
+
+    @property
+    def intermediate_dim(self):
+        """The feed-forward width: `n_inner`, or `4 * n_embd`."""
+        return self.n_inner if self.n_inner is not None else 4 * self.n_embd
+
+    def backbone_arguments(self):
+        """Keyword arguments of `GPT2Backbone` for this config."""
+        return {
+            "vocabulary_size": self.vocab_size,
+            "num_layers": self.n_layer,
+            "num_heads": self.n_head,
+            "hidden_dim": self.n_embd,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.resid_pdrop,
+            "max_sequence_length": self.n_positions,
+            "activation": self.activation,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "initializer_range": self.initializer_range,
+        }

@@ -1,0 +1,60 @@
+from kerastack.bert.bert_backbone import Embedding
+from kerastack.core import keras, ops, serializable
+
+
+@serializable
+class ReversibleEmbedding(Embedding):
+    """A token embedding that also gives output logits with the same table
+    (tied input and output embeddings, Press and Wolf, 2017).
+
+    Called on token ids it looks them up, `(B, T) -> (B, T, D)`, with a
+    dense gradient for the table on every backend (as kerastack-bert's
+    embeddings). Called with `reverse=True` on hidden states it projects
+    them back onto the vocabulary, `(B, T, D) -> (B, T, V)`:
+    `logits = x @ table^T`, computed in the layer's compute dtype and
+    returned in float32 (also under mixed precision).
+
+    Letters: B batch, T length, D `output_dim`, V `input_dim`.
+
+    Args:
+        input_dim: int, the vocabulary size V.
+        output_dim: int, the embedding width D.
+        **kwargs: `keras.layers.Embedding` arguments
+            (`embeddings_initializer`, `name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: int token ids `(B, T)`, or hidden states `(B, T, D)` with
+            `reverse=True`.
+        reverse: bool, project hidden states onto the vocabulary.
+
+    Example:
+
+    >>> embedding = ReversibleEmbedding(100, 16)
+    >>> x = embedding(np.array([[1, 2, 3]]))  # (1, 3, 16)
+    >>> embedding(x, reverse=True).shape
+    (1, 3, 100)
+
+    References:
+        - [Press and Wolf, 2017](https://arxiv.org/abs/1608.05859)
+        - `keras.layers.ReversibleEmbedding` (Keras 3.12 and later)
+    """
+
+    def call(self, inputs, reverse=False):
+        if not reverse:
+            return super().call(inputs)  # (B, T, D)
+        table = ops.cast(self.embeddings, self.compute_dtype)  # (V, D)
+        hidden = ops.cast(inputs, self.compute_dtype)  # (B, T, D)
+        logits = ops.matmul(hidden, ops.transpose(table))  # (B, T, V)
+        return ops.cast(logits, "float32")
+
+    def compute_output_shape(self, input_shape, reverse=False):
+        if reverse:
+            return tuple(input_shape[:-1]) + (self.input_dim,)
+        return tuple(input_shape) + (self.output_dim,)
+
+    def compute_output_spec(self, inputs, reverse=False):
+        shape = self.compute_output_shape(tuple(inputs.shape), reverse)
+        return keras.KerasTensor(shape, dtype="float32" if reverse else self.compute_dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
