@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
+from kerastack.attention import packed_attention_mask
 from kerastack.core import keras
 from kerastack.gpt import (
     FusedWeights,
@@ -174,6 +175,29 @@ class ModelTest(TestCase):
         # A real token is real whatever its id: the mask, not id 0, decides.
         zeros = np.where(mask, 0, PROMPT).astype("int32")
         self.assertFalse(np.allclose(logits_of(model, zeros, mask), logits_of(model, zeros)))
+
+    def test_packed_sequences_give_each_sequence_its_own_logits(self):
+        # Two prompts packed in one row, with the block-diagonal causal mask
+        # and positions restarting at each: each gets its logits alone.
+        model = shared_model()
+        first, second = PROMPT[0], PROMPT[2, :4]
+        packed = np.concatenate([first, second, [PAD]])[None].astype("int32")  # (1, 10)
+        sequence_ids = np.array([[1] * 5 + [2] * 4 + [0]], "int32")
+        positions = np.array([[0, 1, 2, 3, 4, 0, 1, 2, 3, 0]], "int32")
+        mask = packed_attention_mask(sequence_ids, causal=True, padding_mask=sequence_ids > 0)
+        logits = to_numpy(
+            model.decode_sequence(
+                packed,
+                position_ids=positions,
+                padding_mask=sequence_ids > 0,
+                attention_mask=mask,
+            )
+        )[0]
+        np.testing.assert_allclose(logits[:5], logits_of(model, [first])[0], atol=1e-5)
+        np.testing.assert_allclose(logits[5:9], logits_of(model, [second])[0], atol=1e-5)
+        # Causality alone would let the second prompt see the first.
+        mixed = logits_of(model, packed, sequence_ids > 0)[0]
+        self.assertGreater(np.abs(mixed[5:9] - logits[5:9]).max(), 1e-3)
 
     def test_keras_file_round_trip(self):
         model = shared_model()

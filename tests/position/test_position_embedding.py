@@ -113,6 +113,34 @@ def test_tensor_start_index():
         )
 
 
+def test_position_ids_pick_rows_of_the_table():
+    layer, table = make_layer()
+    x = np.zeros((2, 4, 4), "float32")
+    ids = np.array([[0, 1, 0, 1], [7, 2, 5, 3]], "int32")  # two packed rows
+    np.testing.assert_allclose(to_numpy(layer(x, position_ids=ids)), table[ids], atol=1e-6)
+    # One row of ids serves the whole batch; a tensor of ids gives the same.
+    np.testing.assert_allclose(
+        to_numpy(layer(x, position_ids=keras.ops.convert_to_tensor(ids[1]))),
+        np.broadcast_to(table[ids[1]], (2, 4, 4)),
+        atol=1e-6,
+    )
+
+
+def test_position_ids_traced_inside_a_compiled_function():
+    layer, table = make_layer()
+    x = np.zeros((1, 3, 4), "float32")
+    ids = np.array([[6, 0, 3]], "int32")
+    outputs = keras.ops.fori_loop(0, 1, lambda i, y: layer(x, position_ids=ids + i * 0), x)
+    np.testing.assert_allclose(to_numpy(outputs), table[ids], atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [[[0, 8, 1]], [[-1, 0, 1]]])
+def test_position_ids_outside_the_table(bad):
+    layer, _ = make_layer()
+    with pytest.raises(ValueError, match=r"position_ids.*\[0, 8\)"):
+        layer(np.zeros((1, 3, 4), "float32"), position_ids=np.array(bad, "int32"))
+
+
 def test_decoding_step_by_step_matches_the_full_pass():
     # start_index traced inside ops.fori_loop (compiled on JAX), as in a
     # cached decoding loop.

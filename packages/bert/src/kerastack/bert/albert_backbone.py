@@ -5,8 +5,10 @@ from kerastack.bert.bert_backbone import (
     Embedding,
     EncoderBackbone,
     _initializer,
+    attention_mask_of,
     embeddings_sum,
     encoder_block,
+    optional_inputs,
     pooler,
 )
 from kerastack.bert.convert_hf import SAME, TRANSPOSE, block_weight_table
@@ -61,6 +63,8 @@ class AlbertBackbone(EncoderBackbone, keras.Model):
         layer_norm_epsilon=1e-12,
         initializer_range=0.02,
         dtype=None,
+        attention_mask_input=False,
+        position_ids_input=False,
         **kwargs,
     ):
         if num_groups < 1 or num_layers % num_groups:
@@ -72,6 +76,7 @@ class AlbertBackbone(EncoderBackbone, keras.Model):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        extra = optional_inputs(attention_mask_input, position_ids_input)
         tokens = Embedding(
             vocabulary_size,
             embedding_dim,
@@ -84,7 +89,7 @@ class AlbertBackbone(EncoderBackbone, keras.Model):
             initializer=_initializer(initializer_range),
             dtype=dtype,
             name="position_embedding",
-        )(tokens)
+        )(tokens, position_ids=extra.get("position_ids"))
         segments = Embedding(
             num_segments,
             embedding_dim,
@@ -100,6 +105,7 @@ class AlbertBackbone(EncoderBackbone, keras.Model):
             name="embeddings_projection",
         )(x)  # (B, T, D)
         mask = ops.cast(padding_mask, "bool")
+        attention_mask = attention_mask_of(extra)
         groups = [
             [
                 encoder_block(
@@ -119,13 +125,14 @@ class AlbertBackbone(EncoderBackbone, keras.Model):
         passes_per_group = num_layers // num_groups
         for depth in range(num_layers):
             for block in groups[depth // passes_per_group]:
-                x = block(x, padding_mask=mask)
+                x = block(x, padding_mask=mask, attention_mask=attention_mask)
         pooled = pooler(x, hidden_dim, initializer_range, dtype)
         super().__init__(
             inputs={
                 "token_ids": token_ids,
                 "segment_ids": segment_ids,
                 "padding_mask": padding_mask,
+                **extra,
             },
             outputs={"sequence_output": x, "pooled_output": pooled},
             dtype=dtype,

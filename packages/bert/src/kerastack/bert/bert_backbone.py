@@ -66,12 +66,33 @@ def encoder_block(
     )
 
 
-def encoder_stack(x, mask, num_layers, *block_arguments):
+def encoder_stack(x, mask, num_layers, *block_arguments, attention_mask=None):
     """`num_layers` blocks (`encoder_block(name, *block_arguments)`) named
-    `transformer_layer_{index}`, applied in turn to `x` under `mask`."""
+    `transformer_layer_{index}`, applied in turn to `x` under `mask` (and
+    `attention_mask`, `(B, T, T)`, where given)."""
     for index in range(num_layers):
-        x = encoder_block(f"transformer_layer_{index}", *block_arguments)(x, padding_mask=mask)
+        block = encoder_block(f"transformer_layer_{index}", *block_arguments)
+        x = block(x, padding_mask=mask, attention_mask=attention_mask)
     return x
+
+
+def optional_inputs(attention_mask_input, position_ids_input):
+    """The inputs an encoder backbone takes only when asked to, by name:
+    `attention_mask` `(B, T, T)` and `position_ids` `(B, T)`."""
+    inputs = {}
+    if attention_mask_input:
+        inputs["attention_mask"] = keras.Input(
+            shape=(None, None), dtype="int32", name="attention_mask"
+        )
+    if position_ids_input:
+        inputs["position_ids"] = keras.Input(shape=(None,), dtype="int32", name="position_ids")
+    return inputs
+
+
+def attention_mask_of(inputs):
+    """The boolean `(B, T, T)` attention mask among `optional_inputs`, or None."""
+    mask = inputs.get("attention_mask")
+    return None if mask is None else ops.cast(mask, "bool")
 
 
 def pooler(x, hidden_dim, initializer_range, dtype, name="pooled_dense"):
@@ -193,6 +214,10 @@ class BertBackbone(EncoderBackbone, keras.Model):
         dtype: the dtype policy of every layer (`"mixed_bfloat16"`,
             `"mixed_float16"`, ...); layer norms and softmax compute in
             float32 under a mixed policy.
+        attention_mask_input: bool, whether the model takes an
+            `attention_mask` input (UniLM, packed sequences).
+        position_ids_input: bool, whether the model takes a `position_ids`
+            input (packed sequences).
         **kwargs: `keras.Model` arguments (`name`, ...).
 
     Inputs, a dict:
@@ -200,6 +225,14 @@ class BertBackbone(EncoderBackbone, keras.Model):
         segment_ids: int `(B, T)`, 0 for the first segment, 1 for the second.
         padding_mask: `(B, T)`, true (1) on real tokens. Explicit: no token id
             is assumed to be padding.
+        attention_mask: `(B, T, T)`, with `attention_mask_input=True` only:
+            true (1) where token t may attend to token s, on top of
+            `padding_mask`. `kerastack.attention.prefix_lm_attention_mask`
+            gives UniLM's (bidirectional source, causal target),
+            `packed_attention_mask` one block per packed sequence.
+        position_ids: int `(B, T)`, with `position_ids_input=True` only: each
+            token's row of the position table (0, 1, ... by default; packed
+            sequences restart at each sequence).
 
     Outputs, a dict:
         sequence_output: `(B, T, D)`, the last block's output.
@@ -218,6 +251,8 @@ class BertBackbone(EncoderBackbone, keras.Model):
         "activation",
         "layer_norm_epsilon",
         "initializer_range",
+        "attention_mask_input",
+        "position_ids_input",
     )
 
     def __init__(
@@ -234,11 +269,14 @@ class BertBackbone(EncoderBackbone, keras.Model):
         layer_norm_epsilon=1e-12,
         initializer_range=0.02,
         dtype=None,
+        attention_mask_input=False,
+        position_ids_input=False,
         **kwargs,
     ):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        extra = optional_inputs(attention_mask_input, position_ids_input)
         tokens = Embedding(
             vocabulary_size,
             hidden_dim,
@@ -251,7 +289,7 @@ class BertBackbone(EncoderBackbone, keras.Model):
             initializer=_initializer(initializer_range),
             dtype=dtype,
             name="position_embedding",
-        )(tokens)
+        )(tokens, position_ids=extra.get("position_ids"))
         segments = Embedding(
             num_segments,
             hidden_dim,
@@ -271,6 +309,7 @@ class BertBackbone(EncoderBackbone, keras.Model):
             layer_norm_epsilon,
             initializer_range,
             dtype,
+            attention_mask=attention_mask_of(extra),
         )
         pooled = pooler(x, hidden_dim, initializer_range, dtype)
         super().__init__(
@@ -278,6 +317,7 @@ class BertBackbone(EncoderBackbone, keras.Model):
                 "token_ids": token_ids,
                 "segment_ids": segment_ids,
                 "padding_mask": padding_mask,
+                **extra,
             },
             outputs={"sequence_output": x, "pooled_output": pooled},
             dtype=dtype,

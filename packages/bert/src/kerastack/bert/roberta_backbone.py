@@ -6,8 +6,10 @@ from kerastack.bert.bert_backbone import (
     Embedding,
     EncoderBackbone,
     _initializer,
+    attention_mask_of,
     embeddings_sum,
     encoder_stack,
+    optional_inputs,
     pooler,
 )
 from kerastack.core import keras, ops, serializable
@@ -40,6 +42,11 @@ class RobertaBackbone(EncoderBackbone, keras.Model):
     Inputs, a dict:
         token_ids: int `(B, T)`.
         padding_mask: `(B, T)`, true (1) on real tokens.
+        attention_mask: as `BertBackbone`'s, with `attention_mask_input=True`.
+        position_ids: int `(B, T)`, with `position_ids_input=True` only: rows
+            of the position table as HF's `position_ids` (real tokens from
+            `padding_id + 1`: a packed sequence's tokens take
+            `padding_id + 1, padding_id + 2, ...`).
 
     Outputs, a dict:
         sequence_output: `(B, T, D)`.
@@ -63,6 +70,8 @@ class RobertaBackbone(EncoderBackbone, keras.Model):
         layer_norm_epsilon=1e-5,
         initializer_range=0.02,
         dtype=None,
+        attention_mask_input=False,
+        position_ids_input=False,
         **kwargs,
     ):
         if not 0 <= padding_id < max_sequence_length - 1:
@@ -72,9 +81,12 @@ class RobertaBackbone(EncoderBackbone, keras.Model):
             )
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        real = ops.cast(ops.not_equal(padding_mask, 0), "int32")
-        # Real tokens count from padding_id + 1; padding takes padding_id.
-        position_ids = ops.cumsum(real, axis=1) * real + padding_id  # (B, T)
+        extra = optional_inputs(attention_mask_input, position_ids_input)
+        position_ids = extra.get("position_ids")
+        if position_ids is None:
+            real = ops.cast(ops.not_equal(padding_mask, 0), "int32")
+            # Real tokens count from padding_id + 1; padding takes padding_id.
+            position_ids = ops.cumsum(real, axis=1) * real + padding_id  # (B, T)
         tokens = Embedding(
             vocabulary_size,
             hidden_dim,
@@ -108,10 +120,11 @@ class RobertaBackbone(EncoderBackbone, keras.Model):
             layer_norm_epsilon,
             initializer_range,
             dtype,
+            attention_mask=attention_mask_of(extra),
         )
         pooled = pooler(x, hidden_dim, initializer_range, dtype)
         super().__init__(
-            inputs={"token_ids": token_ids, "padding_mask": padding_mask},
+            inputs={"token_ids": token_ids, "padding_mask": padding_mask, **extra},
             outputs={"sequence_output": x, "pooled_output": pooled},
             dtype=dtype,
             **kwargs,

@@ -1,5 +1,7 @@
 import numbers
 
+import numpy as np
+
 from kerastack.core import keras, ops, serializable, static_shape
 
 
@@ -8,10 +10,10 @@ class PositionEmbedding(keras.layers.Layer):
     """Learned absolute position embeddings: one trainable row per position.
 
     Returns the embeddings of positions `start_index, ..., start_index + T - 1`
-    broadcast to the shape of the input, for the caller to add to the token
-    embeddings. Only the input's shape is read, never its values. The table
-    has `max_sequence_length` rows; shorter inputs use the first rows (from
-    `start_index`), longer ones are an error.
+    (or of the given `position_ids`) broadcast to the shape of the input, for
+    the caller to add to the token embeddings. Only the input's shape is
+    read, never its values. The table has `max_sequence_length` rows; shorter
+    inputs use the first rows (from `start_index`), longer ones are an error.
 
     Letters: B batch, T sequence length, D feature size.
 
@@ -29,6 +31,12 @@ class PositionEmbedding(keras.layers.Layer):
             step: the cache position during incremental decoding. A tensor
             may be traced (inside a compiled decode loop); only a Python int
             is range-checked.
+        position_ids: optional int `(B, T)` or `(T,)`, each step's row of the
+            table (packed sequences restart them at each sequence); replaces
+            `start_index`. Each id must be in `[0, max_sequence_length)`:
+            checked where the ids are known (eager calls), not inside a
+            compiled function, where an id out of range is the backend's
+            gather (clamped, zeros or an error).
 
     Returns `(B, T, D)` in the layer's compute dtype. A Keras mask on the
     input passes through unchanged.
@@ -79,8 +87,13 @@ class PositionEmbedding(keras.layers.Layer):
             trainable=True,
         )
 
-    def call(self, inputs, start_index=0):
+    def call(self, inputs, start_index=0, position_ids=None):
         shape = ops.shape(inputs)
+        if position_ids is not None:
+            self._check_ids(position_ids)
+            embeddings = ops.cast(self.embeddings, self.compute_dtype)
+            rows = ops.take(embeddings, ops.cast(position_ids, "int32"), axis=0)  # (B, T, D)
+            return ops.broadcast_to(rows, shape)
         length, features = shape[-2], static_shape(self.embeddings)[-1]
         self._check_range(length, start_index)
         embeddings = ops.cast(self.embeddings, self.compute_dtype)
@@ -104,6 +117,21 @@ class PositionEmbedding(keras.layers.Layer):
             }
         )
         return config
+
+    def _check_ids(self, position_ids):
+        """Raise on ids out of the table where their values are known."""
+        try:
+            ids = np.asarray(position_ids)
+        except Exception:  # traced: known only at run time
+            return
+        if ids.dtype.kind not in "iu":  # symbolic (an object array), or not integers
+            return
+        if ids.size and (ids.min() < 0 or ids.max() >= self.max_sequence_length):
+            raise ValueError(
+                f"`position_ids` must be in [0, {self.max_sequence_length}) "
+                f"(max_sequence_length={self.max_sequence_length}); received ids from "
+                f"{ids.min()} to {ids.max()}."
+            )
 
     def _check_range(self, length, start_index):
         """Raise when a known length (and a Python int start) overruns the table."""
