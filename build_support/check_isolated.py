@@ -87,7 +87,14 @@ PACKAGES = {
         "    hidden_dim=8, intermediate_dim=16, max_sequence_length=12))\n"
         "prompt = np.array([[3, 4, 5], [0, 6, 7]], 'int32')\n"
         "out = m.generate(prompt, max_new_tokens=4, prompt_padding_mask=prompt > 0)\n"
-        "assert out.shape == (2, 4) and out.dtype == np.int32\n",
+        "assert out.shape == (2, 4) and out.dtype == np.int32\n"
+        "from kerastack.gpt import GPT2Tokenizer\n"
+        "t = GPT2Tokenizer({'a': 0, 'b': 1, 'c': 2, '\u0120': 3, 'ab': 4, '<|endoftext|>': 5},\n"
+        "    [('a', 'b')])\n"
+        "m = GPT2CausalLM(GPT2Backbone(vocabulary_size=6, num_layers=1, num_heads=2,\n"
+        "    hidden_dim=8, intermediate_dim=16, max_sequence_length=12))\n"
+        "texts = m.generate_text(t, ['ab c', 'a'], max_new_tokens=3)\n"
+        "assert len(texts) == 2 and all(isinstance(text, str) for text in texts)\n",
     ),
 }
 

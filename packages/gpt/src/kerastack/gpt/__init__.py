@@ -4,6 +4,7 @@ from kerastack.gpt.convert_hf import FusedWeights, gpt2_weight_table, load_gpt2_
 from kerastack.gpt.gpt2_backbone import GPT2Backbone
 from kerastack.gpt.gpt2_causal_lm import GPT2CausalLM
 from kerastack.gpt.gpt2_config import GPT2Config
+from kerastack.gpt.gpt2_tokenizer import GPT2Tokenizer
 from kerastack.gpt.reversible_embedding import ReversibleEmbedding
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "GPT2Backbone",
     "GPT2CausalLM",
     "GPT2Config",
+    "GPT2Tokenizer",
     "ReversibleEmbedding",
     "gpt2_weight_table",
     "load_gpt2_weights",

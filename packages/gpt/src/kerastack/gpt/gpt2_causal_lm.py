@@ -156,6 +156,45 @@ class GPT2CausalLM(_Pretrained, keras.Model):
 
         return generate(self, prompt_ids, max_new_tokens=max_new_tokens, **kwargs)
 
+    def generate_text(self, tokenizer, prompts, max_new_tokens, **kwargs):
+        """Continue texts: `prompts` encoded by `tokenizer` (a
+        `GPT2Tokenizer`) padded on the left, `generate`, and each row's new
+        tokens up to (not including) the end token decoded.
+
+        Args:
+            tokenizer: a `GPT2Tokenizer` of this model's vocabulary.
+            prompts: list of str (or one str).
+            max_new_tokens: int, tokens generated per prompt.
+            **kwargs: as `generate`; `end_token_id` defaults to the
+                tokenizer's (`None` never stops early).
+
+        Returns:
+            The continuations, a list of str (one str for one str).
+        """
+        single = isinstance(prompts, str)
+        inputs = tokenizer.encode_batch([prompts] if single else prompts, padding_side="left")
+        if tokenizer.vocabulary_size > self.vocabulary_size:
+            raise ValueError(
+                f"The tokenizer has {tokenizer.vocabulary_size} tokens, more than the "
+                f"model's vocabulary_size={self.vocabulary_size}."
+            )
+        kwargs.setdefault("end_token_id", tokenizer.end_token_id)
+        kwargs.setdefault("padding_id", tokenizer.end_token_id)
+        tokens = self.generate(
+            inputs["token_ids"],
+            max_new_tokens,
+            prompt_padding_mask=inputs["padding_mask"],
+            **kwargs,
+        )
+        end = kwargs["end_token_id"]
+        texts = []
+        for row in tokens:
+            row = list(row)
+            if end is not None and end in row:
+                row = row[: row.index(end)]
+            texts.append(tokenizer.detokenize(row))
+        return texts[0] if single else texts
+
     # -- HF checkpoints and Keras config --------------------------------------------
 
     @classmethod
