@@ -59,6 +59,38 @@ def test_hub_name_resolves_through_the_huggingface_hub_cache(tmp_path, monkeypat
         BertBackbone.from_pretrained(str(tmp_path / "nowhere"))
 
 
+def test_a_hub_download_holds_every_familys_tokenizer_files(tmp_path, monkeypatch):
+    # A stand-in for huggingface_hub.snapshot_download that, like the real
+    # one, fetches only the files allow_patterns names.
+    import fnmatch
+
+    import huggingface_hub
+
+    from kerastack.bert import AlbertBackbone, AlbertTokenizer, RobertaTokenizer
+    from tests.conformance import make_family_references as family_refs
+
+    sources = {"org/roberta": family_refs.ROBERTA_FOLDER, "org/albert": family_refs.ALBERT_FOLDER}
+
+    def snapshot_download(name, allow_patterns, **kwargs):
+        folder = tmp_path / name.replace("/", "--")
+        folder.mkdir(exist_ok=True)
+        for file in os.listdir(sources[name]):
+            if any(fnmatch.fnmatch(file, pattern) for pattern in allow_patterns):
+                shutil.copy(os.path.join(sources[name], file), folder / file)
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    roberta = RobertaTokenizer.from_folder("org/roberta")
+    local = RobertaTokenizer.from_folder(family_refs.ROBERTA_FOLDER)
+    assert roberta.token_ids("Hello world!") == local.token_ids("Hello world!")
+    albert = AlbertTokenizer.from_folder("org/albert")
+    assert (
+        albert.vocabulary_size
+        == AlbertTokenizer.from_folder(family_refs.ALBERT_FOLDER).vocabulary_size
+    )
+    AlbertBackbone.from_pretrained("org/albert")  # config and weights came too
+
+
 def test_tokenizer_case_from_config_or_google_folder_names(tmp_path):
     vocabulary = "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Hello", "hello"])
     for name, lowercase in [("uncased_L-2_H-32", True), ("cased_L-2_H-32", False),

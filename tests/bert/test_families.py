@@ -155,6 +155,44 @@ def test_loading_is_strict_and_all_or_nothing(tmp_path):
         load_hf_weights(bert, refs.ALBERT_FOLDER)
 
 
+@pytest.mark.parametrize("kind", ["roberta", "albert"])
+def test_a_checkpoint_without_a_pooler_loads_the_rest_and_warns(kind, tmp_path):
+    # roberta-base and roberta-large were saved by a masked-LM model: no pooler.
+    from safetensors.numpy import save_file
+
+    cls, folder = {
+        "roberta": (RobertaBackbone, refs.ROBERTA_FOLDER),
+        "albert": (AlbertBackbone, refs.ALBERT_FOLDER),
+    }[kind]
+    tensors = read_safetensors(os.path.join(folder, "model.safetensors"))
+    pooler = sorted(name for name in tensors if name.startswith("pooler."))
+    assert len(pooler) == 2
+    complete = cls.from_pretrained(folder)
+    backbone = cls.from_config_file(folder)
+    initial_pooler = weights(backbone.get_layer("pooled_dense"))
+    save_file(
+        {k: v for k, v in tensors.items() if k not in pooler}, str(tmp_path / "model.safetensors")
+    )
+    with pytest.warns(UserWarning, match="has no pooler"):
+        load_hf_weights(backbone, str(tmp_path))
+    for old, new in zip(initial_pooler, weights(backbone.get_layer("pooled_dense")), strict=True):
+        np.testing.assert_array_equal(old, new)
+    loaded = {w.path: v for w, v in zip(backbone.weights, weights(backbone), strict=True)}
+    for weight, value in zip(complete.weights, weights(complete), strict=True):
+        if "pooled_dense" not in weight.path:
+            np.testing.assert_array_equal(loaded[weight.path], value)
+    # Half a pooler is a damaged file: an error, and nothing loaded.
+    save_file(
+        {k: v for k, v in tensors.items() if k != pooler[0]}, str(tmp_path / "model.safetensors")
+    )
+    fresh = cls.from_config_file(folder)
+    before = weights(fresh)
+    with pytest.raises(ValueError, match=f"missing tensors: {pooler[0]}"):
+        load_hf_weights(fresh, str(tmp_path))
+    for old, new in zip(before, weights(fresh), strict=True):
+        np.testing.assert_array_equal(old, new)
+
+
 def test_byte_pair_tokenizer_errors(tmp_path):
     tokenizer = RobertaTokenizer.from_folder(refs.ROBERTA_FOLDER)
     with pytest.raises(ValueError, match=r"Unknown token ids \[100000\]"):

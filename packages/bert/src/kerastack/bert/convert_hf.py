@@ -3,10 +3,13 @@
 One mapping table names, for each backbone weight, the HF tensor it comes
 from and how it is laid out. Loading is strict and all-or-nothing: every
 tensor is read and checked first, then every weight assigned; a missing,
-unexpected or mis-shaped tensor is an error listing them all.
+unexpected or mis-shaped tensor is an error listing them all. One exception:
+a checkpoint with no pooler at all (masked-LM checkpoints such as
+roberta-base) loads the rest and warns, as transformers does.
 """
 
 import os
+import warnings
 
 import numpy as np
 
@@ -169,7 +172,10 @@ def load_hf_weights(backbone, path, allow_longer_position_table=False):
 
     Raises:
         ValueError: listing every missing, unexpected or mis-shaped tensor;
-            no weight is changed then.
+            no weight is changed then. A checkpoint lacking only the whole
+            pooler (a masked-LM checkpoint, such as roberta-base) is not an
+            error: the rest loads, the pooler keeps its initialization and a
+            warning says so.
     """
     path, tensors = read_checkpoint_tensors(path)
     return assign_hf_tensors(backbone, tensors, path, allow_longer_position_table)
@@ -194,7 +200,17 @@ def read_checkpoint_tensors(path):
     return path, read_safetensors(path)
 
 
-HUB_FILES = ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"]
+# What a Hub download fetches: the config, the safetensors weights and every
+# family's tokenizer files (WordPiece; byte-level BPE; SentencePiece).
+HUB_FILES = [
+    "config.json",
+    "model.safetensors",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+]
 
 
 def checkpoint_folder(path_or_name, cache_dir=None, revision=None):
@@ -218,6 +234,11 @@ def checkpoint_folder(path_or_name, cache_dir=None, revision=None):
             f"No checkpoint folder at {path!r}, and the Hugging Face Hub model of that "
             f"name could not be had: {error}"
         ) from error
+
+
+# The pooler's tensors (BERT and RoBERTa's names, ALBERT's): the only ones a
+# checkpoint may lack, all together.
+POOLER_TENSORS = ("pooler.dense.weight", "pooler.dense.bias", "pooler.weight", "pooler.bias")
 
 
 def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=False):
@@ -244,6 +265,13 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
     ignored = sorted(n for n in tensors if n not in wanted and n.startswith(ignored_prefixes))
     unexpected = sorted(n for n in tensors if n not in wanted and n not in ignored)
     missing = sorted(name for name in wanted if name not in tensors)
+    # Masked-LM checkpoints (roberta-base, roberta-large, ...) were saved
+    # without a pooler: with no pooler tensor at all, the rest loads and the
+    # pooler keeps its initialization, as in transformers (with a warning).
+    pooler = sorted(name for name in wanted if name in POOLER_TENSORS)
+    no_pooler = bool(pooler) and missing == pooler
+    if no_pooler:
+        missing = []
     values, mismatched = [], []
     for variable, name, layout in table:
         if name not in tensors:
@@ -278,6 +306,13 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
         raise ValueError(f"{source} does not fit this {kind} ({'; '.join(problems)}).")
     for variable, value in values:
         variable.assign(value)
+    if no_pooler:
+        warnings.warn(
+            f"{source} has no pooler ({', '.join(pooler)}): it was saved without one (a "
+            "masked-LM checkpoint). Every other weight is loaded; the pooler keeps its "
+            "random initialization, so `pooled_output` means nothing until fine-tuned.",
+            stacklevel=2,
+        )
     return ignored
 
 
