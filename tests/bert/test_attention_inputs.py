@@ -11,16 +11,8 @@ import pytest
 from kerastack.attention import packed_attention_mask, prefix_lm_attention_mask
 from kerastack.bert import AlbertBackbone, BertBackbone, BertClassifier, RobertaBackbone
 from kerastack.core import keras, ops
+from tests.bert.test_families import SMALL  # the same small shape
 
-SMALL = {
-    "vocabulary_size": 40,
-    "num_layers": 2,
-    "num_heads": 2,
-    "hidden_dim": 16,
-    "intermediate_dim": 32,
-    "max_sequence_length": 24,
-    "dropout": 0.0,
-}
 FAMILIES = {
     "bert": (BertBackbone, SMALL),
     "roberta": (RobertaBackbone, SMALL),
