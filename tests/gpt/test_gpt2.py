@@ -234,6 +234,14 @@ class ModelTest(TestCase):
                     self.assertEqual(sublayer.dtype_policy.name, policy, sublayer.name)
             for weight in half.weights:
                 self.assertEqual(keras.backend.standardize_dtype(weight.dtype), "float32")
+            # The models' own policy (Keras's functional __init__ drops it).
+            self.assertEqual(half.dtype_policy.name, policy)
+            self.assertEqual(half.backbone.get_config()["dtype"], policy)
+        half.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        self.assertIsInstance(half.optimizer, keras.optimizers.Adam)  # bfloat16: no scaling
+        float16 = small_model(dtype="mixed_float16")
+        float16.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        self.assertIsInstance(float16.optimizer, keras.optimizers.LossScaleOptimizer)
         # The cache takes the compute dtype: generation runs under a mixed policy.
         tokens = half.generate(PROMPT[:, :2], max_new_tokens=2)
         self.assertEqual(tokens.shape, (3, 2))

@@ -107,11 +107,11 @@ def pooler(x, hidden_dim, initializer_range, dtype, name="pooled_dense"):
     )(first_token)
 
 
-class EncoderBackbone:
-    """What BERT's encoder and its relatives (`RobertaBackbone`,
-    `AlbertBackbone`) share besides their graph: reading configs and
-    checkpoints, the layout map, and their Keras config (`CONFIG_KEYS`, the
-    constructor arguments each keeps as an attribute)."""
+class SavedByArguments:
+    """A functional model whose Keras config is its constructor arguments:
+    `CONFIG_KEYS`, each kept as an attribute of the same name, and its dtype
+    policy. The constructor ends with `self._keep_arguments(locals())`.
+    (kerastack-gpt's `GPT2Backbone` uses it too.)"""
 
     CONFIG_KEYS = ()
 
@@ -123,6 +123,23 @@ class EncoderBackbone:
             # model's policy (which compile reads to add loss scaling, and
             # get_config saves) would be float32 under a mixed policy.
             self.dtype_policy = arguments["dtype"]
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
+        config["dtype"] = self.dtype_policy.name
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class EncoderBackbone(SavedByArguments):
+    """What BERT's encoder and its relatives (`RobertaBackbone`,
+    `AlbertBackbone`) share besides their graph: reading configs and
+    checkpoints, the layout map, and their Keras config
+    (`SavedByArguments`)."""
 
     @classmethod
     def from_config_file(cls, path, **kwargs):
@@ -178,16 +195,6 @@ class EncoderBackbone:
         ]
         merged = outputs[0] if num_layers == 1 else ops.concatenate(outputs, axis=-1)
         return keras.Model(self.input, merged, name=f"{self.name}_last_{num_layers}_layers")
-
-    def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable}
-        config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
-        config["dtype"] = self.dtype_policy.name
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 @serializable

@@ -1,7 +1,7 @@
 """GPT-2's decoder stack (Radford et al., 2019) as a functional Keras model,
 built from kerastack layers."""
 
-from kerastack.bert.bert_backbone import gelu_approximate
+from kerastack.bert.bert_backbone import SavedByArguments, gelu_approximate
 from kerastack.core import keras, ops, serializable
 from kerastack.gpt.reversible_embedding import ReversibleEmbedding
 from kerastack.layernorm import LayerNormalization
@@ -40,7 +40,7 @@ class _Pretrained:
 
 
 @serializable
-class GPT2Backbone(_Pretrained, keras.Model):
+class GPT2Backbone(_Pretrained, SavedByArguments, keras.Model):
     """GPT-2's decoder (Radford et al., 2019): token and learned position
     embeddings, a stack of pre-norm causal `TransformerDecoder` blocks
     (without cross-attention) and a final layer normalization.
@@ -178,16 +178,7 @@ class GPT2Backbone(_Pretrained, keras.Model):
             dtype=dtype,
             **kwargs,
         )
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.dropout = dropout
-        self.max_sequence_length = max_sequence_length
-        self.activation = activation
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.initializer_range = initializer_range
+        self._keep_arguments(locals())
 
     # -- the layers, by name (the cached decoding calls them one by one) ---------
 
@@ -244,13 +235,3 @@ class GPT2Backbone(_Pretrained, keras.Model):
         from kerastack.gpt.convert_hf import gpt2_weight_table
 
         return gpt2_weight_table(self)
-
-    def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable}
-        config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
-        config["dtype"] = self.dtype_policy.name
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -48,6 +48,9 @@ class GPT2CausalLM(_Pretrained, keras.Model):
         logits = backbone.token_embedding(hidden, reverse=True)  # (B, T, V), float32
         kwargs.setdefault("dtype", backbone.dtype_policy)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        # The functional __init__ drops `dtype`: kept, compile adds loss
+        # scaling under mixed_float16.
+        self.dtype_policy = kwargs["dtype"]
         self.backbone = backbone
 
     @property
