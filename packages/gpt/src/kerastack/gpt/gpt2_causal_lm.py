@@ -102,12 +102,10 @@ class GPT2CausalLM(_Pretrained, keras.Model):
         """
         backbone = self.backbone
         x = backbone.token_embedding(token_ids)  # (B, T, D)
-        if position_ids is None:
-            start = 0 if cache_update_index is None else cache_update_index
-            positions = backbone.position_embedding(x, start_index=start)  # (B, T, D)
-        else:
-            table = ops.cast(backbone.position_embedding.embeddings, x.dtype)  # (T_max, D)
-            positions = ops.take(table, ops.cast(position_ids, "int32"), axis=0)  # (B, T, D)
+        start = 0 if cache_update_index is None else cache_update_index
+        positions = backbone.position_embedding(
+            x, start_index=start, position_ids=position_ids
+        )  # (B, T, D)
         x = backbone.embeddings_dropout(x + positions, training=training)
         if padding_mask is not None:
             padding_mask = ops.cast(padding_mask, "bool")
