@@ -19,6 +19,19 @@ _ACTIVATIONS = {
 }
 
 
+def read_json_object(path):
+    """The JSON object (a dict) in file `path`: invalid JSON, or a JSON value
+    of another kind, is a `ValueError` naming the file."""
+    with open(path, encoding="utf-8") as file:
+        try:
+            values = json.load(file)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} does not hold a JSON object.")
+    return values
+
+
 @dataclasses.dataclass(frozen=True)
 class BertConfig:
     """The shape of a BERT model.
@@ -92,12 +105,7 @@ class BertConfig:
                     break
             else:
                 raise FileNotFoundError(f"No config.json or bert_config.json in {path}.")
-        with open(path, encoding="utf-8") as file:
-            try:
-                values = json.load(file)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path} is not valid JSON: {error}") from error
-        return cls.from_dict(values)
+        return cls.from_dict(read_json_object(path))
 
     @property
     def activation(self):

@@ -1,11 +1,11 @@
 """Byte-level BPE (GPT-2's tokenization, which RoBERTa kept) on the HF
 `tokenizers` engine, with RoBERTa's encoding to model inputs on top."""
 
-import json
 import os
 
 import numpy as np
 
+from kerastack.bert.bert_config import read_json_object
 from kerastack.bert.convert_hf import checkpoint_folder
 from kerastack.bert.tokenizer import pack_inputs
 
@@ -31,12 +31,8 @@ def read_json_vocabulary(path):
     """`{token: id}` of a `vocab.json`, checked: ids are distinct integers."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"No vocabulary file at {path}.")
-    with open(path, encoding="utf-8") as file:
-        try:
-            vocabulary = json.load(file)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not valid JSON: {error}") from error
-    if not isinstance(vocabulary, dict) or not all(isinstance(i, int) for i in vocabulary.values()):
+    vocabulary = read_json_object(path)
+    if not all(isinstance(i, int) for i in vocabulary.values()):
         raise ValueError(f"{path} is not a {{token: id}} vocabulary.")
     if len(set(vocabulary.values())) != len(vocabulary):
         raise ValueError(f"{path} gives one id to two tokens.")

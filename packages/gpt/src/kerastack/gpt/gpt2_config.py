@@ -1,8 +1,9 @@
 """GPT-2's hyperparameters, read from Hugging Face's `config.json`."""
 
 import dataclasses
-import json
 import os
+
+from kerastack.bert.bert_config import read_json_object
 
 # Activations GPT-2 configs name, as Keras activations: HF's "gelu_new" (the
 # GPT-2 default) and "gelu_pytorch_tanh" are the tanh approximation, "gelu"
@@ -99,14 +100,7 @@ class GPT2Config:
             path = os.path.join(path, "config.json")
         if not os.path.exists(path):
             raise FileNotFoundError(f"No config.json at {path}.")
-        with open(path, encoding="utf-8") as file:
-            try:
-                values = json.load(file)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path} is not valid JSON: {error}") from error
-        if not isinstance(values, dict):
-            raise ValueError(f"{path} does not hold a JSON object.")
-        return cls.from_dict(values)
+        return cls.from_dict(read_json_object(path))
 
     def validate(self):
         """Raise a `ValueError` naming a field this model cannot take."""
