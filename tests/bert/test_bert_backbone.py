@@ -145,6 +145,9 @@ def test_config_file_errors(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         BertConfig.from_json(str(tmp_path))
+    (tmp_path / "config.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="does not hold a JSON object"):
+        BertConfig.from_json(str(tmp_path))
 
 
 # -- strict loading ---------------------------------------------------------------
