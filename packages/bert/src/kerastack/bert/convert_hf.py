@@ -21,21 +21,22 @@ from kerastack.core import static_shape
 _IGNORED_PREFIXES = ("cls.", "classifier.", "qa_outputs.", "embeddings.position_ids")
 
 
-class _Layout:
-    """How an HF tensor is laid out in a backbone weight, both ways."""
+class Layout:
+    """How an HF tensor is laid out in a weight, both ways: `to_ours(hf_array)`
+    and `to_hf(our_array)` (every family's tables use it)."""
 
     def __init__(self, to_ours, to_hf):
         self.to_ours, self.to_hf = to_ours, to_hf
 
 
-SAME = _Layout(lambda value: value, lambda value: value)
+SAME = Layout(lambda value: value, lambda value: value)
 # HF Linear weights are (D_out, D_in); Keras Dense kernels (D_in, D_out).
-TRANSPOSE = _Layout(lambda value: value.T, lambda value: value.T)
+TRANSPOSE = Layout(lambda value: value.T, lambda value: value.T)
 
 
 def _heads(num_heads):
     """(D_out, D_in) HF matrix <-> (D_in, N, H) EinsumDense kernel."""
-    return _Layout(
+    return Layout(
         lambda value: value.T.reshape(value.shape[1], num_heads, -1),
         lambda value: value.reshape(value.shape[0], -1).T,
     )
@@ -43,12 +44,12 @@ def _heads(num_heads):
 
 def _head_bias(num_heads):
     """(D,) HF bias <-> (N, H) EinsumDense bias."""
-    return _Layout(lambda value: value.reshape(num_heads, -1), lambda value: value.reshape(-1))
+    return Layout(lambda value: value.reshape(num_heads, -1), lambda value: value.reshape(-1))
 
 
 def _output_heads(num_heads):
     """(D_out, D_in) HF matrix <-> (N, H, D_out) EinsumDense kernel."""
-    return _Layout(
+    return Layout(
         lambda value: value.T.reshape(num_heads, -1, value.shape[0]),
         lambda value: value.reshape(-1, value.shape[-1]).T,
     )

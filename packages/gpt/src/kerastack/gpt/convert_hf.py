@@ -19,21 +19,13 @@ Letters: D width, N heads, H head size, F feed-forward width.
 
 import numpy as np
 
-from kerastack.bert.convert_hf import SAME, assign_hf_tensors, read_checkpoint_tensors
+from kerastack.bert.convert_hf import SAME, Layout, assign_hf_tensors, read_checkpoint_tensors
 from kerastack.core import ops, static_shape
-
-
-class _Layout:
-    """How an HF tensor is laid out in a weight: `to_ours(hf_array)`, and
-    `to_hf(our_array)` the way back."""
-
-    def __init__(self, to_ours, to_hf):
-        self.to_ours, self.to_hf = to_ours, to_hf
 
 
 def _output_heads(num_heads):
     """Conv1D `(D_in, D_out)` = `(N*H, D)` <-> EinsumDense kernel `(N, H, D)`."""
-    return _Layout(
+    return Layout(
         lambda value: value.reshape(num_heads, -1, value.shape[-1]),
         lambda value: value.reshape(-1, value.shape[-1]),
     )
