@@ -5,6 +5,13 @@ attend to gives all-zero weights (and so a zero output), never NaN, in every
 dtype: masked logits are set to a finite large negative value, the softmax is
 taken in float32, and disallowed weights are then set to exactly zero.
 
+Masked keys hold anything: masked logits are selected away (`ops.where`,
+never added to), and the keys and values of positions that no query may
+attend to (padding) are set to zero before they enter a product, since a
+zero weight times a NaN or Inf value is still NaN. A key masked for some
+queries only (a causal mask's future, a custom `attention_mask`) stays in
+the product of the queries that cannot see it: it must be finite there.
+
 Letters in shape comments: B batch, T query length, S key length, N heads,
 H head size.
 """
@@ -77,6 +84,29 @@ def window_mask(query_length, key_length, width, causal=False):
     return ops.logical_and(ops.greater_equal(cols, lower), ops.less(cols, lower + width))  # (T, S)
 
 
+def zero_unattended(mask, *sequences):
+    """``sequences`` ``(B, S, N, X)`` with zeros at the keys no query may see.
+
+    Args:
+        mask: boolean, broadcastable to ``(B, N, T, S)`` and of rank 4.
+        *sequences: keys and values, ``(B, S, N, X)``.
+
+    Returns:
+        The sequences (a tuple), with the rows of keys that ``mask`` hides
+        from every query (of their batch row and head) set to zero, so that
+        a NaN or Inf held there cannot reach any output.
+
+    Example:
+
+    >>> mask = np.array([True, True, False])[None, None, None]  # (1, 1, 1, S)
+    >>> key = np.full((1, 3, 1, 2), np.nan, "float32")
+    >>> key, = zero_unattended(mask, key)  # key[:, 2] is 0, the rest NaN
+    """
+    seen = ops.any(ops.cast(mask, "bool"), axis=2)  # (B|1, N|1, S)
+    seen = ops.expand_dims(ops.transpose(seen, (0, 2, 1)), -1)  # (B|1, S, N|1, 1)
+    return tuple(ops.where(seen, x, 0.0) for x in sequences)
+
+
 def masked_softmax(scores, mask=None, axis=-1):
     """Softmax of ``scores`` over ``axis`` where ``mask`` allows, zero elsewhere.
 
@@ -114,8 +144,12 @@ def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):
         is_causal: query ``i`` sees keys ``j <= i`` only.
 
     Returns:
-        ``(B, T, N, V)``; rows of ``mask`` that allow nothing give zeros.
+        ``(B, T, N, V)``; rows of ``mask`` that allow nothing give zeros,
+        and keys that ``mask`` hides from every query cannot change the
+        result, whatever they hold (see ``zero_unattended``).
     """
+    if mask is not None:
+        key, value = zero_unattended(expand_mask(mask, range(4 - len(static_shape(mask)))), key, value)
     block = _query_block(query, key) if chunk_long_attention() else None
     if block is None:
         return _attend(query, key, value, mask, scale, is_causal)
@@ -238,4 +272,5 @@ __all__ = [
     "masked_softmax",
     "merge_masks",
     "window_mask",
+    "zero_unattended",
 ]

@@ -118,24 +118,27 @@ class ScaledDotProductAttention(keras.layers.Layer):
         causal = self.causal or use_causal_mask
         mask = self._compute_mask(query, key, query_mask, value_mask, key_mask, attention_mask)
         use_dropout = bool(training) and self.dropout > 0.0
-        if (
+        explicit = (
             return_attention_scores
             or use_dropout
             or static_shape(query)[-1] is None
             or static_shape(query)[-1] != static_shape(value)[-1]
             or not functional.can_fuse(query.dtype)
-        ):
-            if causal:
-                mask = self._add_causal_mask(mask, query, key, cache_update_index)
+        )
+        # With causality the only restriction and a square score matrix, the
+        # fused kernel applies it itself (flash kernels can then skip blocks).
+        kernel_causal = (
+            not explicit
+            and causal
+            and mask is None
+            and cache_update_index is None
+            and _is_square(query, key)
+        )
+        if causal and not kernel_causal:
+            mask = self._add_causal_mask(mask, query, key, cache_update_index)
+        if explicit:
             outputs, weights = self._compute_attention(query, key, value, mask, training)
         else:
-            # With causality the only restriction and a square score matrix,
-            # the kernel applies it itself (flash kernels can then skip blocks).
-            kernel_causal = (
-                causal and mask is None and cache_update_index is None and _is_square(query, key)
-            )
-            if causal and not kernel_causal:
-                mask = self._add_causal_mask(mask, query, key, cache_update_index)
             outputs = functional.fused_attention(
                 query, key, value, mask=mask, scale=self.scale, is_causal=kernel_causal
             )  # (B, T, N, V)
@@ -187,6 +190,8 @@ class ScaledDotProductAttention(keras.layers.Layer):
 
     def _compute_attention(self, query, key, value, mask, training=None):
         """Explicit attention: `(B, T, N, V)` outputs and `(B, N, T, S)` weights."""
+        if mask is not None:  # masked weights are 0, but 0 * NaN is NaN
+            key, value = functional.zero_unattended(mask, key, value)
         scores = ops.einsum("btnh,bsnh->bnts", query, key) * self._scale(query)
         weights = functional.masked_softmax(scores, mask)  # (B, N, T, S)
         dropped = self.dropout_layer(weights, training=training)

@@ -205,7 +205,11 @@ class SelfAttention(keras.layers.Layer):
         if self._has_activation:
             scores = self.attention_activation(scores)
         weights = functional.masked_softmax(scores, allowed)  # (B, T, T)
-        outputs = ops.einsum("bts,bsd->btd", weights, inputs)  # (B, T, D)
+        values = inputs
+        if allowed is not None:  # masked weights are 0, but 0 * NaN is NaN
+            seen = ops.any(allowed, axis=1)  # (B|1, T): whether any query may see s
+            values = ops.where(ops.expand_dims(seen, -1), inputs, 0.0)  # (B, T, D)
+        outputs = ops.einsum("bts,bsd->btd", weights, values)  # (B, T, D)
         if self.attention_regularizer_weight > 0:
             self.add_loss(self._attention_regularization(weights, mask))
         if return_attention_scores:

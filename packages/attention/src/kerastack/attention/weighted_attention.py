@@ -73,6 +73,8 @@ class WeightedAttention(keras.layers.Layer):
         functional.check_mask_shape(self, "mask", mask, static_shape(inputs)[:2])
         scores = ops.squeeze(self.score_dense(inputs), -1)  # (B, T)
         weights = functional.masked_softmax(scores, mask)  # (B, T)
+        if mask is not None:  # masked weights are 0, but 0 * NaN is NaN
+            inputs = ops.where(ops.expand_dims(ops.cast(mask, "bool"), -1), inputs, 0.0)
         outputs = ops.einsum("bt,btd->bd", weights, inputs)  # (B, D)
         if return_attention_scores:
             return outputs, weights
