@@ -205,7 +205,7 @@ def test_mis_shaped_tensors_are_listed(checkpoint):
     tensors["encoder.layer.0.intermediate.dense.weight"] = np.zeros((13, 8), "float32")
     rewrite(folder, tensors)
     assert_refused(
-        folder, "encoder.layer.0.intermediate.dense.weight: checkpoint (13, 8), model (8, 12)"
+        folder, "encoder.layer.0.intermediate.dense.weight: checkpoint (13, 8), model (12, 8)"
     )
 
 

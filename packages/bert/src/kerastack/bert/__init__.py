@@ -3,7 +3,13 @@
 from kerastack.bert.albert_backbone import AlbertBackbone
 from kerastack.bert.albert_tokenizer import AlbertTokenizer
 from kerastack.bert.bert_backbone import BertBackbone
-from kerastack.bert.bert_config import AlbertConfig, BertConfig, RobertaConfig
+from kerastack.bert.bert_config import (
+    AlbertConfig,
+    BertConfig,
+    ConfigField,
+    ModelConfig,
+    RobertaConfig,
+)
 from kerastack.bert.byte_pair_tokenizer import BytePairTokenizer, RobertaTokenizer
 from kerastack.bert.convert_google import google_to_hf_name, load_google_checkpoint
 from kerastack.bert.convert_hf import (
@@ -84,6 +90,8 @@ __all__ = [
     "WarmupLinearDecay",
     "bert_optimizer",
     "BertConfig",
+    "ConfigField",
+    "ModelConfig",
     "BertTokenizer",
     "CheckpointError",
     "extract_embeddings",

@@ -1,7 +1,10 @@
-"""BERT's hyperparameters, read from Google's `bert_config.json` or HF's `config.json`."""
+"""Hyperparameters of every family, read from Google's `bert_config.json` or
+HF's `config.json`, checked field by field (`ModelConfig`, `ConfigField`)."""
 
 import dataclasses
 import json
+import math
+import numbers
 import os
 
 # Google's bert_config.json has no epsilon: the original code used 1e-12.
@@ -18,29 +21,280 @@ _ACTIVATIONS = {
     "tanh": "tanh",
 }
 
+# The largest sizes a config may give. Tables (vocabulary, positions,
+# segments) and widths: 2**24 = 16,777,216 rows or units (the largest
+# released vocabularies hold about 256,000 tokens); blocks, heads and groups:
+# 2**12 = 4,096 (released models have at most a few hundred). Beyond them a
+# value is taken for a corrupt file rather than built (and run out of memory).
+MAX_SIZE = 2**24
+MAX_COUNT = 2**12
+
+
+def _json_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs):
+    values = {}
+    for key, value in pairs:
+        if key in values:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        values[key] = value
+    return values
+
 
 def read_json_object(path):
-    """The JSON object (a dict) in file `path`: invalid JSON, or a JSON value
-    of another kind, is a `ValueError` naming the file."""
-    with open(path, encoding="utf-8") as file:
-        try:
-            values = json.load(file)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not valid JSON: {error}") from error
+    """The JSON object (a dict) in file `path`, which must be UTF-8 text
+    (a byte-order mark is allowed). Text in another encoding, invalid or
+    too deeply nested JSON, NaN or Infinity, a key twice in one object, or a
+    JSON value other than an object, is a `ValueError` naming the file; a
+    missing file a `FileNotFoundError`.
+
+    Example:
+
+    ```python
+    values = read_json_object("bert-base-uncased/config.json")
+    values["hidden_size"]  # 768
+    ```
+    """
+    with open(path, "rb") as file:
+        data = file.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        hint = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise ValueError(
+            f"{path} is not UTF-8 text{hint}: byte {error.start} is {data[error.start]:#04x}; "
+            "save it as UTF-8."
+        ) from error
+    try:
+        values = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_json_constant)
+    except RecursionError as error:
+        raise ValueError(f"{path} is not valid JSON: nested too deeply.") from error
+    except ValueError as error:  # json.JSONDecodeError, and the hooks' errors
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
     if not isinstance(values, dict):
-        raise ValueError(f"{path} does not hold a JSON object.")
+        kind = type(values).__name__
+        raise ValueError(f"{path} does not hold a JSON object (it holds a {kind}).")
     return values
 
 
 @dataclasses.dataclass(frozen=True)
-class BertConfig:
+class ConfigField:
+    """What one field of a `ModelConfig` may hold; `check(key, value)`
+    returns the value as a plain Python `int`, `float` or `str`, or raises
+    a `ValueError` naming the key and the value.
+
+    Build one with `size`, `count`, `rate`, `positive`, `non_negative` or
+    `name`. Ints are Python or NumPy integers (not bools, and not floats such
+    as 2.0); floats may be given as ints (JSON's 0 for a dropout rate).
+
+    Example:
+
+    ```python
+    ConfigField.size().check("vocab_size", np.int64(30522))  # 30522
+    ConfigField.rate().check("hidden_dropout_prob", 1.5)  # ValueError
+    ```
+    """
+
+    kind: str  # "int", "float" or "name"
+    low: float = None
+    high: float = None
+    low_included: bool = True
+    high_included: bool = True
+    optional: bool = False
+    names: tuple = ()
+
+    @classmethod
+    def size(cls, low=1, high=MAX_SIZE, optional=False):
+        """An int in `[low, high]`: a table's rows, a width (or None, if optional)."""
+        return cls("int", low, high, optional=optional)
+
+    @classmethod
+    def count(cls, low=1, high=MAX_COUNT):
+        """An int in `[low, high]`: blocks, heads, groups."""
+        return cls("int", low, high)
+
+    @classmethod
+    def rate(cls):
+        """A float in `[0, 1)`: a dropout rate."""
+        return cls("float", 0.0, 1.0, high_included=False)
+
+    @classmethod
+    def positive(cls):
+        """A finite float above 0: an epsilon."""
+        return cls("float", 0.0, math.inf, low_included=False, high_included=False)
+
+    @classmethod
+    def non_negative(cls):
+        """A finite float, 0 or above: a standard deviation."""
+        return cls("float", 0.0, math.inf, high_included=False)
+
+    @classmethod
+    def name(cls, names):
+        """One of the strings `names`: an activation."""
+        return cls("name", names=tuple(sorted(names)))
+
+    def check(self, key, value):
+        """`value`, checked for field `key`, as a plain Python value."""
+        if value is None and self.optional:
+            return None
+        if self.kind == "name":
+            if not isinstance(value, str) or value not in self.names:
+                raise ValueError(f"Unknown {key} {value!r}; expected one of {list(self.names)}.")
+            return value
+        integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        if self.kind == "int":
+            if not integral:
+                raise ValueError(
+                    f"`{key}` must be an int, received {key}={value!r} ({type(value).__name__})."
+                )
+            value = int(value)
+        else:
+            if not (integral or isinstance(value, numbers.Real)) or isinstance(value, bool):
+                raise ValueError(
+                    f"`{key}` must be a number, received {key}={value!r} ({type(value).__name__})."
+                )
+            value = float(value)
+        above_low = value >= self.low if self.low_included else value > self.low
+        below_high = value <= self.high if self.high_included else value < self.high
+        if not (above_low and below_high):  # NaN is neither
+            opening = "[" if self.low_included else "("
+            closing = "]" if self.high_included else ")"
+            raise ValueError(
+                f"`{key}` must be in {opening}{self.low}, {self.high}{closing}, "
+                f"received {key}={value!r}."
+            )
+        return value
+
+
+class ModelConfig:
+    """What every family's config dataclass shares: field checks
+    (`FIELDS`, a `ConfigField` per field, run when a config is made, so an
+    invalid config never exists), cross-field checks (`validate`), and
+    reading HF's `config.json` (`from_dict`, `from_json`), whose errors name
+    the file and the key.
+
+    A family's config is a frozen dataclass deriving from it, with
+    `MODEL_TYPE` (HF's `model_type`; a file naming another is an error),
+    `FILE_NAMES` (what `from_json` looks for in a folder), `REQUIRED` (keys a
+    file must give) and `FIELDS`.
+
+    Example:
+
+    ```python
+    @dataclasses.dataclass(frozen=True)
+    class TinyConfig(ModelConfig):
+        MODEL_TYPE = "tiny"
+        FIELDS = {"width": ConfigField.size(), "dropout": ConfigField.rate()}
+        width: int = 8
+        dropout: float = 0.0
+
+    TinyConfig.from_dict({"width": "8"})  # ValueError: `width` must be an int ...
+    ```
+    """
+
+    MODEL_TYPE = None
+    FILE_NAMES = ("config.json",)
+    REQUIRED = ()
+    FIELDS = {}
+
+    def __post_init__(self):
+        for key, field in self.FIELDS.items():
+            object.__setattr__(self, key, field.check(key, getattr(self, key)))
+        self.validate()
+
+    def validate(self):
+        """Raise a `ValueError` naming fields that do not fit together (each
+        field alone was checked by its `ConfigField`)."""
+
+    @classmethod
+    def check_options(cls, values):
+        """Raise a `ValueError` naming an option of the file (a key that is
+        not a field) that this model does not implement."""
+
+    @classmethod
+    def from_dict(cls, values):
+        """A config from a `config.json` dict; unknown keys (HF's
+        `architectures`, ...) are ignored; a missing required key, another
+        `model_type`, or a field's invalid value is a `ValueError` naming it."""
+        if not isinstance(values, dict):
+            raise ValueError(
+                f"A {cls.MODEL_TYPE} config is a dict, received a {type(values).__name__}."
+            )
+        model_type = values.get("model_type", cls.MODEL_TYPE)
+        if model_type != cls.MODEL_TYPE:
+            raise ValueError(
+                f"This is a {model_type!r} config, not a {cls.MODEL_TYPE!r} one "
+                f"(read it with the {model_type} model's config class)."
+            )
+        missing = [key for key in cls.REQUIRED if key not in values]
+        if missing:
+            raise ValueError(
+                f"A {cls.MODEL_TYPE} config needs {', '.join(f'`{k}`' for k in missing)}; "
+                f"received keys {sorted(map(str, values))}."
+            )
+        cls.check_options(values)
+        fields = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in fields})
+
+    @classmethod
+    def from_json(cls, path):
+        """A config from a JSON file, or from the first of `FILE_NAMES` in
+        the folder `path`; a `ValueError` names the file and the key."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise ValueError(f"A config path is a str or os.PathLike, received {path!r}.")
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            names = [os.path.join(path, name) for name in cls.FILE_NAMES]
+            found = [name for name in names if os.path.isfile(name)]
+            if not found:
+                raise FileNotFoundError(f"No {' or '.join(cls.FILE_NAMES)} in {path}.")
+            path = found[0]
+        elif not os.path.exists(path):
+            raise FileNotFoundError(f"No config file at {path}.")
+        values = read_json_object(path)
+        try:
+            return cls.from_dict(values)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from error
+
+
+@dataclasses.dataclass(frozen=True)
+class BertConfig(ModelConfig):
     """The shape of a BERT model.
 
-    Field names are HF's (and Google's, which HF kept).
+    Field names are HF's (and Google's, which HF kept). Sizes are ints up to
+    `MAX_SIZE` (2**24), layer and head counts up to `MAX_COUNT` (2**12),
+    dropout rates in [0, 1); `hidden_size` divides into
+    `num_attention_heads` heads.
+
+    Example:
+
+    ```python
+    config = BertConfig.from_json("bert-base-uncased")  # its config.json
+    backbone = BertBackbone(**config.backbone_arguments())
+    ```
     """
 
     # The HF `model_type` this config reads (a missing one is taken as it).
     MODEL_TYPE = "bert"
+    FILE_NAMES = ("config.json", "bert_config.json")
+    REQUIRED = ("vocab_size",)
+    FIELDS = {
+        "vocab_size": ConfigField.size(),
+        "hidden_size": ConfigField.size(),
+        "num_hidden_layers": ConfigField.count(),
+        "num_attention_heads": ConfigField.count(),
+        "intermediate_size": ConfigField.size(),
+        "hidden_act": ConfigField.name(_ACTIVATIONS),
+        "hidden_dropout_prob": ConfigField.rate(),
+        "attention_probs_dropout_prob": ConfigField.rate(),
+        "max_position_embeddings": ConfigField.size(),
+        "type_vocab_size": ConfigField.size(),
+        "initializer_range": ConfigField.non_negative(),
+        "layer_norm_eps": ConfigField.positive(),
+    }
 
     vocab_size: int
     hidden_size: int = 768
@@ -56,56 +310,19 @@ class BertConfig:
     layer_norm_eps: float = _DEFAULT_EPSILON
 
     @classmethod
-    def from_dict(cls, values):
-        """A config from a `bert_config.json` / `config.json` dict; unknown keys
-        (HF's `architectures`, `model_type`, ...) are ignored, missing ones
-        that have no default are an error naming them."""
-        fields = {field.name for field in dataclasses.fields(cls)}
-        known = {key: value for key, value in values.items() if key in fields}
-        if "vocab_size" not in known:
-            raise ValueError(
-                f"A {cls.MODEL_TYPE} config needs `vocab_size`; received keys {sorted(values)}."
-            )
-        model_type = values.get("model_type", cls.MODEL_TYPE)
-        if model_type != cls.MODEL_TYPE:
-            raise ValueError(
-                f"This is a {model_type!r} config, not a {cls.MODEL_TYPE!r} one "
-                f"(read it with the {model_type} model's config class)."
-            )
+    def check_options(cls, values):
         if values.get("position_embedding_type", "absolute") != "absolute":
             raise ValueError(
                 "Only absolute position embeddings are supported, received "
                 f"position_embedding_type={values['position_embedding_type']!r}."
             )
-        config = cls(**known)
-        config.validate()
-        return config
 
     def validate(self):
-        """Raise a `ValueError` naming a field this model cannot take."""
-        config = self
-        if config.hidden_act not in _ACTIVATIONS:
+        if self.hidden_size % self.num_attention_heads:
             raise ValueError(
-                f"Unknown hidden_act {config.hidden_act!r}; expected one of {sorted(_ACTIVATIONS)}."
+                f"hidden_size={self.hidden_size} is not divisible by "
+                f"num_attention_heads={self.num_attention_heads}."
             )
-        if config.hidden_size % config.num_attention_heads:
-            raise ValueError(
-                f"hidden_size={config.hidden_size} is not divisible by "
-                f"num_attention_heads={config.num_attention_heads}."
-            )
-
-    @classmethod
-    def from_json(cls, path):
-        """A config from a JSON file, or from the `config.json` /
-        `bert_config.json` inside the folder `path`."""
-        if os.path.isdir(path):
-            for name in ("config.json", "bert_config.json"):
-                if os.path.exists(os.path.join(path, name)):
-                    path = os.path.join(path, name)
-                    break
-            else:
-                raise FileNotFoundError(f"No config.json or bert_config.json in {path}.")
-        return cls.from_dict(read_json_object(path))
 
     @property
     def activation(self):
@@ -133,9 +350,18 @@ class BertConfig:
 class RobertaConfig(BertConfig):
     """The shape of a RoBERTa model (HF's `config.json`, `model_type`
     "roberta"): BERT's fields, and `pad_token_id`, whose row of the position
-    table padding takes (real tokens count from `pad_token_id + 1`)."""
+    table padding takes (real tokens count from `pad_token_id + 1`).
+
+    Example:
+
+    ```python
+    RobertaConfig.from_json("roberta-base").pad_token_id  # 1
+    ```
+    """
 
     MODEL_TYPE = "roberta"
+    FILE_NAMES = ("config.json",)
+    FIELDS = {**BertConfig.FIELDS, "pad_token_id": ConfigField.size(low=0)}
 
     type_vocab_size: int = 1
     max_position_embeddings: int = 514
@@ -162,9 +388,23 @@ class AlbertConfig(BertConfig):
     "albert"): BERT's fields, the embedding width `embedding_size` (projected
     to `hidden_size`), and the sharing of blocks: `num_hidden_layers` passes
     through `num_hidden_groups` groups of `inner_group_num` blocks each
-    (ALBERT's releases: one group of one block, shared by all passes)."""
+    (ALBERT's releases: one group of one block, shared by all passes).
+
+    Example:
+
+    ```python
+    AlbertConfig.from_json("albert-base-v2").embedding_size  # 128
+    ```
+    """
 
     MODEL_TYPE = "albert"
+    FILE_NAMES = ("config.json",)
+    FIELDS = {
+        **BertConfig.FIELDS,
+        "embedding_size": ConfigField.size(),
+        "num_hidden_groups": ConfigField.count(),
+        "inner_group_num": ConfigField.count(),
+    }
 
     vocab_size: int = 30000
     embedding_size: int = 128
@@ -179,13 +419,11 @@ class AlbertConfig(BertConfig):
 
     def validate(self):
         super().validate()
-        if self.num_hidden_groups < 1 or self.num_hidden_layers % self.num_hidden_groups:
+        if self.num_hidden_layers % self.num_hidden_groups:
             raise ValueError(
                 f"num_hidden_layers={self.num_hidden_layers} does not divide into "
                 f"num_hidden_groups={self.num_hidden_groups} groups."
             )
-        if self.inner_group_num < 1:
-            raise ValueError(f"inner_group_num must be positive, received {self.inner_group_num}.")
 
     def backbone_arguments(self):
         arguments = super().backbone_arguments()

@@ -8,7 +8,12 @@ a checkpoint with no pooler at all (masked-LM checkpoints such as
 roberta-base) loads the rest and warns, as transformers does.
 """
 
+import contextlib
+import json
+import math
+import mmap
 import os
+import uuid
 import warnings
 
 import numpy as np
@@ -141,18 +146,151 @@ def _canonical(name, prefix="bert."):
     return name
 
 
-def read_safetensors(path):
-    """`{name: array}` of a `.safetensors` file, with a clear error for a
-    missing, truncated or corrupt file."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+# safetensors dtypes as NumPy reads them (little-endian). BF16 is read as
+# float32 (NumPy has no bfloat16): its bits are float32's upper half.
+_SAFETENSORS_DTYPES = {
+    "F64": "<f8",
+    "F32": "<f4",
+    "F16": "<f2",
+    "BF16": "<u2",
+    "I64": "<i8",
+    "I32": "<i4",
+    "I16": "<i2",
+    "I8": "i1",
+    "U64": "<u8",
+    "U32": "<u4",
+    "U16": "<u2",
+    "U8": "u1",
+    "BOOL": "?",
+}
+# The library's own limit on a header's size.
+_MAX_HEADER_BYTES = 100_000_000
 
+
+def _safetensors_header(path, file_size, header_bytes):
+    """`{name: (dtype, shape, begin, end)}` of a safetensors header, offsets
+    counted from the file's start; a `ValueError` names what is wrong."""
+    from kerastack.bert.bert_config import _json_constant, _unique_keys
+
+    unreadable = f"{path} is not a readable safetensors file"
+    try:
+        header = json.loads(
+            header_bytes.decode("utf-8"),
+            object_pairs_hook=_unique_keys,
+            parse_constant=_json_constant,
+        )
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise ValueError(f"{unreadable}: its header is not JSON ({error}).") from error
+    if not isinstance(header, dict):
+        raise ValueError(f"{unreadable}: its header is not a JSON object.")
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError(f"{unreadable}: __metadata__ is not an object of strings.")
+    data_start = 8 + len(header_bytes)
+    entries, spans = {}, []
+    for name, entry in header.items():
+        problem = f"{unreadable}: tensor {name!r}"
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise ValueError(f"{problem} is not described by dtype, shape and data_offsets.")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in _SAFETENSORS_DTYPES:
+            raise ValueError(
+                f"{problem} has dtype {dtype!r}, which kerastack does not read (it reads "
+                f"{', '.join(_SAFETENSORS_DTYPES)})."
+            )
+        sizes = shape if isinstance(shape, list) else [None]
+        if not all(type(size) is int and size >= 0 for size in sizes):
+            raise ValueError(f"{problem} has shape {shape!r}, not a list of sizes.")
+        if not (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(type(offset) is int for offset in offsets)
+            and 0 <= offsets[0] <= offsets[1] <= file_size - data_start
+        ):
+            raise ValueError(
+                f"{problem} has data_offsets {offsets!r}, outside the file's "
+                f"{file_size - data_start} bytes of data."
+            )
+        length = math.prod(sizes) * np.dtype(_SAFETENSORS_DTYPES[dtype]).itemsize
+        if offsets[1] - offsets[0] != length:
+            raise ValueError(
+                f"{problem} of dtype {dtype} and shape {tuple(shape)} needs {length} bytes, "
+                f"its data_offsets {offsets} span {offsets[1] - offsets[0]}."
+            )
+        entries[name] = (dtype, tuple(shape), data_start + offsets[0], data_start + offsets[1])
+        spans.append((offsets[0], offsets[1], name))
+    # The tensors' bytes follow one another from the header to the file's end.
+    position = 0
+    for begin, end, name in sorted(spans):
+        if begin != position:
+            raise ValueError(
+                f"{unreadable}: tensor {name!r} starts at byte "
+                f"{begin} of the data, where {position} was expected (tensors overlap, or "
+                "bytes lie between them)."
+            )
+        position = end
+    if position != file_size - data_start:
+        raise ValueError(
+            f"{unreadable}: its tensors hold {position} bytes of "
+            f"data, the file {file_size - data_start} (truncated, or bytes appended)."
+        )
+    return entries
+
+
+def read_safetensors(path):
+    """`{name: NumPy array}` of a `.safetensors` file. BF16 tensors are read
+    as float32 (exactly); float8 and other dtypes NumPy lacks are refused.
+
+    A missing file is a `FileNotFoundError`; a truncated or corrupt one (a
+    header that is not a JSON object, a dtype or shape that is not one, data
+    offsets outside the file or overlapping) a `ValueError` naming the file
+    and what is wrong.
+
+    Example:
+
+    ```python
+    tensors = read_safetensors("bert-base-uncased/model.safetensors")
+    tensors["embeddings.word_embeddings.weight"].shape  # (30522, 768)
+    ```
+    """
+    path = _path_argument(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No checkpoint file at {path}.")
-    try:
-        return load_file(path)
-    except (SafetensorError, OSError, ValueError) as error:
-        raise ValueError(f"{path} is not a readable safetensors file: {error}") from error
+    with open(path, "rb") as file:
+        file_size = os.fstat(file.fileno()).st_size
+        prefix = file.read(8)
+        if len(prefix) < 8:
+            raise ValueError(
+                f"{path} is not a readable safetensors file: it holds {file_size} bytes, "
+                "fewer than a header's length."
+            )
+        header_size = int.from_bytes(prefix, "little")
+        if header_size > min(_MAX_HEADER_BYTES, file_size - 8):
+            raise ValueError(
+                f"{path} is not a readable safetensors file: its header would be {header_size} "
+                f"bytes long, the file holds {file_size}."
+            )
+        entries = _safetensors_header(path, file_size, file.read(header_size))
+        if not entries:
+            return {}
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return {name: _tensor(data, *entry) for name, entry in entries.items()}
+
+
+def _tensor(data, dtype, shape, begin, end):
+    """One tensor of a safetensors file's bytes `data`, as its own array."""
+    stored = np.dtype(_SAFETENSORS_DTYPES[dtype])
+    value = np.frombuffer(data, stored, (end - begin) // stored.itemsize, begin).reshape(shape)
+    if dtype == "BF16":
+        return (value.astype("<u4") << 16).view("<f4")
+    return value.astype(stored.newbyteorder("="))
+
+
+def _path_argument(path, what="A checkpoint path"):
+    """`os.fspath(path)`, or a `ValueError` for a value that is no path."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"{what} is a str or os.PathLike, received {path!r}.")
+    return os.fspath(path)
 
 
 def load_hf_weights(backbone, path, allow_longer_position_table=False):
@@ -186,7 +324,7 @@ def read_checkpoint_tensors(path):
     """`(file, {name: array})` of an HF checkpoint: a `model.safetensors`, a
     `pytorch_model.bin` (needs PyTorch), or the folder holding one
     (`model.safetensors` first)."""
-    path = os.fspath(path)
+    path = _path_argument(path)
     if os.path.isdir(path):
         candidates = [
             os.path.join(path, name) for name in ("model.safetensors", "pytorch_model.bin")
@@ -219,7 +357,7 @@ def checkpoint_folder(path_or_name, cache_dir=None, revision=None):
     folder; otherwise a Hugging Face Hub model name (`"org/name"`), whose
     config, safetensors weights and vocabulary `huggingface_hub` downloads
     (or finds in its cache; `HF_HUB_OFFLINE=1` never downloads)."""
-    path = os.fspath(path_or_name)
+    path = _path_argument(path_or_name, "A checkpoint folder or Hub model name")
     if os.path.isdir(path):
         return path
     if os.path.exists(path) or path.startswith((".", "/", "~")) or path.count("/") > 1:
@@ -254,15 +392,28 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
     prefix = getattr(backbone, "hf_prefix", "bert.")
     ignored_prefixes = tuple(getattr(backbone, "hf_ignored_prefixes", _IGNORED_PREFIXES))
     position_table = getattr(backbone, "hf_position_table", "embeddings.position_embeddings.weight")
-    tensors = {_canonical(name, prefix): value for name, value in tensors.items()}
-    # The decoder of the masked-LM head is the word embedding table, tied.
-    tensors.pop("cls.predictions.decoder.weight", None)
-    tensors.pop("cls.predictions.decoder.bias", None)
     if hasattr(backbone, "hf_weight_table"):
         table = backbone.hf_weight_table()
     else:
         table = weight_table(backbone)
     wanted = {name for _, name, _ in table}
+    names = [name for name in tensors if not isinstance(name, str)]
+    if names:
+        raise ValueError(f"{source} holds tensors named by non-strings: {names[:5]!r}.")
+    # Two names of one weight (with and without the task models' prefix, or
+    # LayerNorm's old and new names): which to load is not ours to guess.
+    originals = {}
+    for name in tensors:
+        originals.setdefault(_canonical(name, prefix), []).append(name)
+    duplicated = sorted(
+        " and ".join(sorted(names)) + f" (both {name})"
+        for name, names in originals.items()
+        if len(names) > 1 and name in wanted
+    )
+    tensors = {_canonical(name, prefix): value for name, value in tensors.items()}
+    # The decoder of the masked-LM head is the word embedding table, tied.
+    tensors.pop("cls.predictions.decoder.weight", None)
+    tensors.pop("cls.predictions.decoder.bias", None)
     ignored = sorted(n for n in tensors if n not in wanted and n.startswith(ignored_prefixes))
     unexpected = sorted(n for n in tensors if n not in wanted and n not in ignored)
     missing = sorted(name for name in wanted if name not in tensors)
@@ -273,35 +424,50 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
     no_pooler = bool(pooler) and missing == pooler
     if no_pooler:
         missing = []
-    values, mismatched = [], []
+    values, mismatched, not_floats, overflowing = [], [], [], []
     for variable, name, layout in table:
         if name not in tensors:
             continue
         value = np.asarray(tensors[name])
+        if value.dtype.kind != "f":
+            not_floats.append(f"{name} ({value.dtype})")
+            continue
+        original = value.shape
+        expected = _hf_shape(layout, tuple(static_shape(variable)))  # the checkpoint's layout
         if (
             allow_longer_position_table
             and name == position_table
-            and value.shape[0] > static_shape(variable)[0]
+            and value.ndim == len(expected) >= 1
+            and value.shape[1:] == expected[1:]
+            and value.shape[0] > expected[0]
         ):
-            value = value[: static_shape(variable)[0]]
-        try:
-            value = layout.to_ours(value)
-        except ValueError:
-            pass  # reported below as a shape mismatch
-        if tuple(value.shape) != tuple(static_shape(variable)):
-            mismatched.append(
-                f"{name}: checkpoint {tuple(tensors[name].shape)}, "
-                f"model {tuple(static_shape(variable))}"
-            )
+            value = value[: expected[0]]
+        if value.shape != expected:
+            mismatched.append(f"{name}: checkpoint {original}, model {expected}")
             continue
-        values.append((variable, value.astype(variable.dtype)))
+        value = layout.to_ours(value)
+        cast = value.astype(variable.dtype)
+        if cast.dtype.itemsize < value.dtype.itemsize and not np.array_equal(
+            np.isfinite(cast), np.isfinite(value)
+        ):
+            overflowing.append(f"{name} ({value.dtype} to {cast.dtype})")
+            continue
+        values.append((variable, cast))
     problems = []
     if missing:
         problems.append(f"missing tensors: {', '.join(missing)}")
     if unexpected:
         problems.append(f"unexpected tensors: {', '.join(unexpected)}")
+    if duplicated:
+        problems.append(f"tensors holding the same weight: {'; '.join(duplicated)}")
+    if not_floats:
+        problems.append(f"tensors that are not floating point: {', '.join(not_floats)}")
     if mismatched:
-        problems.append("shape mismatches: " + "; ".join(mismatched))
+        problems.append("shape mismatches (in the checkpoint's layout): " + "; ".join(mismatched))
+    if overflowing:
+        problems.append(
+            f"tensors with values out of the model's dtype's range: {', '.join(overflowing)}"
+        )
     if problems:
         kind = type(backbone).__name__
         raise ValueError(f"{source} does not fit this {kind} ({'; '.join(problems)}).")
@@ -317,14 +483,28 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
     return ignored
 
 
+def _hf_shape(layout, shape):
+    """The shape, in the checkpoint's layout, of a weight of `shape`."""
+    return tuple(layout.to_hf(np.broadcast_to(np.float32(0), shape)).shape)
+
+
 def save_hf_weights(backbone, folder):
     """Write `backbone` as an HF BERT checkpoint: `config.json` and
     `model.safetensors` in `folder`, which `transformers.BertModel
-    .from_pretrained(folder)` (and `BertBackbone.from_pretrained`) load."""
-    import json
+    .from_pretrained(folder)` (and `BertBackbone.from_pretrained`) load.
 
-    from safetensors.numpy import save_file
+    Both files are written in full to temporary files in `folder` before
+    either replaces the old one (`os.replace`): a failure while writing (a
+    full disk, a read-only folder) leaves the files there were, and no
+    temporary file, and is an `OSError` naming the file.
 
+    Example:
+
+    ```python
+    save_hf_weights(backbone, "my-bert")
+    transformers.BertModel.from_pretrained("my-bert")
+    ```
+    """
     from kerastack.bert.bert_backbone import BertBackbone
     from kerastack.core import ops
 
@@ -333,31 +513,87 @@ def save_hf_weights(backbone, folder):
             f"save_hf_weights writes BERT checkpoints from a BertBackbone, received a "
             f"{type(backbone).__name__}."
         )
-    os.makedirs(folder, exist_ok=True)
+    folder = _path_argument(folder, "A checkpoint folder")
     tensors = {
         name: np.ascontiguousarray(layout.to_hf(np.asarray(ops.convert_to_numpy(variable))))
         for variable, name, layout in weight_table(backbone)
     }
-    save_file(tensors, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
     activation = {"gelu": "gelu", "gelu_approximate": "gelu_new"}.get(
         backbone.activation, backbone.activation
     )
     config = {
         "architectures": ["BertModel"],
         "model_type": "bert",
-        "vocab_size": backbone.vocabulary_size,
-        "hidden_size": backbone.hidden_dim,
-        "num_hidden_layers": backbone.num_layers,
-        "num_attention_heads": backbone.num_heads,
-        "intermediate_size": backbone.intermediate_dim,
+        "vocab_size": int(backbone.vocabulary_size),
+        "hidden_size": int(backbone.hidden_dim),
+        "num_hidden_layers": int(backbone.num_layers),
+        "num_attention_heads": int(backbone.num_heads),
+        "intermediate_size": int(backbone.intermediate_dim),
         "hidden_act": activation,
-        "hidden_dropout_prob": backbone.dropout,
-        "attention_probs_dropout_prob": backbone.dropout,
-        "max_position_embeddings": backbone.max_sequence_length,
-        "type_vocab_size": backbone.num_segments,
-        "initializer_range": backbone.initializer_range,
-        "layer_norm_eps": backbone.layer_norm_epsilon,
+        "hidden_dropout_prob": float(backbone.dropout),
+        "attention_probs_dropout_prob": float(backbone.dropout),
+        "max_position_embeddings": int(backbone.max_sequence_length),
+        "type_vocab_size": int(backbone.num_segments),
+        "initializer_range": float(backbone.initializer_range),
+        "layer_norm_eps": float(backbone.layer_norm_epsilon),
         "position_embedding_type": "absolute",
     }
-    with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as file:
-        json.dump(config, file, indent=2)
+    text = json.dumps(config, indent=2)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"Could not make the checkpoint folder {folder}: {error}") from error
+    _write_files(
+        {
+            os.path.join(folder, "model.safetensors"): lambda path: _write_safetensors(
+                tensors, path
+            ),
+            os.path.join(folder, "config.json"): lambda path: _write_text(text, path),
+        }
+    )
+
+
+def _write_safetensors(tensors, path):
+    from safetensors import SafetensorError
+    from safetensors.numpy import save_file
+
+    try:
+        save_file(tensors, path, metadata={"format": "pt"})
+    except SafetensorError as error:  # the library's wrapper of an I/O error
+        raise OSError(str(error)) from error
+
+
+def _write_text(text, path):
+    with open(path, "x", encoding="utf-8") as file:
+        file.write(text)
+
+
+def _write_files(writers):
+    """Write each file `path` of `{path: writer}` (`writer(temporary_path)`
+    writes it) to a temporary file beside it, flushed to disk, then replace
+    every `path` by its temporary file. Any failure removes the temporary
+    files, leaves every `path` as it was (unless the failure is in
+    `os.replace` itself, after some were replaced) and is an `OSError`
+    naming the path."""
+    token = f"{os.getpid()}.{uuid.uuid4().hex[:12]}"
+    temporary = {
+        path: os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{token}.tmp")
+        for path in writers
+    }
+    try:
+        for path, writer in writers.items():
+            try:
+                writer(temporary[path])
+                with open(temporary[path], "rb") as file:
+                    os.fsync(file.fileno())
+            except OSError as error:
+                raise OSError(f"Could not write {path}: {error}") from error
+        for path in writers:
+            try:
+                os.replace(temporary[path], path)
+            except OSError as error:
+                raise OSError(f"Could not write {path}: {error}") from error
+    finally:
+        for path in temporary.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)

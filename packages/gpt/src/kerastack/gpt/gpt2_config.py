@@ -1,9 +1,8 @@
 """GPT-2's hyperparameters, read from Hugging Face's `config.json`."""
 
 import dataclasses
-import os
 
-from kerastack.bert.bert_config import read_json_object
+from kerastack.bert import ConfigField, ModelConfig
 
 # Activations GPT-2 configs name, as Keras activations: HF's "gelu_new" (the
 # GPT-2 default) and "gelu_pytorch_tanh" are the tanh approximation, "gelu"
@@ -30,9 +29,14 @@ _FIXED_OPTIONS = {
 
 
 @dataclasses.dataclass(frozen=True)
-class GPT2Config:
+class GPT2Config(ModelConfig):
     """The shape of a GPT-2 model; field names and defaults are HF's
     (`GPT2Config`, whose defaults are the 124M-parameter "gpt2").
+
+    Every field is checked when a config is made (kerastack-bert's
+    `ModelConfig`): sizes are ints up to 2**24, layer and head counts up to
+    2**12, rates in [0, 1); a `ValueError` names the key (and the file, from
+    `from_json`).
 
     Fields:
         vocab_size: int, tokens in the vocabulary (GPT-2: 50,257).
@@ -49,9 +53,32 @@ class GPT2Config:
         bos_token_id, eos_token_id: ints or None, GPT-2's `<|endoftext|>`
             (50,256) for both; for information (`generate` takes
             `end_token_id` explicitly).
+
+    Example:
+
+    ```python
+    config = GPT2Config.from_json("gpt2")  # the folder's config.json
+    backbone = GPT2Backbone(**config.backbone_arguments())
+    ```
     """
 
     MODEL_TYPE = "gpt2"
+    FIELDS = {
+        "vocab_size": ConfigField.size(),
+        "n_positions": ConfigField.size(),
+        "n_embd": ConfigField.size(),
+        "n_layer": ConfigField.count(),
+        "n_head": ConfigField.count(),
+        "n_inner": ConfigField.size(optional=True),
+        "activation_function": ConfigField.name(_ACTIVATIONS),
+        "resid_pdrop": ConfigField.rate(),
+        "embd_pdrop": ConfigField.rate(),
+        "attn_pdrop": ConfigField.rate(),
+        "layer_norm_epsilon": ConfigField.positive(),
+        "initializer_range": ConfigField.non_negative(),
+        "bos_token_id": ConfigField.size(low=0, optional=True),
+        "eos_token_id": ConfigField.size(low=0, optional=True),
+    }
 
     vocab_size: int = 50257
     n_positions: int = 1024
@@ -69,54 +96,19 @@ class GPT2Config:
     eos_token_id: int | None = 50256
 
     @classmethod
-    def from_dict(cls, values):
-        """A config from a `config.json` dict. Unknown keys (`architectures`,
-        `task_specific_params`, ...) are ignored; another `model_type`, or an
-        option this model does not implement (`_FIXED_OPTIONS`), is an error
-        naming it."""
-        model_type = values.get("model_type", cls.MODEL_TYPE)
-        if model_type != cls.MODEL_TYPE:
-            raise ValueError(
-                f"This is a {model_type!r} config, not a {cls.MODEL_TYPE!r} one; "
-                "GPT2Config reads GPT-2 configs only."
-            )
+    def check_options(cls, values):
+        """An option this model does not implement (`_FIXED_OPTIONS`) is an
+        error naming each."""
         unsupported = [
             f"{key}={values[key]!r} (supported: {supported!r})"
             for key, supported in _FIXED_OPTIONS.items()
-            if key in values and values[key] != supported
+            if key in values and not (isinstance(values[key], bool) and values[key] == supported)
         ]
         if unsupported:
             raise ValueError(f"Unsupported GPT-2 options: {', '.join(unsupported)}.")
-        fields = {field.name for field in dataclasses.fields(cls)}
-        config = cls(**{key: value for key, value in values.items() if key in fields})
-        config.validate()
-        return config
-
-    @classmethod
-    def from_json(cls, path):
-        """A config from a JSON file, or from the `config.json` in folder `path`."""
-        path = os.fspath(path)
-        if os.path.isdir(path):
-            path = os.path.join(path, "config.json")
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"No config.json at {path}.")
-        return cls.from_dict(read_json_object(path))
 
     def validate(self):
-        """Raise a `ValueError` naming a field this model cannot take."""
-        for name in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{name}` must be a positive int, received {name}={value!r}.")
-        if self.n_inner is not None and (not isinstance(self.n_inner, int) or self.n_inner < 1):
-            raise ValueError(
-                f"`n_inner` must be a positive int or null, received {self.n_inner!r}."
-            )
-        if self.activation_function not in _ACTIVATIONS:
-            raise ValueError(
-                f"Unknown activation_function {self.activation_function!r}; expected one of "
-                f"{sorted(_ACTIVATIONS)}."
-            )
+        """Raise a `ValueError` naming fields that do not fit together."""
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}.")
         rates = {"resid_pdrop": self.resid_pdrop, "embd_pdrop": self.embd_pdrop}
