@@ -197,7 +197,7 @@ def test_byte_pair_tokenizer_errors(tmp_path):
     tokenizer = RobertaTokenizer.from_folder(refs.ROBERTA_FOLDER)
     with pytest.raises(ValueError, match=r"Unknown token ids \[100000\]"):
         tokenizer.detokenize([0, 100000])
-    with pytest.raises(TypeError, match="Texts must be str"):
+    with pytest.raises(ValueError, match="`text` must be a str, received bytes"):
         tokenizer.token_ids(b"bytes")
     with pytest.raises(FileNotFoundError, match="No vocabulary file"):
         BytePairTokenizer(tmp_path / "vocab.json", [])

@@ -108,9 +108,9 @@ def test_encode_batch_pads_to_the_longest(uncased):
 def test_errors(uncased, tmp_path):
     with pytest.raises(ValueError, match=r"lacks the special tokens \['\[MASK\]'\]"):
         BertTokenizer(TOKENS[:4] + TOKENS[5:])
-    with pytest.raises(TypeError, match="Texts must be str"):
+    with pytest.raises(ValueError, match="`text` must be a str, received bytes"):
         uncased.tokenize(b"bytes")
-    with pytest.raises(TypeError, match="takes lists"):
+    with pytest.raises(ValueError, match="`firsts` must be a list of str, received one str"):
         uncased.encode_batch("one text")
     with pytest.raises(ValueError, match="no room"):
         uncased.encode("hello", "world", max_length=2)

@@ -95,7 +95,7 @@ def test_encode_batch_errors(tokenizer):
         tokenizer.encode_batch(["The quick brown fox"], max_length=2)
     with pytest.raises(ValueError, match="padding_side"):
         tokenizer.encode_batch(["a"], padding_side="middle")
-    with pytest.raises(TypeError, match="list of texts"):
+    with pytest.raises(ValueError, match="`texts` must be a list of str"):
         tokenizer.encode_batch("a")
     with pytest.raises(ValueError, match="lacks the special tokens"):
         GPT2Tokenizer({"a": 0, "b": 1}, [])

@@ -5,10 +5,16 @@ import os
 import re
 import unicodedata
 
-import numpy as np
-
 from kerastack.bert.convert_hf import checkpoint_folder
-from kerastack.bert.tokenizer import pack_inputs
+from kerastack.bert.tokenizer import (
+    check_bool,
+    check_ids,
+    check_pair,
+    check_pairs,
+    check_text,
+    map_rows,
+    pack_inputs,
+)
 
 SPECIAL_TOKENS = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
 WORD_START = "\u2581"  # SentencePiece's mark of a piece that starts a word
@@ -31,29 +37,53 @@ class AlbertTokenizer:
             `[MASK]`.
         lowercase: bool (ALBERT's releases are uncased).
         keep_accents: bool.
+
+    Every `str` tokenizes but one holding a lone surrogate (no Unicode
+    character), which is a `ValueError` naming its position, as are texts
+    that are not `str`. Ids are checked: ints (Python or NumPy) in
+    `0..vocabulary_size - 1`. A model file that SentencePiece cannot read,
+    or whose pieces are not distinct UTF-8 strings, is a `ValueError` naming
+    the file. (The format has no checksum: a damaged file that still reads
+    cannot be told from a good one.)
+
+    Example:
+
+    >>> tokenizer = AlbertTokenizer("albert-base-v2/spiece.model")
+    >>> tokenizer.tokenize("Hello, World!")
+    ['▁hello', ',', '▁world', '!']
     """
 
     def __init__(self, proto, lowercase=True, keep_accents=False):
         import sentencepiece
 
-        self._processor = sentencepiece.SentencePieceProcessor()
+        source = "The SentencePiece model"
         if isinstance(proto, (str, os.PathLike)):
-            path = os.fspath(proto)
-            if not os.path.exists(path):
-                raise FileNotFoundError(f"No SentencePiece model at {path}.")
-            with open(path, "rb") as file:
+            source = os.fspath(proto)
+            if not os.path.exists(source):
+                raise FileNotFoundError(f"No SentencePiece model at {source}.")
+            with open(source, "rb") as file:
                 proto = file.read()
+        elif not isinstance(proto, (bytes, bytearray, memoryview)):
+            raise ValueError(
+                "proto must be a SentencePiece model's path or bytes, received "
+                f"{type(proto).__name__}."
+            )
+        self.lowercase = check_bool("lowercase", lowercase)
+        self.keep_accents = check_bool("keep_accents", keep_accents)
+        self._processor = sentencepiece.SentencePieceProcessor()
         try:
-            self._processor.LoadFromSerializedProto(proto)
-        except (RuntimeError, TypeError, OSError) as error:
-            raise ValueError(f"Not a readable SentencePiece model: {error}") from error
-        size = self._processor.GetPieceSize()
-        self.vocabulary = {self._processor.IdToPiece(i): i for i in range(size)}
+            self._processor.LoadFromSerializedProto(bytes(proto))
+            size = self._processor.GetPieceSize()
+            pieces = [self._processor.IdToPiece(i) for i in range(size)]
+        except (RuntimeError, OSError, UnicodeDecodeError) as error:
+            where = "the bytes given" if source == "The SentencePiece model" else source
+            raise ValueError(f"Not a readable SentencePiece model: {where} ({error}).") from error
+        self.vocabulary = {piece: i for i, piece in enumerate(pieces)}
+        if len(self.vocabulary) != size:
+            raise ValueError(f"{source} holds a piece twice.")
         missing = [t for t in SPECIAL_TOKENS if t not in self.vocabulary]
         if missing:
-            raise ValueError(f"The SentencePiece model lacks the special tokens {missing}.")
-        self.lowercase = lowercase
-        self.keep_accents = keep_accents
+            raise ValueError(f"{source} lacks the special tokens {missing}.")
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
             self.vocabulary[t] for t in SPECIAL_TOKENS
         )
@@ -92,8 +122,7 @@ class AlbertTokenizer:
 
     def tokenize(self, text):
         """The pieces of `text`, e.g. `["▁hello", "▁world"]`."""
-        if not isinstance(text, str):
-            raise TypeError(f"Texts must be str, received {type(text).__name__}: {text!r}.")
+        check_text(text)
         pieces = []
         for part in self._specials.split(text):
             if part in SPECIAL_TOKENS:
@@ -107,33 +136,34 @@ class AlbertTokenizer:
         return [self._processor.PieceToId(piece) for piece in self.tokenize(text)]
 
     def ids_to_tokens(self, ids):
-        ids = [int(i) for i in np.asarray(ids).reshape(-1)]
-        unknown = [i for i in ids if not 0 <= i < self.vocabulary_size]
-        if unknown:
-            raise ValueError(
-                f"Unknown token ids {unknown}: the vocabulary has ids "
-                f"0..{self.vocabulary_size - 1}."
-            )
-        return [self._processor.IdToPiece(i) for i in ids]
+        """The pieces of `ids` (an id, a list or an integer array, nested as
+        given); ids that are not ints in `0..vocabulary_size - 1` are a
+        `ValueError` naming them."""
+        ids = check_ids(ids, self.vocabulary_size)
+        if isinstance(ids, int):
+            return self._processor.IdToPiece(ids)
+        return map_rows(ids, lambda row: [self._processor.IdToPiece(i) for i in row])
 
     def detokenize(self, ids):
-        """The (preprocessed) text of a sequence of ids."""
-        return "".join(self.ids_to_tokens(ids)).replace(WORD_START, " ").strip()
+        """The (preprocessed) text of a sequence of ids; a list of texts for
+        a batch (nested lists or a 2-D array)."""
+        return map_rows(
+            check_ids(ids, self.vocabulary_size),
+            lambda row: (
+                "".join(self._processor.IdToPiece(i) for i in row).replace(WORD_START, " ").strip()
+            ),
+        )
 
     def encode(self, first, second=None, max_length=None):
         """Model inputs for one text or a pair, as `BertTokenizer.encode`:
         `[CLS] first [SEP]` (segment 0) then `second [SEP]` (segment 1)."""
+        first, second = check_pair(first, second)
         batch = self.encode_batch([first], None if second is None else [second], max_length)
         return {name: values[0] for name, values in batch.items()}
 
     def encode_batch(self, firsts, seconds=None, max_length=None):
         """`encode` for lists of texts (and pairs). Returns arrays `(B, T)`."""
-        if isinstance(firsts, str) or isinstance(seconds, str):
-            raise TypeError("encode_batch takes lists of texts; encode takes one text.")
-        firsts = list(firsts)
-        seconds = None if seconds is None else list(seconds)
-        if seconds is not None and len(seconds) != len(firsts):
-            raise ValueError(f"{len(firsts)} first texts but {len(seconds)} second texts.")
+        firsts, seconds = check_pairs(firsts, seconds)
         return pack_inputs(
             [self.token_ids(text) for text in firsts],
             None if seconds is None else [self.token_ids(text) for text in seconds],

@@ -3,40 +3,93 @@
 
 import os
 
-import numpy as np
-
-from kerastack.bert.bert_config import read_json_object
 from kerastack.bert.convert_hf import checkpoint_folder
-from kerastack.bert.tokenizer import pack_inputs
+from kerastack.bert.tokenizer import (
+    _read_json,
+    check_bool,
+    check_ids,
+    check_pair,
+    check_pairs,
+    check_text,
+    check_texts,
+    check_vocabulary,
+    map_rows,
+    pack_inputs,
+    read_text,
+)
 
 
 def read_merges(path):
-    """The merge rules of a `merges.txt`, `[(left, right)]` by priority."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No merges file at {path}.")
+    """The merge rules of a `merges.txt`, `[(left, right)]` by priority.
+
+    A missing file is a `FileNotFoundError`; a file that is not UTF-8, or a
+    line that is not two tokens, a `ValueError` naming the file and line.
+
+    Example:
+
+    >>> read_merges("roberta-base/merges.txt")[:2]
+    [('Ġ', 't'), ('Ġ', 'a')]
+    """
     merges = []
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, start=1):
-            line = line.rstrip("\n")
-            if not line or (number == 1 and line.startswith("#version")):
-                continue
-            parts = line.split(" ")
-            if len(parts) != 2:
-                raise ValueError(f"{path}, line {number}: a merge is two tokens, read {line!r}.")
-            merges.append(tuple(parts))
+    for number, line in enumerate(read_text(path, "merges").split("\n"), start=1):
+        if not line or (number == 1 and line.startswith("#version")):
+            continue
+        parts = line.split(" ")
+        if len(parts) != 2 or "" in parts:
+            raise ValueError(
+                f"{os.fspath(path)}, line {number}: a merge is two tokens, read {line!r}."
+            )
+        merges.append(tuple(parts))
     return merges
 
 
 def read_json_vocabulary(path):
-    """`{token: id}` of a `vocab.json`, checked: ids are distinct integers."""
+    """`{token: id}` of a `vocab.json`, checked as `check_vocabulary` does
+    (str tokens, int ids `0..n-1` each once); errors name the file.
+
+    Example:
+
+    >>> read_json_vocabulary("roberta-base/vocab.json")["<s>"]
+    0
+    """
     if not os.path.exists(path):
         raise FileNotFoundError(f"No vocabulary file at {path}.")
-    vocabulary = read_json_object(path)
-    if not all(isinstance(i, int) for i in vocabulary.values()):
-        raise ValueError(f"{path} is not a {{token: id}} vocabulary.")
-    if len(set(vocabulary.values())) != len(vocabulary):
-        raise ValueError(f"{path} gives one id to two tokens.")
-    return vocabulary
+    return check_vocabulary(_read_json(path), path)
+
+
+def check_merges(merges, vocabulary, source="merges"):
+    """Merge rules as `[(left, right)]`, checked against `vocabulary`: each
+    a pair of tokens (or a `"left right"` string) whose tokens and whose
+    merged token `left + right` the vocabulary holds. Anything else is a
+    `ValueError` naming `source` and the rule.
+
+    Example:
+
+    >>> check_merges(["a b"], {"a": 0, "b": 1, "ab": 2})
+    [('a', 'b')]
+    """
+    if isinstance(merges, (str, bytes)) or not isinstance(merges, (list, tuple)):
+        raise ValueError(
+            f"merges must be a merges.txt path or a list of pairs, received "
+            f"{type(merges).__name__}."
+        )
+    checked = []
+    for index, merge in enumerate(merges):
+        pair = tuple(merge.split(" ")) if isinstance(merge, str) else merge
+        if (
+            not isinstance(pair, (list, tuple))
+            or len(pair) != 2
+            or not all(isinstance(token, str) and token for token in pair)
+        ):
+            raise ValueError(f"{source}, rule {index}: a merge is two tokens, read {merge!r}.")
+        left, right = pair
+        lacking = [token for token in (left, right, left + right) if token not in vocabulary]
+        if lacking:
+            raise ValueError(
+                f"{source}, rule {index} ({left!r}, {right!r}): the vocabulary lacks {lacking}."
+            )
+        checked.append((left, right))
+    return checked
 
 
 class BytePairTokenizer:
@@ -50,13 +103,25 @@ class BytePairTokenizer:
     `detokenize` gives the text back. Special tokens written in the text are
     kept whole.
 
+    Every `str` tokenizes but one holding a lone surrogate (no Unicode
+    character, and no UTF-8 bytes), which is a `ValueError` naming its
+    position, as are texts that are not `str`. Ids are checked: ints
+    (Python or NumPy) in `0..vocabulary_size - 1`.
+
     Args:
-        vocabulary: path of a `vocab.json`, or a `{token: id}` dict.
+        vocabulary: path of a `vocab.json`, or a `{token: id}` dict (ids
+            `0..n-1`, each once).
         merges: path of a `merges.txt`, or a list of `(left, right)` pairs
             (or `"left right"` strings), highest priority first.
         special_tokens: tokens of the vocabulary never split (default: those
             of GPT-2 and RoBERTa the vocabulary has).
         add_prefix_space: bool, tokenize a text as if a space preceded it.
+
+    Example:
+
+    >>> tokenizer = BytePairTokenizer.from_folder("roberta-base")
+    >>> tokenizer.detokenize(tokenizer.token_ids("Hello world"))
+    'Hello world'
     """
 
     SPECIAL_TOKENS = ("<|endoftext|>", "<s>", "</s>", "<pad>", "<unk>", "<mask>")
@@ -64,20 +129,23 @@ class BytePairTokenizer:
     def __init__(self, vocabulary, merges, special_tokens=None, add_prefix_space=False):
         from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
+        source = "The vocabulary"
         if isinstance(vocabulary, (str, os.PathLike)):
-            vocabulary = read_json_vocabulary(os.fspath(vocabulary))
-        vocabulary = dict(vocabulary)
+            source = os.fspath(vocabulary)
+            vocabulary = read_json_vocabulary(source)
+        vocabulary = check_vocabulary(vocabulary, source)
+        merges_source = "merges"
         if isinstance(merges, (str, os.PathLike)):
-            merges = read_merges(os.fspath(merges))
-        merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in merges]
-        unknown = sorted({t for pair in merges for t in pair if t not in vocabulary})
-        if unknown:
-            raise ValueError(f"The merges use tokens the vocabulary lacks: {unknown[:10]}.")
+            merges_source = os.fspath(merges)
+            merges = read_merges(merges_source)
+        merges = check_merges(merges, vocabulary, merges_source)
         if special_tokens is None:
             special_tokens = [t for t in self.SPECIAL_TOKENS if t in vocabulary]
+        special_tokens = check_texts(special_tokens, "special_tokens")
         missing = [t for t in special_tokens if t not in vocabulary]
         if missing:
-            raise ValueError(f"The vocabulary lacks the special tokens {missing}.")
+            raise ValueError(f"{source} lacks the special tokens {missing}.")
+        add_prefix_space = check_bool("add_prefix_space", add_prefix_space)
         self.vocabulary = vocabulary
         self.inverse_vocabulary = {index: token for token, index in vocabulary.items()}
         self.merges = merges
@@ -105,41 +173,40 @@ class BytePairTokenizer:
     def vocabulary_size(self):
         return len(self.vocabulary)
 
-    @staticmethod
-    def _check(texts):
-        texts = list(texts)
-        for text in texts:
-            if not isinstance(text, str):
-                raise TypeError(f"Texts must be str, received {type(text).__name__}: {text!r}.")
-        return texts
-
     def tokenize(self, text):
         """The byte-level pieces of `text`, e.g. `["Hello", "Ġworld"]`."""
-        return self._engine.encode(*self._check([text]), add_special_tokens=False).tokens
+        return self._engine.encode(check_text(text), add_special_tokens=False).tokens
 
     def token_ids(self, text):
         """The ids of `text`'s pieces (no special tokens added)."""
-        return self.token_ids_batch([text])[0]
+        return self._token_ids([check_text(text)])[0]
 
     def token_ids_batch(self, texts):
-        encodings = self._engine.encode_batch(self._check(texts), add_special_tokens=False)
+        """`token_ids` for a list of texts."""
+        return self._token_ids(check_texts(texts))
+
+    def _token_ids(self, texts):
+        encodings = self._engine.encode_batch(texts, add_special_tokens=False)
         return [encoding.ids for encoding in encodings]
 
     def ids_to_tokens(self, ids):
-        ids = [int(i) for i in np.asarray(ids).reshape(-1)]
-        unknown = [i for i in ids if i not in self.inverse_vocabulary]
-        if unknown:
-            raise ValueError(
-                f"Unknown token ids {unknown}: the vocabulary has {self.vocabulary_size} ids."
-            )
-        return [self.inverse_vocabulary[i] for i in ids]
+        """The tokens of `ids` (an id, a list or an integer array, nested as
+        given); ids that are not ints in `0..vocabulary_size - 1` are a
+        `ValueError` naming them."""
+        ids = check_ids(ids, self.vocabulary_size)
+        if isinstance(ids, int):
+            return self.inverse_vocabulary[ids]
+        return map_rows(ids, lambda row: [self.inverse_vocabulary[i] for i in row])
 
     def detokenize(self, ids, skip_special_tokens=False):
         """The text of a sequence of ids (special tokens kept unless
-        `skip_special_tokens`)."""
-        self.ids_to_tokens(ids)  # checks the ids
-        ids = [int(i) for i in np.asarray(ids).reshape(-1)]
-        return self._engine.decode(ids, skip_special_tokens=skip_special_tokens)
+        `skip_special_tokens`); a list of texts for a batch (nested lists or
+        a 2-D array). Ids are checked as `ids_to_tokens` does."""
+        skip_special_tokens = check_bool("skip_special_tokens", skip_special_tokens)
+        return map_rows(
+            check_ids(ids, self.vocabulary_size),
+            lambda row: self._engine.decode(row, skip_special_tokens=skip_special_tokens),
+        )
 
 
 class RobertaTokenizer(BytePairTokenizer):
@@ -166,21 +233,17 @@ class RobertaTokenizer(BytePairTokenizer):
     def encode(self, first, second=None, max_length=None):
         """Model inputs for one text or a pair: a dict of int32 arrays `(T,)`,
         `token_ids` and `padding_mask` (1 on real tokens)."""
+        first, second = check_pair(first, second)
         batch = self.encode_batch([first], None if second is None else [second], max_length)
         return {name: values[0] for name, values in batch.items()}
 
     def encode_batch(self, firsts, seconds=None, max_length=None):
         """`encode` for lists of texts (and pairs); without `max_length` the
         batch is padded to its longest. Returns arrays `(B, T)`."""
-        if isinstance(firsts, str) or isinstance(seconds, str):
-            raise TypeError("encode_batch takes lists of texts; encode takes one text.")
-        firsts = list(firsts)
-        seconds = None if seconds is None else list(seconds)
-        if seconds is not None and len(seconds) != len(firsts):
-            raise ValueError(f"{len(firsts)} first texts but {len(seconds)} second texts.")
+        firsts, seconds = check_pairs(firsts, seconds)
         inputs = pack_inputs(
-            self.token_ids_batch(firsts),
-            None if seconds is None else self.token_ids_batch(seconds),
+            self._token_ids(firsts),
+            None if seconds is None else self._token_ids(seconds),
             max_length,
             self.pad_id,
             prefix=[self.start_id],

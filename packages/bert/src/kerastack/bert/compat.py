@@ -27,8 +27,14 @@ from kerastack.bert.bert_backbone import BertBackbone
 from kerastack.bert.bert_config import BertConfig
 from kerastack.bert.features import _pool
 from kerastack.bert.heads import BertPretrainer
-from kerastack.bert.tokenizer import read_vocabulary, wordpiece_engine
-from kerastack.core import keras, ops, serializable
+from kerastack.bert.tokenizer import (
+    check_bool,
+    check_text,
+    check_token_dict,
+    read_vocabulary,
+    wordpiece_engine,
+)
+from kerastack.core import check_int, keras, ops, serializable
 from kerastack.transformer.compat import _check_attention_activation
 
 TOKEN_PAD = ""  # keras-bert's base dictionary: the padding token is ""
@@ -63,28 +69,35 @@ class Tokenizer:
         pad_index=0,
         cased=False,
     ):
+        token_dict = check_token_dict(token_dict)
+        check_text(token_cls, "token_cls")
+        check_text(token_sep, "token_sep")
+        check_text(token_unk, "token_unk")
         missing = [t for t in (token_cls, token_sep, token_unk) if t not in token_dict]
         if missing:
             raise ValueError(f"token_dict lacks the special tokens {missing}.")
-        self._token_dict = dict(token_dict)
+        self._token_dict = token_dict
         self._token_cls, self._token_sep, self._token_unk = token_cls, token_sep, token_unk
-        self._pad_index = pad_index
-        self._cased = cased
+        self._pad_index = check_int("pad_index", pad_index, minimum=0)
+        self._cased = check_bool("cased", cased)
         specials = [token_cls, token_sep, token_unk, "[PAD]", "[MASK]"]
         self._engine = wordpiece_engine(
             self._token_dict, not cased, not cased, 100, token_unk, specials
         )
 
-    def _word_pieces(self, text):
-        encoding = self._engine.encode(text, add_special_tokens=False)
+    def _word_pieces(self, text, argument="first"):
+        encoding = self._engine.encode(check_text(text, argument), add_special_tokens=False)
         return [
             text[start:end] if token == self._token_unk and text[start:end] != token else token
             for token, (start, end) in zip(encoding.tokens, encoding.offsets, strict=True)
         ]
 
     def _pack(self, first, second=None, max_len=None):
+        max_len = check_int("max_len", max_len, allow_none=True)
+        if max_len is not None and max_len < (2 if second is None else 3):
+            raise ValueError(f"max_len={max_len} leaves no room for the special tokens.")
         first = self._word_pieces(first)
-        second = None if second is None else self._word_pieces(second)
+        second = None if second is None else self._word_pieces(second, "second")
         if max_len is not None:
             if second is None:
                 del first[max(max_len - 2, 0) :]
@@ -122,7 +135,7 @@ class Tokenizer:
         """For each token of `tokenize(text)` (or of `tokens`, which must be
         that list), the `(start, end)` span of `text` it came from; special
         tokens get None."""
-        encoding = self._engine.encode(text, add_special_tokens=False)
+        encoding = self._engine.encode(check_text(text), add_special_tokens=False)
         spans = [None] + [tuple(offset) for offset in encoding.offsets] + [None]
         if tokens is not None and len(tokens) != len(spans):
             raise ValueError(

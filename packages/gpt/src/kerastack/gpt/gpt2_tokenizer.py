@@ -3,7 +3,8 @@
 
 import numpy as np
 
-from kerastack.bert.byte_pair_tokenizer import BytePairTokenizer
+from kerastack.bert import BytePairTokenizer
+from kerastack.core import check_int
 
 
 class GPT2Tokenizer(BytePairTokenizer):
@@ -20,9 +21,17 @@ class GPT2Tokenizer(BytePairTokenizer):
         merges: path of a `merges.txt`, or a list of merge pairs.
         end_token: str, the end-of-text token (`"<|endoftext|>"`).
         add_prefix_space: bool, tokenize a text as if a space preceded it.
+
+    Example:
+
+    >>> tokenizer = GPT2Tokenizer.from_folder("gpt2")
+    >>> tokenizer.encode_batch(["Hello world"])["token_ids"]
+    array([[15496,   995]], dtype=int32)
     """
 
     def __init__(self, vocabulary, merges, end_token="<|endoftext|>", add_prefix_space=False):
+        if not isinstance(end_token, str):
+            raise ValueError(f"end_token must be a str, received {end_token!r}.")
         super().__init__(
             vocabulary, merges, special_tokens=[end_token], add_prefix_space=add_prefix_space
         )
@@ -45,8 +54,11 @@ class GPT2Tokenizer(BytePairTokenizer):
             `end_token_id`) and `padding_mask` (bool, True on real tokens).
         """
         if isinstance(texts, str):
-            raise TypeError("encode_batch takes a list of texts; token_ids takes one.")
-        if padding_side not in ("left", "right"):
+            raise ValueError(
+                "`texts` must be a list of str, received one str; token_ids takes one."
+            )
+        max_length = check_int("max_length", max_length, allow_none=True)
+        if not isinstance(padding_side, str) or padding_side not in ("left", "right"):
             raise ValueError(f'padding_side must be "left" or "right", received {padding_side!r}.')
         ids = self.token_ids_batch(texts)
         empty = [index for index, row in enumerate(ids) if not row]
