@@ -67,6 +67,11 @@ def read_json_object(path):
             f"{path} is not UTF-8 text{hint}: byte {error.start} is {data[error.start]:#04x}; "
             "save it as UTF-8."
         ) from error
+    if "\x00" in text:  # valid UTF-8, but never in JSON text: UTF-16 or UTF-32
+        raise ValueError(
+            f"{path} is not UTF-8 text (it looks like UTF-16): it holds NUL bytes; "
+            "save it as UTF-8."
+        )
     try:
         values = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_json_constant)
     except RecursionError as error:
