@@ -57,11 +57,11 @@ def read_json_vocabulary(path):
     return check_vocabulary(_read_json(path), path)
 
 
-def check_merges(merges, vocabulary, source="merges"):
+def check_merges(merges, vocabulary, source="merges", vocabulary_source="the vocabulary"):
     """Merge rules as `[(left, right)]`, checked against `vocabulary`: each
     a pair of tokens (or a `"left right"` string) whose tokens and whose
     merged token `left + right` the vocabulary holds. Anything else is a
-    `ValueError` naming `source` and the rule.
+    `ValueError` naming `source` (and `vocabulary_source`) and the rule.
 
     Example:
 
@@ -86,7 +86,8 @@ def check_merges(merges, vocabulary, source="merges"):
         lacking = [token for token in (left, right, left + right) if token not in vocabulary]
         if lacking:
             raise ValueError(
-                f"{source}, rule {index} ({left!r}, {right!r}): the vocabulary lacks {lacking}."
+                f"{source}, rule {index} ({left!r}, {right!r}): {vocabulary_source} lacks "
+                f"{lacking}."
             )
         checked.append((left, right))
     return checked
@@ -138,7 +139,9 @@ class BytePairTokenizer:
         if isinstance(merges, (str, os.PathLike)):
             merges_source = os.fspath(merges)
             merges = read_merges(merges_source)
-        merges = check_merges(merges, vocabulary, merges_source)
+        merges = check_merges(
+            merges, vocabulary, merges_source, "the vocabulary" if source[0] == "T" else source
+        )
         if special_tokens is None:
             special_tokens = [t for t in self.SPECIAL_TOKENS if t in vocabulary]
         special_tokens = check_texts(special_tokens, "special_tokens")
@@ -146,6 +149,14 @@ class BytePairTokenizer:
         if missing:
             raise ValueError(f"{source} lacks the special tokens {missing}.")
         add_prefix_space = check_bool("add_prefix_space", add_prefix_space)
+        # Without a token for each byte, the engine would drop those bytes
+        # from texts silently.
+        lacking = [c for c in pre_tokenizers.ByteLevel.alphabet() if c not in vocabulary]
+        if lacking:
+            raise ValueError(
+                f"{source} lacks {len(lacking)} of the 256 byte tokens of byte-level BPE "
+                f"(e.g. {sorted(lacking)[:5]}): it is not a byte-level vocabulary."
+            )
         self.vocabulary = vocabulary
         self.inverse_vocabulary = {index: token for token, index in vocabulary.items()}
         self.merges = merges
