@@ -8,7 +8,7 @@ names by one table of rules, and loaded by the same strict code as HF files.
 import re
 
 from kerastack.bert.convert_hf import assign_hf_tensors
-from kerastack.bert.tf_checkpoint import checkpoint_prefix, read_tf_checkpoint
+from kerastack.bert.tf_checkpoint import CheckpointError, checkpoint_prefix, read_tf_checkpoint
 
 # Training state saved beside the weights, never part of a model.
 _TRAINING_STATE = re.compile(r"(^|/)(global_step|adam_m|adam_v|beta1_power|beta2_power)$")
@@ -47,7 +47,7 @@ def google_to_hf_name(name):
             renamed.append("bias")
         else:
             renamed.append(part)
-    if parts[-1] in _EMBEDDINGS:
+    if parts and parts[-1] in _EMBEDDINGS:
         renamed.append("weight")
     return ".".join(renamed), transpose
 
@@ -64,12 +64,32 @@ def load_google_checkpoint(model, path, allow_longer_position_table=False):
         The HF names of checkpoint tensors left out (task heads a backbone
         does not have); optimizer state (`adam_m`, `adam_v`, `global_step`)
         is always left out.
+
+    Raises:
+        CheckpointError: the checkpoint is corrupt or unsupported (see
+            `read_tf_checkpoint`), or two of its tensors name the same
+            weight (`bert/embeddings/...` and `embeddings/...`).
+        ValueError: missing, unexpected or mis-shaped weights, as in
+            `load_hf_weights`; the model is left unchanged.
+
+    Example:
+
+    ```python
+    backbone = BertBackbone.from_config_file("uncased_L-12_H-768_A-12")
+    load_google_checkpoint(backbone, "uncased_L-12_H-768_A-12")  # ['cls.predictions.bias', ...]
+    ```
     """
     prefix = checkpoint_prefix(path)
-    tensors = {}
+    tensors, sources = {}, {}
     for name, value in read_tf_checkpoint(prefix).items():
         if _TRAINING_STATE.search(name):
             continue
         hf_name, transpose = google_to_hf_name(name)
+        if hf_name in sources:
+            raise CheckpointError(
+                f"{prefix} holds both {sources[hf_name]!r} and {name!r}, which are the "
+                f"same weight ({hf_name!r}); remove one"
+            )
+        sources[hf_name] = name
         tensors[hf_name] = value.T if transpose else value
     return assign_hf_tensors(model, tensors, prefix, allow_longer_position_table)
