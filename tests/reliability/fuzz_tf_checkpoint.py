@@ -195,6 +195,22 @@ def mutate(rng, data):
     return bytes(data), f"{kind}@{position}"
 
 
+# What a CheckpointError is about, from its message: the summary counts each.
+_REASONS = [
+    "checksum", "bad magic number", "too short", "compressed", "restart point", "shares",
+    "ends past", "data file is truncated", "truncated protocol buffer",
+    "variable-length integer", "wire type", "encoded as",
+    "out of order", "duplicate key", "past its index entry", "handle", "not UTF-8",
+    "no header", "data files", "big-endian", "bundle format", "slices", "dtype", "bfloat16",
+    "invalid shape", "unknown rank", "bytes at offset", "in data file", "no tensors named",
+]  # fmt: skip
+
+
+def _reason(error):
+    message = str(error)
+    return next((reason for reason in _REASONS if reason in message), type(error).__name__)
+
+
 def _same(a, b):
     return a.keys() == b.keys() and all(
         a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and a[k].tobytes() == b[k].tobytes()
@@ -221,7 +237,8 @@ def _bases(folder):
 def run(cases, seed=0):
     """Mutate and read `cases` times; returns a summary dict of the outcomes."""
     rng = random.Random(seed)
-    counts = {"cases": cases, "errors": {}, "identical": 0, "silent_wrong": 0, "other": 0}
+    counts = {"cases": cases, "errors": {}, "reasons": {}, "identical": 0, "silent_wrong": 0}
+    counts["other"] = 0
     examples = {"silent_wrong": [], "other": []}
     by_target = {"index": 0, "data": 0}
     start = time.perf_counter()
@@ -250,6 +267,8 @@ def run(cases, seed=0):
             except (ValueError, OSError) as error:
                 name = type(error).__name__
                 counts["errors"][name] = counts["errors"].get(name, 0) + 1
+                reason = _reason(error)
+                counts["reasons"][reason] = counts["reasons"].get(reason, 0) + 1
                 if not isinstance(error, (CheckpointError, OSError)):
                     examples.setdefault("plain_value_error", []).append(f"{label}: {error}")
             except Exception as error:  # noqa: BLE001 (counted and reported)
@@ -281,7 +300,7 @@ def structured_run(cases, seed=0):
     of one of the original tensors: `foreign` counts any that does not.
     """
     rng = random.Random(seed)
-    counts = {"cases": cases, "errors": {}, "identical": 0, "reinterpreted": 0}
+    counts = {"cases": cases, "errors": {}, "reasons": {}, "identical": 0, "reinterpreted": 0}
     counts.update(foreign=0, other=0)
     examples = {"foreign": [], "other": []}
     start = time.perf_counter()
@@ -319,6 +338,8 @@ def structured_run(cases, seed=0):
             except (ValueError, OSError) as error:
                 name = type(error).__name__
                 counts["errors"][name] = counts["errors"].get(name, 0) + 1
+                reason = _reason(error)
+                counts["reasons"][reason] = counts["reasons"].get(reason, 0) + 1
             except Exception as error:  # noqa: BLE001 (counted and reported)
                 counts["other"] += 1
                 examples["other"].append(f"{label}: {type(error).__name__}: {error}")
@@ -350,6 +371,9 @@ def _markdown(summary, seed):
         f"| read of bytes no tensor holds | {structured['foreign']} |",
         f"| other exception | {structured['other']} |",
     ]
+    for part, table_rows in ((raw, rows), (structured, srows)):
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(part["reasons"].items()))
+        table_rows.append(f"| the errors, by what they name | {reasons} |")
     table = "| outcome | cases |\n|---|---|\n"
     return (
         f"# TF checkpoint reader fuzz (seed {seed})\n\n"

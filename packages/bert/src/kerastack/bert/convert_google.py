@@ -1,7 +1,7 @@
 """Google's original BERT checkpoints (`bert_model.ckpt.*`, TensorFlow 1 names)
 into `BertBackbone` and the task models, on every backend, TensorFlow or not.
 
-Tensors are read by `read_tf_checkpoint` (NumPy alone), renamed to HF's
+Tensors are read by `read_tf_checkpoint` (no TensorFlow), renamed to HF's
 names by one table of rules, and loaded by the same strict code as HF files.
 """
 

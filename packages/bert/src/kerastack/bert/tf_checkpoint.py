@@ -1,4 +1,5 @@
-"""Read TensorFlow checkpoints (Google's original BERT files) with NumPy alone.
+"""Read TensorFlow checkpoints (Google's original BERT files) without TensorFlow:
+NumPy for the tensors, google-crc32c (C) for their checksums.
 
 A checkpoint `prefix` is two kinds of file: `prefix.index`, a sorted table
 (LevelDB's SSTable layout) from tensor name to a small protocol-buffer
@@ -118,8 +119,8 @@ def _message(data, schema, what):
         name, expected = schema[number]
         if wire_type != expected:
             raise CheckpointError(
-                f"{what}: field {name.removesuffix('[]')!r} is encoded as {_WIRE_NAMES[wire_type]}, "
-                f"expected {_WIRE_NAMES[expected]}"
+                f"{what}: field {name.removesuffix('[]')!r} is encoded as "
+                f"{_WIRE_NAMES[wire_type]}, expected {_WIRE_NAMES[expected]}"
             )
         if wire_type == _FIXED32:
             value = struct.unpack("<I", value)[0]
@@ -367,7 +368,7 @@ def _wanted(names):
 
 
 def read_tf_checkpoint(path, names=None):
-    """`{name: array}` of a TensorFlow checkpoint, read with NumPy alone.
+    """`{name: array}` of a TensorFlow checkpoint, read without TensorFlow.
 
     Every table block and every tensor read is checked against its stored
     CRC-32C, as TensorFlow does; only the tensors asked for are read from
