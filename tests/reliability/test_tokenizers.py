@@ -109,7 +109,16 @@ ODD_TEXT = st.sampled_from(
         "\ud83d\ude00",  # a UTF-16 pair as two code points: two lone surrogates
     ]
 )
-TEXT = st.one_of(ANY_TEXT, ODD_TEXT)
+# A text with a lone surrogate somewhere.
+WITH_SURROGATE = st.builds(
+    lambda before, surrogate, after: before + surrogate + after,
+    ANY_TEXT,
+    st.characters(categories=["Cs"]),
+    ANY_TEXT,
+)
+TEXT = st.one_of(
+    ANY_TEXT, st.text(st.characters(codec="utf-8"), max_size=40), ODD_TEXT, WITH_SURROGATE
+)
 
 
 def first_surrogate(text):
