@@ -13,7 +13,11 @@ from kerastack.bert.bert_config import (
 from kerastack.bert.byte_pair_tokenizer import BytePairTokenizer, RobertaTokenizer
 from kerastack.bert.convert_google import google_to_hf_name, load_google_checkpoint
 from kerastack.bert.convert_hf import (
+    Layout,
+    assign_hf_tensors,
+    checkpoint_folder,
     load_hf_weights,
+    read_checkpoint_tensors,
     read_safetensors,
     save_hf_weights,
     weight_table,
@@ -101,6 +105,10 @@ __all__ = [
     "google_to_hf_name",
     "load_google_checkpoint",
     "load_hf_weights",
+    "Layout",
+    "assign_hf_tensors",
+    "checkpoint_folder",
+    "read_checkpoint_tensors",
     "read_vocabulary",
     "read_safetensors",
     "read_tf_checkpoint",

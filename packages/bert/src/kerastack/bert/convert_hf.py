@@ -28,7 +28,16 @@ _IGNORED_PREFIXES = ("cls.", "classifier.", "qa_outputs.", "embeddings.position_
 
 class Layout:
     """How an HF tensor is laid out in a weight, both ways: `to_ours(hf_array)`
-    and `to_hf(our_array)` (every family's tables use it)."""
+    and `to_hf(our_array)` (every family's tables use it).
+
+    Example:
+
+    ```python
+    # HF Linear weights are (D_out, D_in), Keras Dense kernels (D_in, D_out).
+    transpose = Layout(lambda value: value.T, lambda value: value.T)
+    table = [(dense.kernel, "pooler.dense.weight", transpose)]
+    ```
+    """
 
     def __init__(self, to_ours, to_hf):
         self.to_ours, self.to_hf = to_ours, to_hf
@@ -323,7 +332,16 @@ def load_hf_weights(backbone, path, allow_longer_position_table=False):
 def read_checkpoint_tensors(path):
     """`(file, {name: array})` of an HF checkpoint: a `model.safetensors`, a
     `pytorch_model.bin` (needs PyTorch), or the folder holding one
-    (`model.safetensors` first)."""
+    (`model.safetensors` first). A missing file is a `FileNotFoundError`, an
+    unreadable one a `ValueError`, each naming the file.
+
+    Example:
+
+    ```python
+    path, tensors = read_checkpoint_tensors("bert-base-uncased")
+    path  # "bert-base-uncased/model.safetensors"
+    ```
+    """
     path = _path_argument(path)
     if os.path.isdir(path):
         candidates = [
@@ -356,7 +374,15 @@ def checkpoint_folder(path_or_name, cache_dir=None, revision=None):
     """The local folder of a checkpoint: `path_or_name` itself when it is a
     folder; otherwise a Hugging Face Hub model name (`"org/name"`), whose
     config, safetensors weights and vocabulary `huggingface_hub` downloads
-    (or finds in its cache; `HF_HUB_OFFLINE=1` never downloads)."""
+    (or finds in its cache; `HF_HUB_OFFLINE=1` never downloads).
+
+    Example:
+
+    ```python
+    folder = checkpoint_folder("google-bert/bert-base-uncased")
+    sorted(os.listdir(folder))  # ["config.json", "model.safetensors", ...]
+    ```
+    """
     path = _path_argument(path_or_name, "A checkpoint folder or Hub model name")
     if os.path.isdir(path):
         return path
@@ -388,6 +414,19 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
     `hf_weight_table()`, and may name the prefix of HF's task models
     (`hf_prefix`, "bert." by default), the tensors it leaves out
     (`hf_ignored_prefixes`) and its position table (`hf_position_table`).
+
+    A `ValueError` lists, at once, every missing, unexpected, duplicated
+    (two names of one weight), non-floating or mis-shaped tensor (shapes in
+    the checkpoint's layout); no weight changes then. Returns the names of
+    the tensors left out.
+
+    Example:
+
+    ```python
+    path, tensors = read_checkpoint_tensors(folder)
+    tensors.pop("lm_head.weight")  # a family's own handling first
+    left_out = assign_hf_tensors(model, tensors, path)
+    ```
     """
     prefix = getattr(backbone, "hf_prefix", "bert.")
     ignored_prefixes = tuple(getattr(backbone, "hf_ignored_prefixes", _IGNORED_PREFIXES))
