@@ -1,7 +1,15 @@
 """The BERT encoder: embeddings, a stack of post-norm transformer encoder
 blocks and the pooler, built from kerastack layers."""
 
-from kerastack.core import embedding_lookup, keras, ops, serializable, standardize_dtype
+from kerastack.core import (
+    CheckedInputs,
+    InputRule,
+    check_length,
+    embedding_lookup,
+    keras,
+    ops,
+    serializable,
+)
 from kerastack.layernorm import LayerNormalization
 from kerastack.position import PositionEmbedding
 from kerastack.transformer import TransformerEncoder
@@ -22,12 +30,22 @@ class Embedding(keras.layers.Embedding):
     """`keras.layers.Embedding` whose table gets a dense gradient on every
     backend (see `kerastack.core.embedding_lookup`): on TensorFlow, Adam
     then updates the word and segment tables as it does on JAX and PyTorch,
-    on one device or several."""
+    on one device or several.
+
+    Ids are checked where their values are known (eager calls): ids that
+    are not integers, or not in `[0, input_dim)`, are a ValueError naming
+    the layer, the id, where it is and the table size. Inside compiled
+    functions they are not: see `kerastack.core.embedding_lookup`.
+
+    Example:
+
+    >>> embedding = Embedding(10, 4)
+    >>> embedding(np.array([[1, 9]])).shape
+    (1, 2, 4)
+    """
 
     def call(self, inputs):
-        if standardize_dtype(inputs.dtype) not in ("int32", "int64"):
-            inputs = ops.cast(inputs, "int32")
-        outputs = embedding_lookup(self.embeddings, inputs)  # (B, T, D)
+        outputs = embedding_lookup(self.embeddings, inputs, name=self.name)  # (B, T, D)
         return ops.cast(outputs, self.compute_dtype)
 
 
@@ -135,11 +153,45 @@ class SavedByArguments:
         return cls(**config)
 
 
-class EncoderBackbone(SavedByArguments):
+class EncoderBackbone(CheckedInputs, SavedByArguments):
     """What BERT's encoder and its relatives (`RobertaBackbone`,
     `AlbertBackbone`) share besides their graph: reading configs and
-    checkpoints, the layout map, and their Keras config
-    (`SavedByArguments`)."""
+    checkpoints, the layout map, their Keras config (`SavedByArguments`)
+    and the checks of their inputs (`kerastack.core.CheckedInputs`).
+
+    Inputs are checked in eager calls and before `predict` and
+    `predict_on_batch` run: a dict with exactly the model's keys; integer
+    ids within their tables (`token_ids` < `vocabulary_size`,
+    `segment_ids` < `num_segments`, `position_ids` <
+    `max_sequence_length`); masks of 0 and 1; every input `(B, T)` with
+    `B, T >= 1` (`attention_mask` `(B, T, T)`); `T <=
+    max_sequence_length`. A bad input is a ValueError naming it, and the
+    model stays usable. Inside compiled functions (`fit` and `evaluate` on
+    TensorFlow and JAX, `jax.jit`) nothing is checked: see
+    `kerastack.core.embedding_lookup` for what each backend does with a
+    bad id there.
+    """
+
+    # Whether the backbone takes `segment_ids` (RoBERTa does not).
+    _segment_input = True
+
+    def input_rules(self):
+        """`{input name: kerastack.core.InputRule}`: what each input holds."""
+        rules = {"token_ids": InputRule("ids", self.vocabulary_size, "vocabulary_size")}
+        if self._segment_input:
+            rules["segment_ids"] = InputRule("ids", self.num_segments, "num_segments")
+        rules["padding_mask"] = InputRule("mask")
+        if self.attention_mask_input:
+            rules["attention_mask"] = InputRule("pair_mask")
+        if self.position_ids_input:
+            rules["position_ids"] = InputRule(
+                "ids", self.max_sequence_length, "max_sequence_length"
+            )
+        return rules
+
+    def _check_input_values(self, values):
+        if "position_ids" not in values:
+            check_length(values, "token_ids", self.max_sequence_length, "max_sequence_length")
 
     @classmethod
     def from_config_file(cls, path, **kwargs):

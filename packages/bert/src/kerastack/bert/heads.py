@@ -8,7 +8,7 @@ float32, whatever the dtype policy.
 
 from kerastack.bert.bert_backbone import BertBackbone, _activation
 from kerastack.bert.convert_hf import SAME, TRANSPOSE, weight_table
-from kerastack.core import keras, ops, serializable
+from kerastack.core import CheckedInputs, InputRule, keras, ops, serializable
 from kerastack.layernorm import LayerNormalization
 
 
@@ -60,8 +60,11 @@ class MaskedLMHead(keras.layers.Layer):
         )
 
 
-class _Task(keras.Model):
-    """A functional model on `backbone`, saved as the backbone plus arguments."""
+class _Task(CheckedInputs, keras.Model):
+    """A functional model on `backbone`, saved as the backbone plus arguments.
+
+    Its inputs are checked as the backbone's (`EncoderBackbone`): in eager
+    calls and before `predict` runs, not inside compiled functions."""
 
     def _init(self, backbone, inputs, outputs, arguments, **kwargs):
         # The backbone's dtype policy (with mixed_float16, compile then wraps
@@ -149,6 +152,10 @@ class BertPretrainer(_Task):
             **kwargs,
         )
         self.mlm_head, self.nsp_head = head, nsp
+
+    def input_rules(self):
+        """The backbone's, and `mask_positions` `(B, P)` in `[0, T)`."""
+        return {**self.backbone.input_rules(), "mask_positions": InputRule("positions")}
 
     def _head_table(self):
         head = self.mlm_head

@@ -25,7 +25,14 @@ import types
 import numpy as np
 
 from kerastack.bert.heads import MaskedLMHead, _float32_dense
-from kerastack.core import keras, ops, serializable, standardize_dtype
+from kerastack.core import (
+    CheckedInputs,
+    InputRule,
+    keras,
+    ops,
+    serializable,
+    standardize_dtype,
+)
 
 # Each kind of task and the backbone output its head reads.
 TASK_KINDS = {
@@ -342,7 +349,7 @@ def _same_shape(a, b):
 
 
 @serializable
-class BertMultiTask(keras.Model):
+class BertMultiTask(CheckedInputs, keras.Model):
     """Several task heads on one encoder, trained together.
 
     Letters: B batch, T length, P predicted positions, V vocabulary.
@@ -365,6 +372,10 @@ class BertMultiTask(keras.Model):
     Outputs: dict of float32 logits keyed by task name: `(B, num_classes)`
     (classification), `(B, T, num_classes)` (tagging), `(B, P, V)`
     (masked_lm).
+
+    With a kerastack backbone, inputs are checked as the backbone's (and
+    `mask_positions` in `[0, T)`) in eager calls and before `predict` runs;
+    not inside compiled functions (see `kerastack.core.CheckedInputs`).
 
     Training: `fit(x, y, sample_weight)` with `y` a dict of integer targets
     keyed by task name (`(B,)`, `(B, T)`, `(B, P)`) and `sample_weight`
@@ -477,6 +488,13 @@ class BertMultiTask(keras.Model):
         self._task_weight_trackers = {name: _LatestValue(f"{name}_weight") for name in names}
         self._task_losses = None
         self._task_weight_function = None
+
+    def input_rules(self):
+        """The backbone's (when it has rules), and `mask_positions`."""
+        rules = super().input_rules()
+        if rules is not None and "mask_positions" in self.input:
+            rules = {**rules, "mask_positions": InputRule("positions")}
+        return rules
 
     @property
     def task_names(self):

@@ -1,6 +1,8 @@
 """RoBERTa's encoder: BERT's blocks, positions counted from the padding id,
 no segment input."""
 
+import numpy as np
+
 from kerastack.bert.bert_backbone import (
     BertBackbone,
     Embedding,
@@ -54,6 +56,7 @@ class RobertaBackbone(EncoderBackbone, keras.Model):
     """
 
     CONFIG_KEYS = BertBackbone.CONFIG_KEYS + ("padding_id",)
+    _segment_input = False
 
     def __init__(
         self,
@@ -141,6 +144,21 @@ class RobertaBackbone(EncoderBackbone, keras.Model):
         "embeddings.position_ids",
         "embeddings.token_type_ids",
     )
+
+    def _check_input_values(self, values):
+        if "position_ids" in values:
+            return
+        # Real tokens take the rows padding_id + 1, padding_id + 2, ...
+        limit = self.max_sequence_length - self.padding_id - 1
+        real = np.count_nonzero(values["padding_mask"], axis=1)  # (B,)
+        if real.max() > limit:
+            row = int(np.argmax(real))
+            raise ValueError(
+                f"`padding_mask` marks {real[row]} real tokens in batch row {row}, more "
+                f"than the {limit} positions RoBERTa's table holds for them "
+                f"(max_sequence_length={self.max_sequence_length} rows, from "
+                f"padding_id + 1 = {self.padding_id + 1})."
+            )
 
     @staticmethod
     def config_class():

@@ -4,6 +4,15 @@ Package code writes ``from kerastack.core import keras, ops, serializable``
 and never imports a backend (TensorFlow, JAX, PyTorch, Theano) itself.
 """
 
+from kerastack.core._inputs import (
+    CheckedInputs,
+    InputRule,
+    check_ids,
+    check_length,
+    check_model_inputs,
+    concrete_value,
+    model_lock,
+)
 from kerastack.core._seam import (
     KERAS_MIN_VERSION,
     chunk_long_attention,
@@ -27,10 +36,16 @@ from kerastack.core._seam import (
 from kerastack.core._version import __version__
 
 __all__ = [
+    "CheckedInputs",
+    "InputRule",
     "KERAS_MIN_VERSION",
     "__version__",
+    "check_ids",
+    "check_length",
+    "check_model_inputs",
     "chunk_long_attention",
     "compile_function",
+    "concrete_value",
     "dot_product_attention",
     "embedding_lookup",
     "fused_attention_dtypes",
@@ -38,6 +53,7 @@ __all__ = [
     "keras",
     "keras_version",
     "large_negative",
+    "model_lock",
     "ops",
     "predict_arrays",
     "read_torch_file",

@@ -2,7 +2,7 @@
 built from kerastack layers."""
 
 from kerastack.bert.bert_backbone import SavedByArguments, gelu_approximate
-from kerastack.core import keras, ops, serializable
+from kerastack.core import CheckedInputs, InputRule, check_length, keras, ops, serializable
 from kerastack.gpt.reversible_embedding import ReversibleEmbedding
 from kerastack.layernorm import LayerNormalization
 from kerastack.position import PositionEmbedding
@@ -17,9 +17,11 @@ def _initializer(initializer_range):
     return keras.initializers.RandomNormal(stddev=initializer_range)
 
 
-class _Pretrained:
+class _Pretrained(CheckedInputs):
     """Reading HF configs and checkpoints, shared by `GPT2Backbone` and
-    `GPT2CausalLM` (which loads into its backbone's weights)."""
+    `GPT2CausalLM` (which loads into its backbone's weights), and the
+    checks of their inputs (`kerastack.core.CheckedInputs`: the causal LM
+    takes its backbone's rules)."""
 
     # HF's names: "transformer." before the decoder's tensors in
     # GPT2LMHeadModel, the position table, and the buffers left out.
@@ -82,6 +84,14 @@ class GPT2Backbone(_Pretrained, SavedByArguments, keras.Model):
     Outputs:
         `(B, T, D)`, the hidden states after the final layer normalization
         (HF's `last_hidden_state`).
+
+    Inputs are checked in eager calls and before `predict` and
+    `predict_on_batch` run: a dict with exactly these keys, integer
+    `token_ids` in `[0, vocabulary_size)`, a `padding_mask` of 0 and 1,
+    both `(B, T)` with `1 <= T <= max_sequence_length` and `B >= 1`. A bad
+    input is a ValueError naming it, and the model stays usable. Inside
+    compiled functions (`fit` on TensorFlow and JAX, `generate`'s compiled
+    loop) nothing is checked: see `kerastack.core.embedding_lookup`.
 
     Example:
 
@@ -179,6 +189,16 @@ class GPT2Backbone(_Pretrained, SavedByArguments, keras.Model):
             **kwargs,
         )
         self._keep_arguments(locals())
+
+    def input_rules(self):
+        """`{input name: kerastack.core.InputRule}`: what each input holds."""
+        return {
+            "token_ids": InputRule("ids", self.vocabulary_size, "vocabulary_size"),
+            "padding_mask": InputRule("mask"),
+        }
+
+    def _check_input_values(self, values):
+        check_length(values, "token_ids", self.max_sequence_length, "max_sequence_length")
 
     # -- the layers, by name (the cached decoding calls them one by one) ---------
 
