@@ -20,7 +20,7 @@ import unicodedata
 
 import numpy as np
 import pytest
-from hypothesis import event, given
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from kerastack.bert import (
@@ -203,6 +203,13 @@ COMMON = st.characters(
 
 @pytest.mark.skipif(not HAS_TRANSFORMERS, reason="transformers is in the torch lane only")
 @given(text=st.text(COMMON, max_size=30))
+@example(text="")
+@example(text=" \t\n\u3000 ")
+@example(text="hel\x00lo\x07 wor\u200bld")
+@example(text="cafe\u0301 e\u0301\u0302 \u0301")
+@example(text="smile \U0001f600 family \U0001f468\u200d\U0001f469\u200d\U0001f467!")
+@example(text="x" * 100 + " " + "x" * 101 + " unaffable" * 12)
+@example(text="東京 [MASK] [SEP]")
 def test_bert_agrees_with_transformers_pure_python_tokenizer(bert, text):
     import transformers
 

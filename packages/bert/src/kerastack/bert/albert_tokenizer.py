@@ -101,7 +101,7 @@ class AlbertTokenizer:
 
     def preprocess(self, text):
         """ALBERT's text preprocessing (before SentencePiece)."""
-        text = " ".join(text.strip().split())
+        text = " ".join(check_text(text).strip().split())
         text = text.replace("``", '"').replace("''", '"')
         if not self.keep_accents:
             text = unicodedata.normalize("NFKD", text)
