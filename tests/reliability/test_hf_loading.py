@@ -612,3 +612,23 @@ def test_a_folder_that_is_a_file_is_an_os_error_naming_it(tmp_path):
     with pytest.raises(OSError, match="taken"):
         save_hf_weights(model("bert"), str(path))
     assert path.read_text() == "a file" and os.listdir(tmp_path) == ["taken"]
+
+
+def test_values_a_float16_model_cannot_hold_are_refused(tmp_path):
+    tensors = hf_tensors("bert")
+    name = "encoder.layer.1.intermediate.dense.weight"
+    tensors[name][0, 0] = 1e5  # float16's largest is 65,504
+    target = BertBackbone(**SMALL, dtype="float16")
+    before = [np.array(ops.convert_to_numpy(w)) for w in target.weights]
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    with pytest.raises(ValueError, match=f"out of the model's dtype's range: {name} \\(float32"):
+        load_hf_weights(target, str(tmp_path))
+    for old, new in zip(before, target.weights, strict=True):
+        np.testing.assert_array_equal(old, np.array(ops.convert_to_numpy(new)))
+    tensors[name][0, 0] = 6e4  # within range: loads, rounded to float16
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    load_hf_weights(target, str(tmp_path))
+    kernel = target.get_layer("transformer_layer_1").feed_forward.intermediate_dense.kernel
+    np.testing.assert_array_equal(
+        np.array(ops.convert_to_numpy(kernel)), tensors[name].T.astype("float16")
+    )
