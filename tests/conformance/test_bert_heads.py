@@ -17,6 +17,7 @@ from kerastack.bert import (
     BertTokenClassifier,
 )
 from tests.conformance import make_references as refs
+from tests.tolerances import RECORDED_TINY_ATOL
 
 ATOL = 1e-5
 MODELS = {
@@ -72,4 +73,4 @@ def test_task_references_are_what_transformers_gives(name):
     )
     stored = refs.load_reference(os.path.join(refs.FIXTURES, name + "_reference.npz"))
     for live, recorded in zip(refs.task_outputs(task), stored, strict=True):
-        np.testing.assert_allclose(live, recorded, atol=1e-6)
+        np.testing.assert_allclose(live, recorded, atol=RECORDED_TINY_ATOL, rtol=0)

@@ -19,6 +19,7 @@ import pytest
 from kerastack.gpt import GPT2CausalLM
 from tests.conformance import make_gpt2_reference as refs
 from tests.testing import to_numpy
+from tests.tolerances import RECORDED_GPT2_ATOL
 
 HAS_TRANSFORMERS = importlib.util.find_spec("transformers") is not None
 NEEDS_TRANSFORMERS = pytest.mark.skipif(
@@ -26,8 +27,8 @@ NEEDS_TRANSFORMERS = pytest.mark.skipif(
 )
 # Stated tolerance: float32 kerastack against float32 transformers (eager
 # attention), absolute, on outputs of size about 1 (hidden states) to 10
-# (logits).
-ATOL = 1e-5
+# (logits); tests/tolerances.py says how it was measured.
+ATOL = RECORDED_GPT2_ATOL
 
 
 @functools.cache
@@ -114,12 +115,15 @@ def test_reference_is_what_transformers_gives():
     assert sorted(live) == sorted(recorded)
     for name, value in live.items():
         if np.issubdtype(np.asarray(value).dtype, np.floating):
-            # The same computation on the same library: only the order of
-            # float32 rounding may differ.
-            np.testing.assert_allclose(value, recorded[name], atol=1e-6, rtol=0, err_msg=name)
+            # The same computation on the same library: only the kernels,
+            # and so the order of float32 rounding, may differ.
+            np.testing.assert_allclose(value, recorded[name], atol=ATOL, rtol=0, err_msg=name)
         else:
             np.testing.assert_array_equal(value, recorded[name], err_msg=name)
-    # And the model rebuilt from the folder is the one that made them.
+    # And the model rebuilt from its seeds is the one saved in the folder,
+    # to a few float32 units in the last place: PyTorch's scalar and vector
+    # kernels round the initializer's `0.3 * noise` differently (measured:
+    # 4.9e-7 with ATEN_CPU_CAPABILITY=default, weights up to about 1.5).
     made = refs.make_model()
     for (name, a), (_, b) in zip(made.state_dict().items(), hf.state_dict().items(), strict=True):
-        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-6, rtol=0, err_msg=name)
