@@ -4,6 +4,7 @@ nox -s demo                      # the main job, on $KERAS_BACKEND (default tens
 nox -s bench -- --quick          # benchmarks on every backend
 nox -s bench -- --backend jax    # one backend
 nox -s build                     # wheels into dist/
+nox -s fuzz -- 20000             # the reliability fuzzers, long (default 20,000 cases)
 nox -s lint
 """
 
@@ -75,6 +76,8 @@ BENCH_PEERS = [
     "keras-self-attention==0.51.0",
     MINILM,
 ]
+# What the reliability tests need beyond Keras, a backend and the packages.
+FUZZ_NEEDS = ["pytest==9.0.3", "hypothesis==6.155.2"]
 BENCH_NEEDS = [
     "tf-keras==2.21.0",
     "transformers==5.24.0",
@@ -97,6 +100,55 @@ def bench(session):
     session.install(*PACKAGES)
     session.install("--no-deps", *BENCH_PEERS)
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(python=False)
+def fuzz(session):
+    """The reliability tests (tests/reliability) with many more cases than the
+    test lanes run: hypothesis's "fuzz" profile and N mutated files per
+    mutation fuzzer (`-- N`, default 20,000), on $KERAS_BACKEND (default
+    torch). Writes fuzz-summary/: pytest's JUnit report and each fuzzer's
+    counts (clean errors by class, reads identical to the original, silent
+    wrong reads, other exceptions)."""
+    backend = os.environ.get("KERAS_BACKEND", "torch")
+    if backend not in BACKEND_REQUIREMENTS:
+        session.error(f"KERAS_BACKEND={backend!r}: choose one of {sorted(BACKEND_REQUIREMENTS)}")
+    cases = session.posargs[0] if session.posargs else "20000"
+    summary = os.path.abspath("fuzz-summary")
+    os.makedirs(summary, exist_ok=True)
+    env = {
+        "KERAS_BACKEND": backend,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "KERASTACK_HYPOTHESIS_PROFILE": "fuzz",
+        "KERASTACK_FUZZ_CASES": cases,
+    }
+    _run_in_venv(
+        session,
+        f"fuzz-{backend}",
+        [KERAS, *BACKEND_REQUIREMENTS[backend], *FUZZ_NEEDS],
+        [
+            [
+                "python",
+                "-m",
+                "tests.reliability.fuzz_tf_checkpoint",
+                "--cases",
+                cases,
+                "--summary",
+                os.path.join(summary, "tf_checkpoint.json"),
+            ],
+            [
+                "python",
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "tests/reliability",
+                f"--junitxml={os.path.join(summary, 'pytest.xml')}",
+            ],
+        ],
+        env=env,
+    )
 
 
 @nox.session
