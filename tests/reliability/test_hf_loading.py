@@ -468,7 +468,9 @@ def fuzz_case(path, truth, reference):
     return "loaded what the file holds (data bytes changed: safetensors has no checksum)"
 
 
-def test_mutated_files_load_what_they_hold_or_give_an_error_naming_the_file(tmp_path):
+def test_mutated_files_load_what_they_hold_or_give_an_error_naming_the_file(
+    tmp_path, record_testsuite_property
+):
     """FUZZ_CASES mutations of a small BERT checkpoint: truncations, byte
     flips in the header and in the data, changed header lengths, inserted
     and deleted bytes. safetensors has no checksums: a flipped data byte is a
@@ -508,9 +510,12 @@ def test_mutated_files_load_what_they_hold_or_give_an_error_naming_the_file(tmp_
             path.write_bytes(original)
             load_hf_weights(model("bert"), str(tmp_path))
         outcomes[(kind, outcome)] = outcomes.get((kind, outcome), 0) + 1
+    # In `nox -s fuzz`'s JUnit report (fuzz-summary/pytest.xml), and with -s.
+    summary = {f"{kind}: {outcome}": count for (kind, outcome), count in sorted(outcomes.items())}
+    record_testsuite_property("safetensors_mutations", json.dumps(summary))
     print(f"\n{FUZZ_CASES} mutations of a safetensors file:")
-    for (kind, outcome), count in sorted(outcomes.items()):
-        print(f"  {kind:8s} {outcome}: {count}")
+    for line, count in summary.items():
+        print(f"  {line}: {count}")
 
 
 # -- save_hf_weights: atomic, OSError ---------------------------------------------------
