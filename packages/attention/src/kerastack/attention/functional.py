@@ -149,7 +149,9 @@ def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):
         result, whatever they hold (see ``zero_unattended``).
     """
     if mask is not None:
-        key, value = zero_unattended(expand_mask(mask, range(4 - len(static_shape(mask)))), key, value)
+        key, value = zero_unattended(
+            expand_mask(mask, range(4 - len(static_shape(mask)))), key, value
+        )
     block = _query_block(query, key) if chunk_long_attention() else None
     if block is None:
         return _attend(query, key, value, mask, scale, is_causal)

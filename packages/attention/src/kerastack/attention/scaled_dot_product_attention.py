@@ -1,5 +1,5 @@
 from kerastack.attention import functional
-from kerastack.core import keras, ops, serializable, static_shape
+from kerastack.core import check_float, check_int, keras, ops, serializable, static_shape
 
 
 @serializable
@@ -55,14 +55,12 @@ class ScaledDotProductAttention(keras.layers.Layer):
 
     def __init__(self, dropout=0.0, causal=False, scale=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), received dropout={dropout}.")
-        if scale is not None and scale <= 0:
-            raise ValueError(f"`scale` must be positive, received scale={scale}.")
+        dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, exclusive_maximum=True)
+        scale = check_float("scale", scale, minimum=0.0, exclusive_minimum=True, allow_none=True)
         self.dropout = dropout
         self.causal = causal
         self.scale = scale
-        self.seed = seed
+        self.seed = check_int("seed", seed, minimum=0, allow_none=True)
         self.supports_masking = True
         self.dropout_layer = keras.layers.Dropout(
             rate=dropout, seed=seed, dtype=self.dtype_policy, name="attention_dropout"

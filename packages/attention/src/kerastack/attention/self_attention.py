@@ -1,5 +1,5 @@
 from kerastack.attention import functional
-from kerastack.core import keras, ops, serializable, static_shape
+from kerastack.core import check_float, check_int, keras, ops, serializable, static_shape
 
 ATTENTION_TYPES = ("additive", "multiplicative")
 
@@ -93,22 +93,11 @@ class SelfAttention(keras.layers.Layer):
                 f"`attention_type` must be one of {ATTENTION_TYPES}, "
                 f"received attention_type={attention_type!r}."
             )
-        if attention_width is not None and (
-            isinstance(attention_width, bool)
-            or not isinstance(attention_width, int)
-            or attention_width < 1
-        ):
-            raise ValueError(
-                "`attention_width` must be a positive int or None, "
-                f"received attention_width={attention_width!r}."
-            )
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"`units` must be a positive int, received units={units!r}.")
-        if attention_regularizer_weight < 0:
-            raise ValueError(
-                "`attention_regularizer_weight` must be >= 0, "
-                f"received attention_regularizer_weight={attention_regularizer_weight}."
-            )
+        attention_width = check_int("attention_width", attention_width, allow_none=True)
+        units = check_int("units", units)
+        attention_regularizer_weight = check_float(
+            "attention_regularizer_weight", attention_regularizer_weight, minimum=0.0
+        )
         self.units = units
         self.attention_type = attention_type
         self.attention_width = attention_width

@@ -4,6 +4,7 @@ Package code writes ``from kerastack.core import keras, ops, serializable``
 and never imports a backend (TensorFlow, JAX, PyTorch, Theano) itself.
 """
 
+from kerastack.core._checks import check_float, check_int
 from kerastack.core._inputs import (
     CheckedInputs,
     InputRule,
@@ -40,7 +41,9 @@ __all__ = [
     "InputRule",
     "KERAS_MIN_VERSION",
     "__version__",
+    "check_float",
     "check_ids",
+    "check_int",
     "check_length",
     "check_model_inputs",
     "chunk_long_attention",

@@ -1,5 +1,9 @@
 """Argument and axis checks shared by the normalization layers."""
 
+import numbers
+
+from kerastack.core import check_float
+
 
 def check_axis_argument(axis):
     """`axis` as the layer keeps it: an int, or a list of ints."""
@@ -7,22 +11,18 @@ def check_axis_argument(axis):
         items = list(axis)
     else:
         items = [axis]
-    if not items or not all(isinstance(a, int) and not isinstance(a, bool) for a in items):
+    if not items or not all(
+        isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in items
+    ):
         raise ValueError(
             f"`axis` must be an int or a non-empty list of ints, received axis={axis!r}."
         )
-    return list(axis) if isinstance(axis, (list, tuple)) else axis
+    return [int(a) for a in items] if isinstance(axis, (list, tuple)) else int(axis)
 
 
 def check_epsilon(epsilon):
-    """`epsilon` must be a positive number."""
-    try:
-        positive = float(epsilon) > 0
-    except (TypeError, ValueError):
-        positive = False
-    if not positive:
-        raise ValueError(f"`epsilon` must be a positive number, received epsilon={epsilon!r}.")
-    return epsilon
+    """`epsilon` must be a finite number > 0; returned as a float."""
+    return check_float("epsilon", epsilon, minimum=0.0, exclusive_minimum=True)
 
 
 def normalized_axes(layer, input_shape):

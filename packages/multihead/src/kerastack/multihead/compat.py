@@ -67,7 +67,7 @@ class MultiHead(_MultiHead):
         self.reg_slice = [
             None if slices is None else _slices_to_triples(slices) for slices in reg_slice
         ]
-        self.reg_factor = reg_factor
+        self.reg_factor = list(self._diversity_factors)
 
     def get_config(self):
         config = super().get_config()
@@ -135,7 +135,7 @@ class MultiHeadAttention(_mha.MultiHeadAttention):
             bias_constraint=bias_constraint,
             **kwargs,
         )
-        self.head_num = head_num
+        self.head_num = self.num_heads
         self.activation = keras.activations.get(activation)
         self.history_only = history_only
 

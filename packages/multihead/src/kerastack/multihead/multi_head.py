@@ -1,6 +1,6 @@
 import inspect
 
-from kerastack.core import keras, ops, serializable, set_dtype_policy
+from kerastack.core import check_float, check_int, keras, ops, serializable, set_dtype_policy
 
 MERGE_MODES = ("concatenate", "stack")
 
@@ -68,27 +68,22 @@ class MultiHead(keras.layers.Layer):
                 )
         if isinstance(layer, (list, tuple)):
             num_copies = len(heads)
-        if not isinstance(num_copies, int) or num_copies < 1:
-            raise ValueError(
-                f"`num_copies` must be a positive int, received num_copies={num_copies!r}."
-            )
+        num_copies = check_int("num_copies", num_copies)
         if callable(merge) and getattr(merge, "__name__", None) in MERGE_MODES:
             # Keras 3 reading a legacy .h5 config turns the string "concatenate"
             # into the function keras.layers.concatenate: take its name back.
             merge = merge.__name__
         if merge not in MERGE_MODES:
             raise ValueError(f"`merge` must be one of {MERGE_MODES}, received merge={merge!r}.")
-        if hidden_dim is not None and (not isinstance(hidden_dim, int) or hidden_dim < 1):
-            raise ValueError(
-                f"`hidden_dim` must be a positive int or None, received hidden_dim={hidden_dim!r}."
-            )
+        hidden_dim = check_int("hidden_dim", hidden_dim, allow_none=True)
         diversity_weights = [_parse_selection(item) for item in diversity_weights or []]
-        factors = (
-            list(diversity_factor)
-            if isinstance(diversity_factor, (list, tuple))
-            else [diversity_factor] * len(diversity_weights)
-        )
-        if len(factors) != len(diversity_weights) or any(f < 0 for f in factors):
+        if isinstance(diversity_factor, (list, tuple)):
+            diversity_factor = [_factor(f) for f in diversity_factor]
+            factors = list(diversity_factor)
+        else:
+            diversity_factor = _factor(diversity_factor)
+            factors = [diversity_factor] * len(diversity_weights)
+        if len(factors) != len(diversity_weights):
             raise ValueError(
                 "`diversity_factor` must be a float >= 0 or one such float per entry of "
                 f"`diversity_weights`, received diversity_factor={diversity_factor!r} for "
@@ -219,6 +214,10 @@ class MultiHead(keras.layers.Layer):
             }
         )
         return config
+
+
+def _factor(value):
+    return check_float("diversity_factor", value, minimum=0.0)
 
 
 def _parse_selection(item):

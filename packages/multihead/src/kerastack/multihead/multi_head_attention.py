@@ -1,5 +1,5 @@
 from kerastack.attention import ScaledDotProductAttention, functional
-from kerastack.core import keras, ops, serializable
+from kerastack.core import check_float, check_int, keras, ops, serializable
 
 
 @serializable
@@ -91,15 +91,9 @@ class MultiHeadAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        for argument, value in (("num_heads", num_heads), ("key_dim", key_dim)):
-            if not _positive_int(value):
-                raise ValueError(
-                    f"`{argument}` must be a positive int, received {argument}={value!r}."
-                )
-        if value_dim is not None and not _positive_int(value_dim):
-            raise ValueError(
-                f"`value_dim` must be a positive int, received value_dim={value_dim!r}."
-            )
+        num_heads = check_int("num_heads", num_heads)
+        key_dim = check_int("key_dim", key_dim)
+        value_dim = check_int("value_dim", value_dim, allow_none=True)
         if isinstance(output_shape, (list, tuple)):
             if len(output_shape) != 1:
                 raise ValueError(
@@ -107,10 +101,9 @@ class MultiHeadAttention(keras.layers.Layer):
                     f"received output_shape={output_shape!r}."
                 )
             output_shape = output_shape[0]
-        if output_shape is not None and not _positive_int(output_shape):
-            raise ValueError(
-                f"`output_shape` must be a positive int, received output_shape={output_shape!r}."
-            )
+        output_shape = check_int("output_shape", output_shape, allow_none=True)
+        dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, exclusive_maximum=True)
+        seed = check_int("seed", seed, minimum=0, allow_none=True)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.value_dim = value_dim if value_dim is not None else key_dim
@@ -296,10 +289,6 @@ class MultiHeadAttention(keras.layers.Layer):
             }
         )
         return config
-
-
-def _positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _clone(initializer):

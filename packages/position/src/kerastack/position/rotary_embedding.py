@@ -1,6 +1,6 @@
 import numbers
 
-from kerastack.core import keras, ops, serializable, static_shape
+from kerastack.core import check_float, keras, ops, serializable, static_shape
 from kerastack.position._common import sin_cos, working_dtype
 
 
@@ -71,14 +71,11 @@ class RotaryEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("max_wavelength", max_wavelength), ("scaling_factor", scaling_factor)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-                raise ValueError(f"`{name}` must be a number > 0, received {name}={value!r}.")
+        self.max_wavelength = _positive("max_wavelength", max_wavelength)
+        self.scaling_factor = _positive("scaling_factor", scaling_factor)
         for name, value in (("sequence_axis", sequence_axis), ("feature_axis", feature_axis)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise ValueError(f"`{name}` must be an int, received {name}={value!r}.")
-        self.max_wavelength = max_wavelength
-        self.scaling_factor = scaling_factor
         self.sequence_axis = int(sequence_axis)
         self.feature_axis = int(feature_axis)
         self.supports_masking = True
@@ -159,3 +156,9 @@ class RotaryEmbedding(keras.layers.Layer):
                 f"size {size} (axis {self.feature_axis} of shape {shape})."
             )
         return sequence_axis, feature_axis
+
+
+def _positive(name, value):
+    """A finite number > 0, kept an int when given as one (so configs keep 10000)."""
+    check_float(name, value, minimum=0.0, exclusive_minimum=True)
+    return int(value) if isinstance(value, numbers.Integral) else float(value)

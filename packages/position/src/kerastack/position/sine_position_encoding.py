@@ -1,6 +1,6 @@
 import numbers
 
-from kerastack.core import keras, ops, serializable
+from kerastack.core import check_float, keras, ops, serializable
 from kerastack.position._common import sinusoids, working_dtype
 
 
@@ -53,16 +53,13 @@ class SinePositionEncoding(keras.layers.Layer):
 
     def __init__(self, max_wavelength=10000, **kwargs):
         super().__init__(**kwargs)
-        if (
-            isinstance(max_wavelength, bool)
-            or not isinstance(max_wavelength, numbers.Real)
-            or not max_wavelength > 0
-        ):
-            raise ValueError(
-                "`max_wavelength` must be a number > 0, received "
-                f"max_wavelength={max_wavelength!r}."
-            )
-        self.max_wavelength = max_wavelength
+        check_float("max_wavelength", max_wavelength, minimum=0.0, exclusive_minimum=True)
+        # Kept an int when given as one (so configs keep 10000).
+        self.max_wavelength = (
+            int(max_wavelength)
+            if isinstance(max_wavelength, numbers.Integral)
+            else float(max_wavelength)
+        )
         self.supports_masking = True
 
     def build(self, input_shape):

@@ -1,7 +1,7 @@
 """The base of the encoder and decoder blocks: their shared arguments,
 sublayer factories, residual wiring and config."""
 
-from kerastack.core import keras
+from kerastack.core import check_int, keras
 from kerastack.layernorm import LayerNormalization
 from kerastack.multihead import MultiHeadAttention
 from kerastack.transformer import _common
@@ -27,7 +27,10 @@ class TransformerBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _common.validate_block_arguments(intermediate_dim, num_heads, dropout, layer_norm_epsilon)
+        intermediate_dim, num_heads, dropout, layer_norm_epsilon = _common.validate_block_arguments(
+            intermediate_dim, num_heads, dropout, layer_norm_epsilon
+        )
+        key_dim = check_int("key_dim", key_dim, allow_none=True)
         self.intermediate_dim = intermediate_dim
         self.num_heads = num_heads
         self.key_dim = key_dim

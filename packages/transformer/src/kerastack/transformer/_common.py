@@ -1,6 +1,6 @@
 """Pieces shared by the encoder and decoder blocks."""
 
-from kerastack.core import keras, ops
+from kerastack.core import check_float, check_int, keras, ops
 
 
 def first_mask(*masks):
@@ -29,21 +29,20 @@ def check_width(block, shape, num_heads, key_dim):
     return width, key_dim
 
 
-def is_positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+def check_dropout(dropout):
+    """`dropout` as a float in [0, 1)."""
+    return check_float("dropout", dropout, minimum=0.0, maximum=1.0, exclusive_maximum=True)
 
 
 def validate_block_arguments(intermediate_dim, num_heads, dropout, layer_norm_epsilon):
-    for argument, value in (("intermediate_dim", intermediate_dim), ("num_heads", num_heads)):
-        if not is_positive_int(value):
-            raise ValueError(f"`{argument}` must be a positive int, received {argument}={value!r}.")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1), received dropout={dropout!r}.")
-    if not layer_norm_epsilon > 0:
-        raise ValueError(
-            "`layer_norm_epsilon` must be positive, "
-            f"received layer_norm_epsilon={layer_norm_epsilon!r}."
-        )
+    """The blocks' shared arguments as plain Python numbers (NumPy scalars
+    become ints and floats), or a `ValueError` naming the first bad one."""
+    return (
+        check_int("intermediate_dim", intermediate_dim),
+        check_int("num_heads", num_heads),
+        check_dropout(dropout),
+        check_float("layer_norm_epsilon", layer_norm_epsilon, minimum=0.0, exclusive_minimum=True),
+    )
 
 
 def clone_initializer(initializer):

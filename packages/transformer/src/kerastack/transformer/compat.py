@@ -83,8 +83,8 @@ class FeedForward(_FeedForward):
             bias_constraint=bias_constraint,
             **kwargs,
         )
-        self.units = units
-        self.dropout_rate = dropout_rate
+        self.units = self.intermediate_dim
+        self.dropout_rate = self.dropout
 
     def get_config(self):
         config = super().get_config()

@@ -1,4 +1,4 @@
-from kerastack.core import keras, serializable
+from kerastack.core import check_int, keras, serializable
 from kerastack.transformer import _common
 
 
@@ -56,17 +56,9 @@ class FeedForward(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not _common.is_positive_int(intermediate_dim):
-            raise ValueError(
-                "`intermediate_dim` must be a positive int, "
-                f"received intermediate_dim={intermediate_dim!r}."
-            )
-        if output_dim is not None and not _common.is_positive_int(output_dim):
-            raise ValueError(
-                f"`output_dim` must be a positive int or None, received output_dim={output_dim!r}."
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), received dropout={dropout!r}.")
+        intermediate_dim = check_int("intermediate_dim", intermediate_dim)
+        output_dim = check_int("output_dim", output_dim, allow_none=True)
+        dropout = _common.check_dropout(dropout)
         self.intermediate_dim = intermediate_dim
         self.activation = keras.activations.get(activation)
         self.gated = gated

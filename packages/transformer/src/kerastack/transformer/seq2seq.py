@@ -1,4 +1,4 @@
-from kerastack.core import keras, ops, serializable, static_shape
+from kerastack.core import check_int, keras, ops, serializable, static_shape
 from kerastack.layernorm import LayerNormalization
 from kerastack.position import PositionEmbedding, SinePositionEncoding
 from kerastack.transformer import _common
@@ -96,25 +96,16 @@ class Seq2SeqTransformer(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        encoder_vocabulary_size = check_int("encoder_vocabulary_size", encoder_vocabulary_size)
+        decoder_vocabulary_size = check_int(
+            "decoder_vocabulary_size", decoder_vocabulary_size, allow_none=True
+        )
         decoder_vocabulary_size = decoder_vocabulary_size or encoder_vocabulary_size
-        for argument, value in (
-            ("encoder_vocabulary_size", encoder_vocabulary_size),
-            ("decoder_vocabulary_size", decoder_vocabulary_size),
-            ("hidden_dim", hidden_dim),
-            ("max_sequence_length", max_sequence_length),
-        ):
-            if not _common.is_positive_int(value):
-                raise ValueError(
-                    f"`{argument}` must be a positive int, received {argument}={value!r}."
-                )
-        for argument, value in (
-            ("num_encoder_layers", num_encoder_layers),
-            ("num_decoder_layers", num_decoder_layers),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(
-                    f"`{argument}` must be a non-negative int, received {argument}={value!r}."
-                )
+        hidden_dim = check_int("hidden_dim", hidden_dim)
+        max_sequence_length = check_int("max_sequence_length", max_sequence_length)
+        num_encoder_layers = check_int("num_encoder_layers", num_encoder_layers, minimum=0)
+        num_decoder_layers = check_int("num_decoder_layers", num_decoder_layers, minimum=0)
+        padding_id = check_int("padding_id", padding_id, minimum=0, allow_none=True)
         if position_encoding not in POSITION_ENCODINGS:
             raise ValueError(
                 f"`position_encoding` must be one of {POSITION_ENCODINGS}, "
@@ -126,7 +117,9 @@ class Seq2SeqTransformer(keras.Model):
                 f"encoder_vocabulary_size={encoder_vocabulary_size} and "
                 f"decoder_vocabulary_size={decoder_vocabulary_size}."
             )
-        _common.validate_block_arguments(intermediate_dim, num_heads, dropout, layer_norm_epsilon)
+        intermediate_dim, num_heads, dropout, layer_norm_epsilon = _common.validate_block_arguments(
+            intermediate_dim, num_heads, dropout, layer_norm_epsilon
+        )
         self.encoder_vocabulary_size = encoder_vocabulary_size
         self.decoder_vocabulary_size = decoder_vocabulary_size
         self.hidden_dim = hidden_dim
