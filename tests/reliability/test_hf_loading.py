@@ -25,6 +25,7 @@ from kerastack.bert import (
     AlbertBackbone,
     BertBackbone,
     RobertaBackbone,
+    assign_hf_tensors,
     load_hf_weights,
     read_safetensors,
     save_hf_weights,
@@ -637,3 +638,44 @@ def test_values_a_float16_model_cannot_hold_are_refused(tmp_path):
     np.testing.assert_array_equal(
         np.array(ops.convert_to_numpy(kernel)), tensors[name].T.astype("float16")
     )
+
+
+def test_tensors_given_directly_are_checked_alike():
+    """`assign_hf_tensors` (what every reader feeds: safetensors, PyTorch
+    files, Google checkpoints) with names that are not strings, and values
+    that are nested lists or object arrays."""
+    before = weights("bert")
+    tensors = hf_tensors("bert")
+    with pytest.raises(ValueError, match=r"somewhere holds tensors named by non-strings: \[1\]"):
+        assign_hf_tensors(model("bert"), {**tensors, 1: np.zeros(3)}, "somewhere")
+    name = "pooler.dense.bias"
+    for value, fragment in (
+        (np.array([object()] * 8), f"{name} (object)"),
+        (np.array(["a"] * 8), f"{name} (<U1)"),
+        (np.zeros(8, "complex64"), f"{name} (complex64)"),
+    ):
+        with pytest.raises(ValueError) as error:
+            assign_hf_tensors(model("bert"), {**tensors, name: value}, "somewhere")
+        assert f"not floating point: {fragment}" in str(error.value)
+    for old, new in zip(before, weights("bert"), strict=True):
+        np.testing.assert_array_equal(old, new)
+    assign_hf_tensors(model("bert"), {**tensors, name: tensors[name].tolist()}, "somewhere")
+    np.testing.assert_array_equal(held("bert")[name], tensors[name])
+
+
+def test_pytorch_files_are_checked_alike(tmp_path):
+    torch = pytest.importorskip("torch", reason="writing pytorch_model.bin needs PyTorch")
+    tensors = {name: torch.from_numpy(value) for name, value in hf_tensors("bert").items()}
+    name = "encoder.layer.0.attention.self.key.weight"
+    tensors[name] = tensors[name].to(torch.int32)
+    tensors["bert.pooler.dense.bias"] = tensors["pooler.dense.bias"]
+    torch.save(tensors, tmp_path / "pytorch_model.bin")
+    before = weights("bert")
+    with pytest.raises(ValueError) as error:
+        load_hf_weights(model("bert"), str(tmp_path))
+    message = str(error.value)
+    assert message.startswith(str(tmp_path / "pytorch_model.bin")), message
+    assert f"not floating point: {name} (int32)" in message
+    assert "bert.pooler.dense.bias and pooler.dense.bias" in message
+    for old, new in zip(before, weights("bert"), strict=True):
+        np.testing.assert_array_equal(old, new)
