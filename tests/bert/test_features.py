@@ -104,7 +104,7 @@ def test_long_texts_are_an_error_unless_truncated(model):
 
 def test_errors_and_progress(model, capsys):
     backbone, tokenizer = model
-    with pytest.raises(TypeError, match="texts is one str"):
+    with pytest.raises(ValueError, match="texts is one str"):
         extract_embeddings(backbone, "all work", tokenizer=tokenizer)
     with pytest.raises(ValueError, match="Unknown pooling"):
         extract_embeddings(backbone, ["all"], tokenizer=tokenizer, pooling="sum")
@@ -112,7 +112,7 @@ def test_errors_and_progress(model, capsys):
         extract_embeddings(backbone, ["all"])
     with pytest.raises(ValueError, match="num_layers must be in 1..2"):
         extract_embeddings(backbone, ["all"], tokenizer=tokenizer, num_layers=3)
-    with pytest.raises(TypeError, match="Text 1 is neither"):
+    with pytest.raises(ValueError, match="Text 1 is neither"):
         extract_embeddings(backbone, ["all", 3], tokenizer=tokenizer)
     with pytest.raises(FileNotFoundError):
         extract_embeddings(backbone, pathlib.Path("/nonexistent.txt"), tokenizer=tokenizer)

@@ -4,14 +4,17 @@ the longest one."""
 
 import io
 import itertools
+import numbers
 import os
 import pathlib
+import re
+import weakref
 
 import numpy as np
 
 from kerastack.bert.bert_backbone import BertBackbone
 from kerastack.bert.tokenizer import BertTokenizer
-from kerastack.core import keras
+from kerastack.core import check_int, keras, model_lock
 
 POOLINGS = ("cls", "pooled", "mean", "max")
 # Batches are padded to a multiple of this, so that a compiled backend
@@ -59,17 +62,38 @@ def iter_embeddings(
         verbose: `"auto"` (a progress bar from 1,000 texts, or for an
             iterable of unknown length), 0 or 1.
 
-    Yields:
-        float32 arrays: `(tokens, num_layers * D)` per text without pooling
-        (the text's own tokens, `[CLS]` and `[SEP]` included, no padding);
-        `(width,)` with pooling.
+    Returns:
+        A generator of float32 arrays: `(tokens, num_layers * D)` per text
+        without pooling (the text's own tokens, `[CLS]` and `[SEP]`
+        included, no padding); `(width,)` with pooling.
+
+    Raises:
+        ValueError: at once for a bad argument (naming it; ints may be
+            Python or NumPy ints, not bools or floats), a missing text
+            file (FileNotFoundError) or one that is not UTF-8 (naming the
+            file and line); while iterating, for a text that is neither a
+            str nor a pair of str, or longer than `max_length` without
+            `truncate` (naming the text's index).
+
+    Calls from several threads on one model take turns
+    (`kerastack.core.model_lock`): each gets the results it would alone.
+
+    Example:
+
+    >>> vectors = iter_embeddings(backbone, ["a text", "another"],
+    ...                           tokenizer=tokenizer, pooling="mean")
+    >>> next(vectors).shape
+    (32,)
     """
     model, tokenizer = _model_and_tokenizer(model, tokenizer)
     poolings = _poolings(pooling)
-    if not 1 <= num_layers <= model.num_layers:
+    num_layers = check_int("num_layers", num_layers)
+    if num_layers > model.num_layers:
         raise ValueError(
             f"num_layers must be in 1..{model.num_layers}, received num_layers={num_layers}."
         )
+    batch_size = check_int("batch_size", batch_size)
+    max_length = check_int("max_length", max_length, allow_none=True)
     if max_length is None:
         max_length = model.max_sequence_length
     if max_length > model.max_sequence_length:
@@ -77,7 +101,25 @@ def iter_embeddings(
             f"max_length={max_length} is longer than the model's "
             f"max_sequence_length={model.max_sequence_length}."
         )
+    if not isinstance(truncate, (bool, np.bool_)):
+        raise ValueError(f"`truncate` must be True or False, received truncate={truncate!r}.")
+    if not (verbose == "auto" if isinstance(verbose, str) else _is_flag(verbose)):
+        raise ValueError(f'`verbose` must be "auto", 0 or 1, received verbose={verbose!r}.')
     texts, total = _texts(texts)
+    return _embeddings(
+        model, tokenizer, texts, total, poolings, num_layers, batch_size, max_length,
+        bool(truncate), verbose,
+    )  # fmt: skip
+
+
+def _is_flag(value):
+    return isinstance(value, (numbers.Integral, np.bool_)) and value in (0, 1)
+
+
+def _embeddings(
+    model, tokenizer, texts, total, poolings, num_layers, batch_size, max_length, truncate, verbose
+):
+    """`iter_embeddings`' generator, its arguments checked."""
     extractor = _extractor(model, num_layers)
     show = verbose == 1 or (verbose == "auto" and (total is None or total >= 1000))
     progress = keras.utils.Progbar(total, unit_name="text") if show else None
@@ -85,7 +127,7 @@ def iter_embeddings(
     iterator = iter(texts)
     while chunk := list(itertools.islice(iterator, batch_size * CHUNK_BATCHES)):
         results = _embed_chunk(
-            extractor, tokenizer, chunk, done, poolings, batch_size, max_length, truncate
+            model, extractor, tokenizer, chunk, done, poolings, batch_size, max_length, truncate
         )
         yield from results
         done += len(chunk)
@@ -113,11 +155,13 @@ def _model_and_tokenizer(model, tokenizer):
             tokenizer = BertTokenizer.from_folder(folder)
         model = BertBackbone.from_pretrained(folder)
     if not isinstance(model, BertBackbone):
-        raise TypeError(
+        raise ValueError(
             f"model must be a BertBackbone or a checkpoint folder, received {type(model).__name__}."
         )
     if tokenizer is None:
         raise ValueError("Pass the tokenizer of the model (a BertTokenizer).")
+    if not isinstance(tokenizer, BertTokenizer):
+        raise ValueError(f"tokenizer must be a BertTokenizer, received {type(tokenizer).__name__}.")
     if tokenizer.vocabulary_size > model.vocabulary_size:
         raise ValueError(
             f"The tokenizer has {tokenizer.vocabulary_size} tokens but the model only "
@@ -129,6 +173,10 @@ def _model_and_tokenizer(model, tokenizer):
 def _poolings(pooling):
     if pooling is None:
         return None
+    if not isinstance(pooling, (str, list, tuple)):
+        raise ValueError(
+            f"pooling must be None, one of {POOLINGS} or a list of them, received {pooling!r}."
+        )
     poolings = [pooling] if isinstance(pooling, str) else list(pooling)
     unknown = [p for p in poolings if p not in POOLINGS]
     if unknown or not poolings:
@@ -138,32 +186,90 @@ def _poolings(pooling):
 
 def _texts(texts):
     """`(iterable of texts, count or None)`."""
-    if isinstance(texts, str):
-        raise TypeError("texts is one str: pass a list of texts, or a pathlib.Path to read a file.")
+    if isinstance(texts, (str, bytes)):
+        raise ValueError(
+            "texts is one str: pass a list of texts, or a pathlib.Path to read a file."
+        )
     if isinstance(texts, pathlib.Path):
         if not texts.is_file():
             raise FileNotFoundError(f"No text file at {texts}.")
-        with open(texts, encoding="utf-8") as file:
-            lines = [line.rstrip("\r\n") for line in file]
+        lines = _read_lines(texts)
         return lines, len(lines)
     if isinstance(texts, io.TextIOBase):
-        return (line.rstrip("\r\n") for line in texts), None
+        return _stream_lines(texts), None
+    try:
+        iter(texts)
+    except TypeError as error:
+        raise ValueError(
+            f"texts must be a list or iterable of texts, or a pathlib.Path; received "
+            f"{type(texts).__name__}."
+        ) from error
     try:
         return texts, len(texts)
     except TypeError:
         return texts, None
 
 
+def _read_lines(path):
+    """The lines of UTF-8 file `path` without their line breaks; a
+    ValueError naming the file and line where it is not UTF-8."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return [line.rstrip("\r\n") for line in file]
+    except UnicodeDecodeError as error:
+        data = path.read_bytes()
+        try:
+            data.decode("utf-8")
+            start, reason = 0, str(error)
+        except UnicodeDecodeError as located:
+            start, reason = located.start, located.reason
+        prefix = data[:start].decode("utf-8")
+        line = len(re.findall(r"\r\n|\r|\n", prefix)) + 1
+        raise ValueError(
+            f"{path}, line {line}: not UTF-8 text (byte {start} of the file: {reason}). "
+            "Save the file as UTF-8."
+        ) from error
+
+
+def _stream_lines(file):
+    """The lines of an open text file without their line breaks; a
+    ValueError naming the file and the last line read where it cannot be
+    decoded."""
+    number = 0
+    try:
+        for line in file:
+            number += 1
+            yield line.rstrip("\r\n")
+    except UnicodeDecodeError as error:
+        name = getattr(file, "name", "the text stream")
+        raise ValueError(
+            f"{name}: not {getattr(file, 'encoding', None) or 'decodable'} text after line "
+            f"{number} ({error.reason}); open it with its encoding."
+        ) from error
+
+
+# {backbone: {num_layers: extractor}}: one extractor per backbone and depth,
+# so that calls after the first reuse its compiled predict function.
+_extractors = weakref.WeakKeyDictionary()
+
+
 def _extractor(model, num_layers):
     """A model from the backbone's inputs to the token embeddings and the
     pooled output; compiled by Keras per input shape (`predict_on_batch`)."""
-    tokens = model.output["sequence_output"]
-    if num_layers > 1:
-        tokens = model.last_layers_model(num_layers).output
-    return keras.Model(model.input, [tokens, model.output["pooled_output"]])
+    with model_lock(model):
+        extractors = _extractors.setdefault(model, {})
+        if num_layers not in extractors:
+            tokens = model.output["sequence_output"]
+            if num_layers > 1:
+                tokens = model.last_layers_model(num_layers).output
+            outputs = [tokens, model.output["pooled_output"]]
+            extractors[num_layers] = keras.Model(model.input, outputs)
+        return extractors[num_layers]
 
 
-def _embed_chunk(extractor, tokenizer, chunk, offset, poolings, batch_size, max_length, truncate):
+def _embed_chunk(
+    model, extractor, tokenizer, chunk, offset, poolings, batch_size, max_length, truncate
+):
     """The embeddings of one chunk of texts, in its order. The texts are
     sorted by length, batched, and each batch padded to its longest text
     rounded up to `LENGTH_STEP`."""
@@ -192,7 +298,9 @@ def _embed_chunk(extractor, tokenizer, chunk, offset, poolings, batch_size, max_
         for slot, i in enumerate(rows):
             for name, values in encoded[i].items():
                 batch[name][slot, : len(values)] = values
-        tokens, pooled = (np.asarray(x, dtype="float32") for x in extractor.predict_on_batch(batch))
+        with model_lock(model):  # the extractor uses the model's weights
+            outputs = extractor.predict_on_batch(batch)
+        tokens, pooled = (np.asarray(x, dtype="float32") for x in outputs)
         for slot, i in enumerate(rows):
             length = len(encoded[i]["token_ids"])
             own = tokens[slot, :length]
@@ -208,7 +316,7 @@ def _split(text, index):
         return text, None
     if isinstance(text, (tuple, list)) and len(text) == 2 and all(isinstance(t, str) for t in text):
         return text[0], text[1]
-    raise TypeError(f"Text {index} is neither a str nor a pair of str: {text!r}.")
+    raise ValueError(f"Text {index} is neither a str nor a pair of str: {text!r}.")
 
 
 def _pool(pooling, tokens, pooled):
