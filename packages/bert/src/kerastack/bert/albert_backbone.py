@@ -6,10 +6,14 @@ from kerastack.bert.bert_backbone import (
     EncoderBackbone,
     _initializer,
     attention_mask_of,
+    check_flags,
+    check_heads,
+    checked_floats,
     embeddings_sum,
     encoder_block,
     optional_inputs,
     pooler,
+    positive_ints,
 )
 from kerastack.bert.convert_hf import SAME, TRANSPOSE, block_weight_table
 from kerastack.core import keras, ops, serializable
@@ -67,12 +71,32 @@ class AlbertBackbone(EncoderBackbone, keras.Model):
         position_ids_input=False,
         **kwargs,
     ):
-        if num_groups < 1 or num_layers % num_groups:
+        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim = positive_ints(
+            vocabulary_size=vocabulary_size,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+        )
+        max_sequence_length, num_segments, embedding_dim = positive_ints(
+            max_sequence_length=max_sequence_length,
+            num_segments=num_segments,
+            embedding_dim=embedding_dim,
+        )
+        num_groups, layers_per_group = positive_ints(
+            num_groups=num_groups, layers_per_group=layers_per_group
+        )
+        check_heads(hidden_dim, num_heads)
+        dropout, layer_norm_epsilon, initializer_range = checked_floats(
+            dropout, layer_norm_epsilon, initializer_range
+        )
+        attention_mask_input, position_ids_input = check_flags(
+            attention_mask_input=attention_mask_input, position_ids_input=position_ids_input
+        )
+        if num_layers % num_groups:
             raise ValueError(
                 f"num_layers={num_layers} does not divide into num_groups={num_groups} groups."
             )
-        if layers_per_group < 1:
-            raise ValueError(f"layers_per_group must be positive, received {layers_per_group}.")
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")

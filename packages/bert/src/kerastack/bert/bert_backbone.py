@@ -1,9 +1,13 @@
 """The BERT encoder: embeddings, a stack of post-norm transformer encoder
 blocks and the pooler, built from kerastack layers."""
 
+import numpy as np
+
 from kerastack.core import (
     CheckedInputs,
     InputRule,
+    check_float,
+    check_int,
     check_length,
     embedding_lookup,
     keras,
@@ -47,6 +51,51 @@ class Embedding(keras.layers.Embedding):
     def call(self, inputs):
         outputs = embedding_lookup(self.embeddings, inputs, name=self.name)  # (B, T, D)
         return ops.cast(outputs, self.compute_dtype)
+
+
+def positive_ints(**sizes):
+    """The values of `sizes` (`name=value`, in order) as Python ints >= 1;
+    NumPy ints are taken, bools, floats (even `2.0`) and strings are a
+    ValueError naming the argument.
+
+    Example:
+
+    >>> positive_ints(num_layers=np.int64(2), num_heads=4)
+    [2, 4]
+    """
+    return [check_int(name, value) for name, value in sizes.items()]
+
+
+def checked_floats(dropout, layer_norm_epsilon, initializer_range):
+    """`(dropout, layer_norm_epsilon, initializer_range)` as Python floats:
+    a dropout in `[0, 1)`, the others finite and `> 0` (ValueError naming
+    the argument otherwise).
+
+    Example:
+
+    >>> checked_floats(0, 1e-12, 0.02)
+    (0.0, 1e-12, 0.02)
+    """
+    return (
+        check_float("dropout", dropout, minimum=0.0, maximum=1.0, exclusive_maximum=True),
+        check_float("layer_norm_epsilon", layer_norm_epsilon, minimum=0.0, exclusive_minimum=True),
+        check_float("initializer_range", initializer_range, minimum=0.0, exclusive_minimum=True),
+    )
+
+
+def check_heads(hidden_dim, num_heads):
+    """Raise a ValueError unless `num_heads` divides `hidden_dim`."""
+    if hidden_dim % num_heads:
+        raise ValueError(f"`hidden_dim`={hidden_dim} is not divisible by `num_heads`={num_heads}.")
+
+
+def check_flags(**flags):
+    """The values of `flags` as Python bools (NumPy bools too); anything
+    else is a ValueError naming the argument."""
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"`{name}` must be True or False, received {name}={value!r}.")
+    return [bool(value) for value in flags.values()]
 
 
 def _initializer(initializer_range):
@@ -279,6 +328,11 @@ class BertBackbone(EncoderBackbone, keras.Model):
             input (packed sequences).
         **kwargs: `keras.Model` arguments (`name`, ...).
 
+        Sizes are ints >= 1 (NumPy ints too; not bools, floats or strings),
+        `dropout` in `[0, 1)`, `layer_norm_epsilon` and `initializer_range`
+        finite and positive: anything else is a ValueError naming the
+        argument.
+
     Inputs, a dict:
         token_ids: int `(B, T)`.
         segment_ids: int `(B, T)`, 0 for the first segment, 1 for the second.
@@ -332,6 +386,23 @@ class BertBackbone(EncoderBackbone, keras.Model):
         position_ids_input=False,
         **kwargs,
     ):
+        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim = positive_ints(
+            vocabulary_size=vocabulary_size,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+        )
+        max_sequence_length, num_segments = positive_ints(
+            max_sequence_length=max_sequence_length, num_segments=num_segments
+        )
+        check_heads(hidden_dim, num_heads)
+        dropout, layer_norm_epsilon, initializer_range = checked_floats(
+            dropout, layer_norm_epsilon, initializer_range
+        )
+        attention_mask_input, position_ids_input = check_flags(
+            attention_mask_input=attention_mask_input, position_ids_input=position_ids_input
+        )
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")

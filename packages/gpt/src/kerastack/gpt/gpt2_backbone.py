@@ -2,7 +2,16 @@
 built from kerastack layers."""
 
 from kerastack.bert.bert_backbone import SavedByArguments, gelu_approximate
-from kerastack.core import CheckedInputs, InputRule, check_length, keras, ops, serializable
+from kerastack.core import (
+    CheckedInputs,
+    InputRule,
+    check_float,
+    check_int,
+    check_length,
+    keras,
+    ops,
+    serializable,
+)
 from kerastack.gpt.reversible_embedding import ReversibleEmbedding
 from kerastack.layernorm import LayerNormalization
 from kerastack.position import PositionEmbedding
@@ -135,22 +144,24 @@ class GPT2Backbone(_Pretrained, SavedByArguments, keras.Model):
         dtype=None,
         **kwargs,
     ):
-        for argument, value in (
-            ("vocabulary_size", vocabulary_size),
-            ("num_layers", num_layers),
-            ("num_heads", num_heads),
-            ("hidden_dim", hidden_dim),
-            ("intermediate_dim", intermediate_dim),
-            ("max_sequence_length", max_sequence_length),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(
-                    f"`{argument}` must be a positive int, received {argument}={value!r}."
-                )
+        # Python ints and floats (NumPy's taken), so that get_config saves as JSON.
+        vocabulary_size = check_int("vocabulary_size", vocabulary_size)
+        num_layers = check_int("num_layers", num_layers)
+        num_heads = check_int("num_heads", num_heads)
+        hidden_dim = check_int("hidden_dim", hidden_dim)
+        intermediate_dim = check_int("intermediate_dim", intermediate_dim)
+        max_sequence_length = check_int("max_sequence_length", max_sequence_length)
         if hidden_dim % num_heads:
             raise ValueError(
                 f"`hidden_dim`={hidden_dim} is not divisible by `num_heads`={num_heads}."
             )
+        dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, exclusive_maximum=True)
+        layer_norm_epsilon = check_float(
+            "layer_norm_epsilon", layer_norm_epsilon, minimum=0.0, exclusive_minimum=True
+        )
+        initializer_range = check_float(
+            "initializer_range", initializer_range, minimum=0.0, exclusive_minimum=True
+        )
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
         tokens = ReversibleEmbedding(
