@@ -9,6 +9,7 @@ message names the input (and the offending id, where it is, and the table
 size); after a refused `predict` the model still predicts correctly.
 """
 
+import json
 import threading
 
 import numpy as np
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kerastack.bert import (
+    AlbertBackbone,
     BertBackbone,
     BertClassifier,
     BertMultiTask,
@@ -210,7 +212,7 @@ def _mutate(model, family, mutation, draw, rng):
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
-@settings(max_examples=6)
+@settings(max_examples=max(1, settings.default.max_examples // 4))  # per mutation
 @given(family=st.sampled_from(FAMILIES), data=st.data())
 def test_bad_inputs_are_named_and_good_ones_give_the_int32_result(models, mutation, family, data):
     model = models[family]
@@ -288,6 +290,15 @@ def test_task_models_check_their_inputs(models):
         bad[1, 2] = 2
         classifier.predict({**good, "segment_ids": bad}, verbose=0)
     _assert_same(classifier.predict(good, verbose=0), logits)
+    # fit and evaluate check arrays before Keras's compiled step.
+    classifier.compile(loss="sparse_categorical_crossentropy")
+    too_long = _valid(backbone, np.random.default_rng(6), 2, 9)
+    with pytest.raises(ValueError, match=r"sequences of 9 tokens.*max_sequence_length=8"):
+        classifier.fit(too_long, np.zeros((2,), "int32"), verbose=0)
+    with pytest.raises(ValueError, match=r"missing \['padding_mask'\]"):
+        unmasked = {key: value for key, value in good.items() if key != "padding_mask"}
+        classifier.evaluate(unmasked, np.zeros((2,)), verbose=0)
+    _assert_same(classifier.predict(good, verbose=0), logits)
     pretrainer = BertPretrainer(backbone)
     positions = np.array([[1, 4], [0, 2]], "int32")
     with pytest.raises(ValueError, match=r"`mask_positions` holds the id 5 at batch row 0"):
@@ -299,9 +310,10 @@ def test_task_models_check_their_inputs(models):
         multitask({**good, "token_ids": np.full_like(good["token_ids"], -1)})
     causal = GPT2CausalLM(models["gpt2"])
     gpt_good = _valid(causal.backbone, np.random.default_rng(7), 1, 4)
+    before = causal.predict(gpt_good, verbose=0)
     with pytest.raises(ValueError, match=r"sequences of 9 tokens.*max_sequence_length=8"):
         causal.predict(_valid(causal.backbone, np.random.default_rng(7), 1, 9), verbose=0)
-    _assert_same(causal(gpt_good), causal.predict(gpt_good, verbose=0))
+    _assert_same(causal.predict(gpt_good, verbose=0), before)
 
 
 # -- threads ------------------------------------------------------------------------
@@ -329,3 +341,45 @@ def test_predict_from_four_threads_equals_the_serial_result(models):
     assert errors == []
     for result, expected in zip(results, serial, strict=True):
         _assert_same(result, expected)
+
+
+# -- constructor arguments: plain ints and floats, or a ValueError naming them -------
+
+BACKBONES = {
+    "bert": (BertBackbone, {}),
+    "roberta": (RobertaBackbone, {"max_sequence_length": 10}),
+    "albert": (AlbertBackbone, {"embedding_dim": 4}),
+    "gpt2": (GPT2Backbone, {}),
+}
+SIZE_ARGUMENTS = ("vocabulary_size", "num_layers", "num_heads", "intermediate_dim")
+BAD_SIZES = (0, -1, 2.0, 2.5, True, "2", None, [2], float("nan"))
+BAD_FLOATS = {
+    "dropout": (1.0, -0.1, float("nan"), "0.1", True),
+    "layer_norm_epsilon": (0.0, -1e-5, float("inf"), None),
+    "initializer_range": (0, float("inf"), float("nan"), "0.02"),
+}
+
+
+@given(family=st.sampled_from(sorted(BACKBONES)), data=st.data())
+def test_constructor_arguments_are_plain_numbers_or_named_errors(family, data):
+    cls, extra = BACKBONES[family]
+    arguments = {**TINY, **extra}
+    if data.draw(st.booleans(), label="float argument"):
+        argument = data.draw(st.sampled_from(sorted(BAD_FLOATS)))
+        value = data.draw(st.sampled_from(BAD_FLOATS[argument]))
+    else:
+        argument = data.draw(st.sampled_from(SIZE_ARGUMENTS))
+        value = data.draw(st.sampled_from(BAD_SIZES))
+    with pytest.raises(ValueError, match=f"`{argument}` must be"):
+        cls(**{**arguments, argument: value})
+
+
+@pytest.mark.parametrize("family", sorted(BACKBONES))
+def test_numpy_ints_are_taken_as_ints(family):
+    cls, extra = BACKBONES[family]
+    arguments = {**TINY, **extra, "num_heads": np.int64(2), "num_layers": np.int32(1)}
+    config = cls(**arguments).get_config()
+    assert type(config["num_heads"]) is int and type(config["num_layers"]) is int
+    json.dumps(config)  # saves as JSON
+    with pytest.raises(ValueError, match="`hidden_dim`=8 is not divisible by `num_heads`=3"):
+        cls(**{**arguments, "num_heads": 3})

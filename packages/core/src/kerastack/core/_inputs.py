@@ -3,8 +3,8 @@ model for the calls that must not overlap.
 
 Ids index tables: an id out of range is no error in a compiled gather (JAX
 returns NaN rows for ids past the end and wraps negative ids; TensorFlow
-raises on CPU and gives zero rows on GPU; PyTorch raises its own
-IndexError), and float ids would be truncated silently. So kerastack checks
+raises on CPU and gives zero rows on GPU), and float ids would be truncated
+silently. So kerastack checks
 ids, masks and shapes where their values are known: in eager calls and
 before Keras's `predict` is entered. Inside compiled functions (`fit` on
 TensorFlow and JAX, `jax.jit`, `tf.function`) the values are not known and
@@ -29,13 +29,17 @@ POSITIONS = "positions"  # int (B, P): positions in the sequence, 0 <= p < T
 
 
 class InputRule(NamedTuple):
-    """What one input of a model holds: its `kind` (`IDS`, `MASK`,
-    `PAIR_MASK` or `POSITIONS`) and, for ids, the rows of their table
-    (`size`) and the argument that set it (`size_name`).
+    """What one input of a model holds, for `check_model_inputs`.
+
+    `kind` is one of `"ids"` (int `(B, T)`, rows of a table: `0 <= id <
+    size`), `"mask"` (`(B, T)` of 0 and 1), `"pair_mask"` (`(B, T, T)` of 0
+    and 1) or `"positions"` (int `(B, P)`, positions in the sequence: `0 <=
+    p < T`). For ids, `size` is the rows of their table and `size_name` the
+    argument that set it, for messages.
 
     Example:
 
-    >>> InputRule(IDS, 30522, "vocabulary_size")
+    >>> InputRule("ids", 30522, "vocabulary_size")
     InputRule(kind='ids', size=30522, size_name='vocabulary_size')
     """
 
@@ -97,12 +101,18 @@ def concrete_value(x):
 
 
 def _keras2_value(x):
-    if hasattr(x, "numpy"):
-        import tensorflow as tf
+    """tf-keras: an eager tensor's value; symbolic tensors (and Theano's,
+    which have no `numpy`) are not known."""
+    if not hasattr(x, "numpy"):
+        return None
+    import tensorflow as tf
 
-        if tf.executing_eagerly():
-            return x.numpy()
-    return None
+    if not tf.executing_eagerly() or tf.is_symbolic_tensor(x):
+        return None
+    try:
+        return np.asarray(x.numpy())
+    except (AttributeError, NotImplementedError, TypeError, ValueError):
+        return None  # a Keras 2 symbolic tensor
 
 
 @contextlib.contextmanager
@@ -188,15 +198,15 @@ def check_model_inputs(inputs, rules, model_name="the model"):
     Raises ValueError naming the input and what is wrong: not a dict,
     missing or unknown keys, a None, a ragged list, a dtype (ids must be
     integers; masks bool, int or float of 0 and 1), a rank, shapes that
-    disagree (`IDS` and `MASK` inputs `(B, T)`, `PAIR_MASK` `(B, T, T)`,
-    `POSITIONS` `(B, P)`), an empty batch or sequence, an id out of its
+    disagree (`"ids"` and `"mask"` inputs `(B, T)`, `"pair_mask"`
+    `(B, T, T)`, `"positions"` `(B, P)`), an empty batch or sequence, an id out of its
     table or a position out of the sequence. `B` and `T` are those of the
     first `(B, T)` input in `rules`.
 
     Example:
 
-    >>> rules = {"token_ids": InputRule(IDS, 100, "vocabulary_size"),
-    ...          "padding_mask": InputRule(MASK)}
+    >>> rules = {"token_ids": InputRule("ids", 100, "vocabulary_size"),
+    ...          "padding_mask": InputRule("mask")}
     >>> ids = np.array([[5, 6, 7]])
     >>> sorted(check_model_inputs({"token_ids": ids, "padding_mask": ids > 0}, rules))
     ['padding_mask', 'token_ids']
@@ -376,25 +386,25 @@ def keeping_jax_state(model):
 
 class CheckedInputs:
     """A mixin for functional `keras.Model`s with a dict of inputs: eager
-    calls and `predict` / `predict_on_batch` check the inputs before Keras
-    sees them (see `check_model_inputs`), and take turns per model
-    (`model_lock`).
+    calls, `predict` and `predict_on_batch` check the inputs before Keras
+    sees them (see `check_model_inputs`) and take turns per model
+    (`model_lock`); `fit` and `evaluate` check arrays (not datasets or
+    generators) before Keras's compiled step.
 
     A model lists its inputs in `input_rules()` and adds its own checks of
     the NumPy values in `_check_input_values(values)`; a task model with a
     `backbone` of this kind inherits both from it. Inside compiled
-    functions (`fit`, `evaluate` and the training step on TensorFlow and
-    JAX, `jax.jit`, `tf.function`) nothing is checked (see the module
-    docstring for what each backend then does with a bad id). On PyTorch,
-    whose training step runs eagerly, `fit` checks the inputs of each
-    batch too.
+    functions (the training and predict steps on TensorFlow and JAX,
+    `jax.jit`, `tf.function`) nothing is checked: a dataset's batches are
+    not, and see the module docstring for what each backend then does with
+    a bad id. On PyTorch, whose steps run eagerly, each batch is checked.
 
     Example:
 
     >>> class MyBackbone(CheckedInputs, keras.Model):
     ...     def input_rules(self):
-    ...         return {"token_ids": InputRule(IDS, self.vocabulary_size, "vocabulary_size"),
-    ...                 "padding_mask": InputRule(MASK)}
+    ...         return {"token_ids": InputRule("ids", self.vocabulary_size, "vocabulary_size"),
+    ...                 "padding_mask": InputRule("mask")}
     """
 
     def input_rules(self):
@@ -454,6 +464,19 @@ class CheckedInputs:
             x, checked = self._checked(x)
         with self._turn(checked):
             return super().predict(x, *args, **kwargs)
+
+    def fit(self, x=None, *args, **kwargs):
+        # Arrays are checked whole before Keras's compiled step, in which
+        # nothing is (on JAX a step that fails to trace used to leave the
+        # model unusable too).
+        if isinstance(x, (dict, list, tuple, np.ndarray)):
+            x, _ = self._checked(x)
+        return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        if isinstance(x, (dict, list, tuple, np.ndarray)):
+            x, _ = self._checked(x)
+        return super().evaluate(x, *args, **kwargs)
 
     def predict_on_batch(self, x):
         x, checked = self._checked(x)

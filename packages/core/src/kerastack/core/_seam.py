@@ -299,7 +299,8 @@ def embedding_lookup(table, ids, name=None):
     gather: JAX wraps negative ids to the table's end and returns NaN
     rows past it, TensorFlow raises InvalidArgumentError on CPU and gives
     zero rows on GPU; float ids are truncated. PyTorch runs eagerly, so
-    its ids are always checked.
+    its ids are checked in `fit` too (not under `torch.compile`, where a
+    bad id is PyTorch's IndexError, or a device-side assertion on CUDA).
 
     On TensorFlow a lookup's gradient is a `tf.IndexedSlices` with one row
     per id looked up, repeated ids not summed, and Keras 3's optimizers
