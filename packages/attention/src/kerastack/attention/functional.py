@@ -248,6 +248,34 @@ def check_rank(layer, argument, shape, ranks):
         )
 
 
+def check_floating(layer, **inputs):
+    """Raise ``ValueError`` unless every input (given by name) is floating-point.
+
+    Attention reads features; integer or boolean tensors (token ids, masks
+    passed in the wrong place) are refused rather than cast.
+    """
+    for argument, x in inputs.items():
+        if x is None:
+            continue
+        dtype = standardize_dtype(x.dtype)
+        if "float" not in dtype:
+            raise ValueError(
+                f"{type(layer).__name__} expects floating-point `{argument}` (features), "
+                f"received dtype {dtype} (shape {static_shape(x)}). Embed token ids first, "
+                "for example with keras.layers.Embedding, or cast the features to float."
+            )
+
+
+def check_batch_sizes(layer, **shapes):
+    """Raise ``ValueError`` if the known batch sizes of ``shapes`` differ."""
+    known = {name: shape[0] for name, shape in shapes.items() if shape and shape[0] is not None}
+    if len(set(known.values())) > 1:
+        listed = ", ".join(f"{name}={tuple(shapes[name])}" for name in known)
+        raise ValueError(
+            f"{type(layer).__name__} needs inputs of one batch size, received shapes {listed}."
+        )
+
+
 def check_mask_shape(layer, argument, mask, expected_shape):
     """Raise ``ValueError`` if ``mask`` cannot belong to ``expected_shape``.
 

@@ -110,6 +110,10 @@ class ScaledDotProductAttention(keras.layers.Layer):
         cache_update_index=None,
     ):
         key = value if key is None else key
+        functional.check_floating(self, query=query, key=key, value=value)
+        functional.check_batch_sizes(
+            self, query=static_shape(query), key=static_shape(key), value=static_shape(value)
+        )
         has_heads = len(static_shape(query)) == 4
         if not has_heads:
             query, key, value = (ops.expand_dims(x, 2) for x in (query, key, value))

@@ -171,6 +171,7 @@ class SelfAttention(keras.layers.Layer):
         # Keras hands the Keras mask of `inputs` over as `inputs_mask` rather
         # than `mask` when `attention_mask` is a tensor too.
         mask = inputs_mask if mask is None else mask
+        functional.check_floating(self, inputs=inputs)
         batch, length = static_shape(inputs)[:2]
         functional.check_mask_shape(self, "mask", mask, (batch, length))
         functional.check_mask_shape(self, "attention_mask", attention_mask, (batch, length, length))

@@ -70,6 +70,7 @@ class WeightedAttention(keras.layers.Layer):
         self.score_dense.build(input_shape)
 
     def call(self, inputs, mask=None, return_attention_scores=False):
+        functional.check_floating(self, inputs=inputs)
         functional.check_mask_shape(self, "mask", mask, static_shape(inputs)[:2])
         scores = ops.squeeze(self.score_dense(inputs), -1)  # (B, T)
         weights = functional.masked_softmax(scores, mask)  # (B, T)

@@ -1,5 +1,5 @@
 from kerastack.attention import ScaledDotProductAttention, functional
-from kerastack.core import check_float, check_int, keras, ops, serializable
+from kerastack.core import check_float, check_int, keras, ops, serializable, static_shape
 
 
 @serializable
@@ -207,6 +207,10 @@ class MultiHeadAttention(keras.layers.Layer):
         cache_update_index=None,
     ):
         key = value if key is None else key
+        functional.check_floating(self, query=query, key=key, value=value)
+        functional.check_batch_sizes(
+            self, query=static_shape(query), key=static_shape(key), value=static_shape(value)
+        )
         if cache is not None and cache_update_index is None:
             raise ValueError(
                 "MultiHeadAttention needs `cache_update_index` (the position of this call's "

@@ -1,4 +1,5 @@
-from kerastack.core import serializable
+from kerastack.attention import functional
+from kerastack.core import serializable, static_shape
 from kerastack.transformer import _common
 from kerastack.transformer._block import TransformerBlock
 
@@ -109,6 +110,15 @@ class TransformerDecoder(TransformerBlock):
             raise ValueError(
                 "This TransformerDecoder was built without cross-attention (no encoder "
                 "sequence at its first call); it cannot take an `encoder_sequence` now."
+            )
+        functional.check_floating(
+            self, decoder_sequence=decoder_sequence, encoder_sequence=encoder_sequence
+        )
+        if encoder_sequence is not None:
+            functional.check_batch_sizes(
+                self,
+                decoder_sequence=static_shape(decoder_sequence),
+                encoder_sequence=static_shape(encoder_sequence),
             )
         if cache is not None and cache_update_index is None:
             raise ValueError(

@@ -1,3 +1,4 @@
+from kerastack.attention import functional
 from kerastack.core import serializable
 from kerastack.transformer import _common
 from kerastack.transformer._block import TransformerBlock
@@ -69,6 +70,7 @@ class TransformerEncoder(TransformerBlock):
         mask=None,
         inputs_mask=None,
     ):
+        functional.check_floating(self, inputs=inputs)
         padding_mask = _common.first_mask(padding_mask, inputs_mask, mask)  # (B, T)
 
         def self_attention(x):
