@@ -25,7 +25,15 @@ import weakref
 
 import numpy as np
 
-from kerastack.core import compile_function, keras, large_negative, ops, require_keras3
+from kerastack.core import (
+    check_float,
+    check_int,
+    compile_function,
+    keras,
+    large_negative,
+    ops,
+    require_keras3,
+)
 
 STRATEGIES = ("greedy", "sample", "beam")
 
@@ -57,8 +65,9 @@ def decode(
             `decode_sequence` and `initial_cache` methods).
         encoder_token_ids: int array `(B, S)`.
         start_token_id: int, the token that starts every target.
-        end_token_id: int, the token that ends a target; a sequence stops
-            growing once it has produced it.
+        end_token_id: int or None, the token that ends a target; a sequence
+            stops growing once it has produced it. None never stops before
+            `max_length`.
         max_length: int, the most tokens generated per sequence (not
             counting the start token); at most the model's
             `max_sequence_length`.
@@ -83,10 +92,19 @@ def decode(
         int32 NumPy array `(B, max_length)`: the generated tokens after the
         start token, ending with `end_token_id` where one was produced, and
         `padding_id` after it.
+
+    Raises:
+        ValueError: for a bad argument or input (naming it), and when the
+            model's logits for a row still decoding hold NaN or +Inf, or are
+            all -Inf (no token can be chosen): the message names the step and
+            the batch row. The check runs inside the compiled loop, which
+            stops at the first such step; the error is raised after it.
     """
     require_keras3("decode")
-    _check_settings(strategy, temperature, top_k, top_p, num_beams, use_cache)
-    _check_length("max_length", max_length)
+    temperature, top_k, top_p, num_beams, seed = _check_settings(
+        strategy, temperature, top_k, top_p, num_beams, use_cache, seed
+    )
+    max_length = _check_length("max_length", max_length)
     if max_length > model.max_sequence_length:
         raise ValueError(
             f"`max_length`={max_length} needs {max_length} decoder positions (the start token "
@@ -95,12 +113,14 @@ def decode(
         )
     token_ids = _token_array("encoder_token_ids", encoder_token_ids)
     _check_token_range("encoder_token_ids", token_ids, model.encoder_vocabulary_size)
-    for argument, value in (
-        ("start_token_id", start_token_id),
-        ("end_token_id", end_token_id),
-        ("padding_id", padding_id),
-    ):
-        _check_token_range(argument, np.asarray([value]), model.decoder_vocabulary_size)
+    start_token_id, end_token_id, padding_id = (
+        _check_token_id(argument, value, model.decoder_vocabulary_size, allow_none)
+        for argument, value, allow_none in (
+            ("start_token_id", start_token_id, False),
+            ("end_token_id", end_token_id, True),
+            ("padding_id", padding_id, False),
+        )
+    )
     if encoder_padding_mask is None:
         if model.padding_id is not None:
             encoder_padding_mask = token_ids != model.padding_id
@@ -118,8 +138,9 @@ def decode(
         top_k=top_k,
         top_p=top_p,
         num_beams=num_beams,
-        end_token_id=int(end_token_id),
-        padding_id=int(padding_id),
+        # -1 is no token: nothing ever equals it.
+        end_token_id=-1 if end_token_id is None else end_token_id,
+        padding_id=padding_id,
         length=max_length,
         seed=seed,
     )
@@ -172,10 +193,16 @@ def generate(
         int32 NumPy array `(B, max_new_tokens)`: the generated tokens (the
         prompt not included), ending with `end_token_id` where one was
         produced, and `padding_id` after it.
+
+    Raises:
+        ValueError: as `decode`, for bad arguments and for logits from which
+            no token can be chosen (NaN, +Inf, all -Inf).
     """
     require_keras3("generate")
-    _check_settings(strategy, temperature, top_k, top_p, num_beams, use_cache)
-    _check_length("max_new_tokens", max_new_tokens)
+    temperature, top_k, top_p, num_beams, seed = _check_settings(
+        strategy, temperature, top_k, top_p, num_beams, use_cache, seed
+    )
+    max_new_tokens = _check_length("max_new_tokens", max_new_tokens)
     token_ids = _token_array("prompt_ids", prompt_ids)
     if token_ids.shape[1] < 1:
         raise ValueError("`prompt_ids` must hold at least one token per row, received length 0.")
@@ -187,9 +214,8 @@ def generate(
             f"the model's max_sequence_length={model.max_sequence_length}."
         )
     _check_token_range("prompt_ids", token_ids, model.vocabulary_size)
-    for argument, value in (("end_token_id", end_token_id), ("padding_id", padding_id)):
-        if value is not None:
-            _check_token_range(argument, np.asarray([value]), model.vocabulary_size)
+    end_token_id = _check_token_id("end_token_id", end_token_id, model.vocabulary_size, True)
+    padding_id = _check_token_id("padding_id", padding_id, model.vocabulary_size)
     if prompt_padding_mask is None:
         mask = np.ones(token_ids.shape, dtype=bool)
     else:
@@ -207,8 +233,8 @@ def generate(
         top_p=top_p,
         num_beams=num_beams,
         # -1 is no token: nothing ever equals it.
-        end_token_id=-1 if end_token_id is None else int(end_token_id),
-        padding_id=int(padding_id),
+        end_token_id=-1 if end_token_id is None else end_token_id,
+        padding_id=padding_id,
         length=max_new_tokens,
         seed=seed,
     )
@@ -407,7 +433,18 @@ class _Decoder:
     def __call__(self, token_ids, mask):
         if self.seed is not None:
             self.seed_generator.state.assign(self._initial_seed_state)
-        tokens = self.function(token_ids, mask)
+        tokens, bad_step = self.function(token_ids, mask)
+        bad_step = np.asarray(ops.convert_to_numpy(bad_step))
+        rows = np.flatnonzero(bad_step >= 0)
+        if rows.size:
+            row, step = int(rows[0]), int(bad_step[rows[0]])
+            raise ValueError(
+                f"The model's logits hold NaN or +Inf, or are all -Inf, at decoding step {step} "
+                f"(token {step + 1} of {self.length}) for batch row {row}"
+                + (f" and {rows.size - 1} more rows" if rows.size > 1 else "")
+                + f" (strategy={self.strategy!r}): no token can be chosen from them. "
+                "Check the model's weights and inputs (a float16 overflow, for example)."
+            )
         return np.asarray(ops.convert_to_numpy(tokens)).astype("int32")
 
     def _loop(self, body, condition, state):
@@ -429,30 +466,34 @@ class _Decoder:
         tokens, first_index, cache, context = self.steps.begin(
             model, token_ids, mask, 1, self.length, self.padding_id
         )  # tokens (R, N)
-        finished = ops.zeros((ops.shape(tokens)[0],), dtype="bool")
+        rows = ops.shape(tokens)[0]
+        finished = ops.zeros((rows,), dtype="bool")
+        bad_step = ops.full((rows,), -1, dtype="int32")  # (R,): see _mark_unusable
         last_index = first_index + self.length
 
-        def condition(index, tokens, finished, cache, seed_state):
-            return ops.logical_and(index < last_index, ops.logical_not(ops.all(finished)))
+        def condition(index, tokens, finished, bad_step, cache, seed_state):
+            return _go_on(index, last_index, finished, bad_step)
 
-        def body(index, tokens, finished, cache, seed_state, first=False):
+        def body(index, tokens, finished, bad_step, cache, seed_state, first=False):
             logits, cache = self.steps.step(model, context, tokens, index, cache, first)
+            bad_step, logits = _mark_unusable(bad_step, logits, finished, index - first_index)
             next_token, seed_state = self._choose(logits, seed_state)  # (R,)
             next_token = ops.where(finished, self.padding_id, next_token)
             tokens = ops.slice_update(tokens, [0, index + 1], ops.expand_dims(next_token, 1))
             finished = ops.logical_or(finished, ops.equal(next_token, self.end_token_id))
-            return index + 1, tokens, finished, cache, seed_state
+            return index + 1, tokens, finished, bad_step, cache, seed_state
 
         state = (
             ops.convert_to_tensor(first_index, dtype="int32"),
             tokens,
             finished,
+            bad_step,
             cache,
             self.seed_generator.state.value,
         )
-        _, tokens, _, _, seed_state = self._loop(body, condition, state)
+        _, tokens, _, bad_step, _, seed_state = self._loop(body, condition, state)
         self.seed_generator.state.assign(seed_state)
-        return tokens[:, first_index + 1 :]  # (B, L)
+        return tokens[:, first_index + 1 :], bad_step  # (B, L), (B,)
 
     def _choose(self, logits, seed_state):
         """The next token of each row of `(R, V)` float32 logits, and the new
@@ -511,14 +552,26 @@ class _Decoder:
             axis=1,
         )  # (B, K)
         finished = ops.zeros((batch, beams), dtype="bool")
+        bad_step = ops.full((batch,), -1, dtype="int32")  # (B,): see _mark_unusable
         last_index = first_index + self.length
 
-        def condition(index, tokens, scores, finished, cache):
-            return ops.logical_and(index < last_index, ops.logical_not(ops.all(finished)))
+        def condition(index, tokens, scores, finished, bad_step, cache):
+            return _go_on(index, last_index, finished, bad_step)
 
-        def body(index, tokens, scores, finished, cache, first=False):
+        def body(index, tokens, scores, finished, bad_step, cache, first=False):
             rows = ops.reshape(tokens, (batch * beams, width))  # (B*K, N)
             logits, cache = self.steps.step(model, context, rows, index, cache, first)
+            # An example is unusable when any of its beams still decoding is.
+            beam_bad, logits = _mark_unusable(
+                ops.full((batch * beams,), -1, dtype="int32"),
+                logits,
+                ops.reshape(finished, (batch * beams,)),
+                index - first_index,
+            )  # (B*K,)
+            unusable = ops.any(ops.reshape(beam_bad >= 0, (batch, beams)), axis=1)  # (B,)
+            bad_step = ops.where(
+                ops.logical_and(unusable, bad_step < 0), index - first_index, bad_step
+            )  # (B,)
             log_probs = ops.log_softmax(logits, axis=-1)  # (B*K, V)
             vocabulary = log_probs.shape[-1]
             log_probs = ops.reshape(log_probs, (batch, beams, vocabulary))  # (B, K, V)
@@ -541,12 +594,49 @@ class _Decoder:
                 tuple(_reorder(part, origin, batch, beams) for part in layer_cache)
                 for layer_cache in cache
             ]
-            return index + 1, tokens, scores, finished, cache
+            return index + 1, tokens, scores, finished, bad_step, cache
 
-        state = (ops.convert_to_tensor(first_index, dtype="int32"), tokens, first, finished, cache)
-        _, tokens, scores, _, _ = self._loop(body, condition, state)
+        state = (
+            ops.convert_to_tensor(first_index, dtype="int32"),
+            tokens,
+            first,
+            finished,
+            bad_step,
+            cache,
+        )
+        _, tokens, scores, _, bad_step, _ = self._loop(body, condition, state)
         best = ops.expand_dims(ops.argmax(scores, axis=-1), (1, 2))  # (B, 1, 1)
-        return ops.take_along_axis(tokens, best, axis=1)[:, 0, first_index + 1 :]  # (B, L)
+        tokens = ops.take_along_axis(tokens, best, axis=1)[:, 0, first_index + 1 :]  # (B, L)
+        return tokens, bad_step
+
+
+def _unusable(logits):
+    """`(R,)` whether a row of `(R, V)` logits cannot choose a token: it holds
+    NaN or +Inf, or every entry is -Inf. (-Inf on some tokens is a ban.)"""
+    broken = ops.logical_or(ops.isnan(logits), ops.logical_and(ops.isinf(logits), logits > 0))
+    nothing = ops.all(ops.logical_and(ops.isinf(logits), logits < 0), axis=-1)
+    return ops.logical_or(ops.any(broken, axis=-1), nothing)  # (R,)
+
+
+def _mark_unusable(bad_step, logits, finished, step):
+    """`(bad_step, logits)`. `bad_step` `(R,)` is -1 for rows whose logits
+    were usable so far, else the first step at which a row still decoding
+    got unusable ones. Unusable rows of `logits` become zeros, so that
+    choosing from them works on every backend (PyTorch's sampler raises on
+    NaN); the loop stops after this step and the caller raises."""
+    unusable = _unusable(logits)  # (R,)
+    marked = ops.logical_and(unusable, ops.logical_not(finished))
+    bad_step = ops.where(ops.logical_and(marked, bad_step < 0), step, bad_step)
+    return bad_step, ops.where(ops.expand_dims(unusable, -1), 0.0, logits)
+
+
+def _go_on(index, last_index, finished, bad_step):
+    """Whether the loop goes on: tokens left to make, a row still decoding,
+    and no unusable logits yet (the caller raises for those)."""
+    return ops.logical_and(
+        ops.logical_and(index < last_index, ops.logical_not(ops.all(finished))),
+        ops.all(bad_step < 0),
+    )
 
 
 def _reorder(cache, origin, batch, beams):
@@ -561,9 +651,18 @@ def _reorder(cache, origin, batch, beams):
 # -- argument checks ------------------------------------------------------------------
 
 
-def _check_settings(strategy, temperature, top_k, top_p, num_beams, use_cache=True):
-    if strategy not in STRATEGIES:
+def _check_settings(strategy, temperature, top_k, top_p, num_beams, use_cache=True, seed=None):
+    """The settings as plain Python numbers: `(temperature, top_k, top_p,
+    num_beams, seed)`, or a `ValueError` naming the first bad one."""
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
         raise ValueError(f"`strategy` must be one of {STRATEGIES}, received strategy={strategy!r}.")
+    temperature = check_float("temperature", temperature, minimum=0.0, exclusive_minimum=True)
+    top_k = check_int("top_k", top_k, allow_none=True)
+    top_p = check_float(
+        "top_p", top_p, minimum=0.0, maximum=1.0, exclusive_minimum=True, allow_none=True
+    )
+    num_beams = check_int("num_beams", num_beams)
+    seed = check_int("seed", seed, minimum=0, allow_none=True)
     sampling = {
         "temperature": temperature != 1.0,
         "top_k": top_k is not None,
@@ -576,25 +675,21 @@ def _check_settings(strategy, temperature, top_k, top_p, num_beams, use_cache=Tr
                     f"`{argument}` applies to strategy='sample' only, "
                     f"received strategy={strategy!r}."
                 )
-    if not temperature > 0:
-        raise ValueError(f"`temperature` must be positive, received temperature={temperature!r}.")
-    if top_k is not None and (not _is_int(top_k) or top_k < 1):
-        raise ValueError(f"`top_k` must be a positive int, received top_k={top_k!r}.")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise ValueError(f"`top_p` must be in (0, 1], received top_p={top_p!r}.")
-    if strategy == "beam" and (not _is_int(num_beams) or num_beams < 1):
-        raise ValueError(f"`num_beams` must be a positive int, received num_beams={num_beams!r}.")
     if strategy == "beam" and not use_cache:
         raise ValueError("Beam search always uses the cache; received use_cache=False.")
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+    return temperature, top_k, top_p, num_beams, seed
 
 
 def _check_length(argument, value):
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"`{argument}` must be a positive int, received {argument}={value!r}.")
+    return check_int(argument, value)
+
+
+def _check_token_id(argument, value, vocabulary_size, allow_none=False):
+    """One token id as a Python int in [0, vocabulary_size) (or None)."""
+    value = check_int(argument, value, minimum=0, allow_none=allow_none)
+    if value is not None:
+        _check_token_range(argument, np.asarray([value]), vocabulary_size)
+    return value
 
 
 def _token_array(argument, token_ids):
