@@ -244,3 +244,196 @@ def test_chunked_long_attention_ignores_masked_keys(monkeypatch, poison):
     weights /= weights.sum(-1, keepdims=True)
     expected = np.einsum("bnts,bsnh->btnh", weights, np.where(pad[..., None, None], value, 0))
     np.testing.assert_allclose(results[0], expected, atol=1e-5)
+
+
+# -- arguments -----------------------------------------------------------------------
+
+INT, FLOAT = "int", "float"
+# (layer, its required arguments, the argument checked, the rule): an int
+# rule is (INT, minimum, None allowed); a float rule is (FLOAT, low, high,
+# low excluded, high excluded, None allowed).
+RATE = (FLOAT, 0.0, 1.0, False, True, False)
+POSITIVE = (FLOAT, 0.0, None, True, False, False)
+ARGUMENTS = [
+    (ScaledDotProductAttention, {}, "dropout", RATE),
+    (ScaledDotProductAttention, {}, "scale", (FLOAT, 0.0, None, True, False, True)),
+    (SelfAttention, {}, "units", (INT, 1, False)),
+    (SelfAttention, {}, "attention_width", (INT, 1, True)),
+    (SelfAttention, {}, "attention_regularizer_weight", (FLOAT, 0.0, None, False, False, False)),
+    (MultiHeadAttention, {"num_heads": 2, "key_dim": 4}, "num_heads", (INT, 1, False)),
+    (MultiHeadAttention, {"num_heads": 2, "key_dim": 4}, "key_dim", (INT, 1, False)),
+    (MultiHeadAttention, {"num_heads": 2, "key_dim": 4}, "value_dim", (INT, 1, True)),
+    (MultiHeadAttention, {"num_heads": 2, "key_dim": 4}, "output_shape", (INT, 1, True)),
+    (MultiHeadAttention, {"num_heads": 2, "key_dim": 4}, "dropout", RATE),
+    (TransformerEncoder, {"intermediate_dim": 8, "num_heads": 2}, "num_heads", (INT, 1, False)),
+    (TransformerEncoder, {"intermediate_dim": 8, "num_heads": 2}, "key_dim", (INT, 1, True)),
+    (TransformerEncoder, {"intermediate_dim": 8, "num_heads": 2}, "dropout", RATE),
+    (TransformerEncoder, {"intermediate_dim": 8, "num_heads": 2}, "layer_norm_epsilon", POSITIVE),
+    (
+        TransformerDecoder,
+        {"intermediate_dim": 8, "num_heads": 2},
+        "intermediate_dim",
+        (INT, 1, False),
+    ),
+]
+
+
+def _more_arguments():
+    from kerastack.layernorm import LayerNormalization, RMSNormalization
+    from kerastack.multihead import MultiHead
+    from kerastack.position import PositionEmbedding, RotaryEmbedding, SinePositionEncoding
+    from kerastack.transformer import FeedForward, Seq2SeqTransformer
+
+    seq2seq = {
+        "encoder_vocabulary_size": 10,
+        "hidden_dim": 4,
+        "num_heads": 2,
+        "intermediate_dim": 8,
+        "num_encoder_layers": 1,
+        "num_decoder_layers": 1,
+        "max_sequence_length": 6,
+    }
+    return [
+        (MultiHead, {"layer": keras.layers.Dense(2)}, "num_copies", (INT, 1, False)),
+        (MultiHead, {"layer": keras.layers.Dense(2)}, "hidden_dim", (INT, 1, True)),
+        (FeedForward, {"intermediate_dim": 8}, "intermediate_dim", (INT, 1, False)),
+        (FeedForward, {"intermediate_dim": 8}, "output_dim", (INT, 1, True)),
+        (FeedForward, {"intermediate_dim": 8}, "dropout", RATE),
+        (Seq2SeqTransformer, seq2seq, "num_encoder_layers", (INT, 0, False)),
+        (Seq2SeqTransformer, seq2seq, "num_decoder_layers", (INT, 0, False)),
+        (Seq2SeqTransformer, seq2seq, "hidden_dim", (INT, 1, False)),
+        (PositionEmbedding, {"max_sequence_length": 4}, "max_sequence_length", (INT, 1, False)),
+        (RotaryEmbedding, {}, "max_wavelength", POSITIVE),
+        (RotaryEmbedding, {}, "scaling_factor", POSITIVE),
+        (SinePositionEncoding, {}, "max_wavelength", POSITIVE),
+        (LayerNormalization, {}, "epsilon", POSITIVE),
+        (RMSNormalization, {}, "epsilon", POSITIVE),
+    ]
+
+
+ARGUMENTS += _more_arguments()
+
+VALUES = st.one_of(
+    st.integers(-3, 6),
+    st.integers(-3, 6).map(np.int64),
+    st.integers(1, 6).map(np.int32),
+    st.floats(allow_nan=True, allow_infinity=True, width=32),
+    st.sampled_from([0.5, 2.0, 1.0, 0.0, -0.0, float("nan"), float("inf"), -float("inf")]),
+    st.floats(0.0, 1.0).map(np.float32),
+    st.booleans(),
+    st.sampled_from(["2", None, [2], np.bool_(True)]),
+)
+
+
+def _valid(rule, value):
+    """Whether `value` satisfies `rule`, decided without kerastack's checks."""
+    if value is None:
+        return rule[-1]
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if rule[0] == INT:
+        return isinstance(value, (int, np.integer)) and value >= rule[1]
+    if not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value):
+        return False
+    _, low, high, low_excluded, high_excluded, _ = rule
+    above = value > low if low_excluded else value >= low
+    below = high is None or (value < high if high_excluded else value <= high)
+    return bool(above and below)
+
+
+@settings(max_examples=60)
+@given(index=st.integers(0, len(ARGUMENTS) - 1), value=VALUES)
+def test_layer_arguments_are_checked(index, value):
+    import json
+
+    layer_class, required, argument, rule = ARGUMENTS[index]
+    if isinstance(value, list) and argument == "output_shape":
+        value = "2"  # a one-item list is MultiHeadAttention's (width,): accepted
+    kwargs = {**required, argument: value}
+    if not _valid(rule, value):
+        with pytest.raises(ValueError, match=rf"`{argument}`.*{argument}="):
+            layer_class(**kwargs)
+        return
+    layer = layer_class(**kwargs)
+    config = layer.get_config()
+    json.dumps(config)  # plain Python numbers, whatever was given
+    stored = config[argument]
+    if value is None:
+        assert stored is None
+    else:
+        assert type(stored) in ((int,) if rule[0] == INT else (int, float))
+        assert stored == value
+
+
+# -- inputs ---------------------------------------------------------------------------
+
+
+def _attention_call(kind, x, y=None):
+    y = x if y is None else y
+    layer = {
+        "MultiHeadAttention": lambda: MultiHeadAttention(2, 4),
+        "ScaledDotProductAttention": lambda: ScaledDotProductAttention(),
+        "SelfAttention(additive)": lambda: SelfAttention(units=4),
+        "SelfAttention(multiplicative)": lambda: SelfAttention(attention_type="multiplicative"),
+        "WeightedAttention": lambda: WeightedAttention(),
+        "TransformerEncoder": lambda: TransformerEncoder(16, 2),
+        "TransformerDecoder": lambda: TransformerDecoder(16, 2),
+    }[kind]()
+    if kind in ("MultiHeadAttention", "ScaledDotProductAttention", "TransformerDecoder"):
+        return layer(x, y)
+    return layer(x)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dtype", ("int32", "int64", "bool"))
+def test_integer_inputs_are_refused(kind, dtype):
+    x = np.ones((2, 3, WIDTH), dtype)
+    with pytest.raises(ValueError, match=rf"floating-point `\w+`.*dtype {dtype}"):
+        _attention_call(kind, x)
+
+
+@pytest.mark.parametrize(
+    "kind", ("MultiHeadAttention", "ScaledDotProductAttention", "TransformerDecoder")
+)
+def test_batch_sizes_must_match(kind):
+    x = np.ones((2, 3, WIDTH), "float32")
+    y = np.ones((3, 3, WIDTH), "float32")
+    with pytest.raises(ValueError, match=r"one batch size.*\(2, 3, 8\).*\(3, 3, 8\)"):
+        _attention_call(kind, x, y)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_queries_give_an_empty_result(kind):
+    """T = 0: an empty output of the right shape (WeightedAttention: zeros,
+    a sequence with no position to pool)."""
+    empty = np.ones((2, 0, WIDTH), "float32")
+    memory = np.ones((2, 3, WIDTH), "float32")
+    outputs = _numpy(_attention_call(kind, empty, memory))
+    if kind == "WeightedAttention":
+        np.testing.assert_array_equal(outputs, np.zeros((2, WIDTH)))
+    else:
+        assert outputs.shape == (2, 0, WIDTH)
+
+
+@pytest.mark.parametrize(
+    "kind", ("MultiHeadAttention", "ScaledDotProductAttention", "TransformerDecoder")
+)
+def test_no_keys_is_nothing_to_attend_to(kind):
+    """S = 0: each query has nothing to attend to, as with keys that are all
+    padding (the reference)."""
+    rng = np.random.default_rng(5)
+    query = rng.standard_normal((2, 3, WIDTH)).astype("float32")
+    keras.utils.set_random_seed(4)
+    layer = _layer(kind, "float32", 2)
+    none = np.zeros((2, 0, WIDTH), "float32")
+    padded = np.zeros((2, 2, WIDTH), "float32")
+    all_padding = np.zeros((2, 2), bool)
+    if kind == "TransformerDecoder":
+        outputs = layer(query, none)
+        expected = layer(query, padded, encoder_padding_mask=all_padding)
+    else:
+        outputs = layer(query, none)
+        expected = layer(query, padded, value_mask=all_padding)
+    outputs, expected = _numpy(outputs), _numpy(expected)
+    assert np.isfinite(outputs).all()
+    np.testing.assert_allclose(outputs, expected, atol=1e-6)
