@@ -285,7 +285,7 @@ def test_numpy_ints_and_floats_are_taken_as_plain_python_values():
     config = GPT2Config(n_layer=np.int32(3), n_inner=np.uint8(7), eos_token_id=np.int64(0))
     assert (type(config.n_layer), config.n_layer, config.n_inner) == (int, 3, 7)
     # Made directly, a config is checked as from a file.
-    with pytest.raises(ValueError, match="`n_layer` must be an int, received n_layer=2.0"):
+    with pytest.raises(ValueError, match="`n_layer` must be a positive int, received n_layer=2.0"):
         GPT2Config(n_layer=2.0)
     with pytest.raises(ValueError, match="num_attention_heads=0"):
         BertConfig(vocab_size=5, num_attention_heads=0)
@@ -339,22 +339,24 @@ def test_a_byte_order_mark_is_allowed(family, tmp_path):
 @pytest.mark.parametrize(
     "key, value, message",
     [
-        ("layers", 0, "must be in [1, 4096], received {key}=0"),
-        ("layers", -2, "must be in [1, 4096], received {key}=-2"),
-        ("layers", "2", "`{key}` must be an int, received {key}='2' (str)"),
-        ("layers", 2.0, "`{key}` must be an int, received {key}=2.0 (float)"),
-        ("layers", True, "`{key}` must be an int, received {key}=True (bool)"),
-        ("heads", 0, "must be in [1, 4096], received {key}=0"),
+        ("layers", 0, "`{key}` must be a positive int, received {key}=0"),
+        ("layers", -2, "`{key}` must be a positive int, received {key}=-2"),
+        ("layers", 4097, "`{key}` must be at most 4096 (kerastack's limit), received {key}=4097"),
+        ("layers", "2", "`{key}` must be a positive int, received {key}='2'"),
+        ("layers", 2.0, "`{key}` must be a positive int, received {key}=2.0"),
+        ("layers", True, "`{key}` must be a positive int, received {key}=True"),
+        ("heads", 0, "`{key}` must be a positive int, received {key}=0"),
         ("heads", 3, "is not divisible by"),
-        ("vocab", 2**24 + 1, "must be in [1, 16777216], received {key}=16777217"),
+        ("vocab", 2**24 + 1, "`{key}` must be at most 16777216 (kerastack's limit)"),
         ("vocab", 10**30, "received {key}=1000000000000000000000000000000"),
         ("act", ["gelu"], "Unknown {key} ['gelu']"),
         ("act", {"name": "gelu"}, "Unknown {key} {{'name': 'gelu'}}"),
         ("act", "mish", "Unknown {key} 'mish'"),
-        ("dropout", 1.0, "must be in [0.0, 1.0), received {key}=1.0"),
-        ("dropout", -0.1, "must be in [0.0, 1.0), received {key}=-0.1"),
-        ("dropout", "0.1", "`{key}` must be a number, received {key}='0.1' (str)"),
-        ("epsilon", 0, "must be in (0.0, inf), received {key}=0.0"),
+        ("dropout", 1.0, "`{key}` must be a finite number in [0.0, 1.0), received {key}=1.0"),
+        ("dropout", -0.1, "`{key}` must be a finite number in [0.0, 1.0), received {key}=-0.1"),
+        ("dropout", "0.1", "`{key}` must be a finite number in [0.0, 1.0), received {key}='0.1'"),
+        ("epsilon", 0, "`{key}` must be a finite number > 0, received {key}=0"),
+        ("epsilon", -1e-5, "`{key}` must be a finite number > 0, received {key}=-1e-05"),
     ],
 )
 def test_each_bad_value_names_its_key(family, key, value, message, tmp_path):

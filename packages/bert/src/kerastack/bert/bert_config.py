@@ -4,8 +4,9 @@ HF's `config.json`, checked field by field (`ModelConfig`, `ConfigField`)."""
 import dataclasses
 import json
 import math
-import numbers
 import os
+
+from kerastack.core import check_float, check_int
 
 # Google's bert_config.json has no epsilon: the original code used 1e-12.
 _DEFAULT_EPSILON = 1e-12
@@ -141,34 +142,27 @@ class ConfigField:
         return cls("name", names=tuple(sorted(names)))
 
     def check(self, key, value):
-        """`value`, checked for field `key`, as a plain Python value."""
-        if value is None and self.optional:
-            return None
+        """`value`, checked for field `key`, as a plain Python value (the
+        checks of kerastack's layer arguments, `kerastack.core.check_int` and
+        `check_float`, with this field's bounds)."""
         if self.kind == "name":
             if not isinstance(value, str) or value not in self.names:
                 raise ValueError(f"Unknown {key} {value!r}; expected one of {list(self.names)}.")
             return value
-        integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-        if self.kind == "int":
-            if not integral:
-                raise ValueError(
-                    f"`{key}` must be an int, received {key}={value!r} ({type(value).__name__})."
-                )
-            value = int(value)
-        else:
-            if not (integral or isinstance(value, numbers.Real)) or isinstance(value, bool):
-                raise ValueError(
-                    f"`{key}` must be a number, received {key}={value!r} ({type(value).__name__})."
-                )
-            value = float(value)
-        above_low = value >= self.low if self.low_included else value > self.low
-        below_high = value <= self.high if self.high_included else value < self.high
-        if not (above_low and below_high):  # NaN is neither
-            opening = "[" if self.low_included else "("
-            closing = "]" if self.high_included else ")"
+        if self.kind == "float":
+            return check_float(
+                key,
+                value,
+                minimum=self.low,
+                maximum=None if self.high == math.inf else self.high,
+                exclusive_minimum=not self.low_included,
+                exclusive_maximum=not self.high_included,
+                allow_none=self.optional,
+            )
+        value = check_int(key, value, minimum=self.low, allow_none=self.optional)
+        if value is not None and value > self.high:
             raise ValueError(
-                f"`{key}` must be in {opening}{self.low}, {self.high}{closing}, "
-                f"received {key}={value!r}."
+                f"`{key}` must be at most {self.high} (kerastack's limit), received {key}={value}."
             )
         return value
 
