@@ -18,9 +18,17 @@ class ScaledDotProductAttention(keras.layers.Layer):
 
     Masks are booleans, True meaning "may attend". Keras masks on `query`,
     `key` and `value` are honoured, as is an explicit `attention_mask` of
-    shape `(B, T, S)` (or `(B, N, T, S)` with heads). Padded keys are never
-    attended to; padded queries, and queries with nothing to attend to,
-    give zeros.
+    shape `(B, T, S)` (or `(B, N, T, S)` with heads). Padded queries, and
+    queries with nothing to attend to, give zeros.
+
+    Padded keys are never attended to, whatever they hold: the keys and
+    values that no query may attend to are set to zero before any product,
+    so a NaN or Inf there cannot reach a real position. A key hidden from
+    some queries only (the future under a causal mask, a custom
+    `attention_mask`) stays in the product of the queries that cannot see
+    it, where 0 x NaN is NaN: it must be finite. Integer or boolean inputs,
+    and inputs of different batch sizes, are a `ValueError`; no queries
+    (T = 0) give an empty result, no keys (S = 0) zeros.
 
     Args:
         dropout: float, dropout rate on the attention weights in training.

@@ -25,7 +25,9 @@ class SelfAttention(keras.layers.Layer):
     respected in full: padded keys are never attended to, padded queries and
     queries with nothing to attend to give zeros. (keras-self-attention's
     `SeqSelfAttention` only masked pad-to-pad pairs, so real tokens attended
-    to padding.)
+    to padding.) Whatever padded positions hold (NaN, Inf), the real
+    positions' outputs are the same; a position hidden from some queries
+    only (a window, causality) must be finite.
 
     Letters: B batch, T sequence length, D feature size, U `units`.
 

@@ -18,6 +18,15 @@ class MultiHeadAttention(keras.layers.Layer):
     Unlike the Keras layer, padded query positions give zeros, and so do
     queries with nothing to attend to.
 
+    Padded keys are never attended to, whatever they hold: the keys and
+    values that no query may attend to are set to zero before any product,
+    so a NaN or Inf there cannot reach a real position. A key hidden from
+    some queries only (the future under a causal mask, a custom
+    `attention_mask`) stays in the product of the queries that cannot see
+    it, where 0 x NaN is NaN: it must be finite. Integer or boolean inputs,
+    and inputs of different batch sizes, are a `ValueError`; no queries
+    (T = 0) give an empty result, no keys (S = 0) zeros.
+
     Letters: B batch, T query length, S key/value length, D input width,
     N heads, H `key_dim`, V `value_dim`, O output width.
 

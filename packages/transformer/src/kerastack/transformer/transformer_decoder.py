@@ -18,6 +18,11 @@ class TransformerDecoder(TransformerBlock):
     it then returns `(outputs, new_cache)`, and running the tokens one at a
     time gives the same outputs as one full causal pass.
 
+    Padded tokens are never attended to, whatever they hold: a NaN or Inf
+    at a padded position leaves the real positions' outputs unchanged (the
+    padded positions' own outputs carry it on). A token hidden from some
+    queries only (the future under a causal mask) must be finite.
+
     Letters: B batch, T decoder length, S encoder length, D width (taken from
     the input), N heads, H head size, T_max the cache length.
 

@@ -13,6 +13,11 @@ class TransformerEncoder(TransformerBlock):
     `x = norm(x + dropout(sublayer(x)))`. Pre-norm (`normalize_first=True`,
     GPT-2 and most recent models): `x = x + dropout(sublayer(norm(x)))`.
 
+    Padded tokens are never attended to, whatever they hold: a NaN or Inf
+    at a padded position leaves the real positions' outputs unchanged (the
+    padded positions' own outputs carry it on). A token hidden from some
+    queries only (the future under a causal mask) must be finite.
+
     Letters: B batch, T length, D width (`hidden_dim`, taken from the input),
     N heads, H head size.
 
