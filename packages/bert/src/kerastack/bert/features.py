@@ -69,11 +69,11 @@ def iter_embeddings(
 
     Raises:
         ValueError: at once for a bad argument (naming it; ints may be
-            Python or NumPy ints, not bools or floats), a missing text
-            file (FileNotFoundError) or one that is not UTF-8 (naming the
-            file and line); while iterating, for a text that is neither a
-            str nor a pair of str, or longer than `max_length` without
-            `truncate` (naming the text's index).
+            Python or NumPy ints, not bools or floats) or a text file that
+            is not UTF-8 (naming the file and line); while iterating, for a
+            text that is neither a str nor a pair of str, or longer than
+            `max_length` without `truncate` (naming the text's index).
+        FileNotFoundError: at once, for a `pathlib.Path` that is no file.
 
     Calls from several threads on one model take turns
     (`kerastack.core.model_lock`): each gets the results it would alone.
