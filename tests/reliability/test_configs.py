@@ -328,6 +328,39 @@ def test_bad_config_files_are_errors_naming_the_file(family, content, message, t
             assert message in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (lambda text: text.encode("utf-16"), "is not UTF-8 text (it looks like UTF-16)"),
+        (lambda text: text[: len(text) // 2].encode(), "is not valid JSON"),
+        (lambda text: b"[1, 2]", "does not hold a JSON object"),
+        (
+            lambda text: text.replace('"num_hidden_layers": 2', '"num_hidden_layers": 0').encode(),
+            "num_hidden_layers",
+        ),
+    ],
+)
+def test_keras_bert_compat_reads_config_files_as_strictly(content, message, tmp_path):
+    from kerastack.bert import compat
+
+    path = tmp_path / "bert_config.json"
+    base = dict(FAMILIES["bert"][2], num_hidden_layers=2)
+    path.write_bytes(content(json.dumps(base)))
+    with pytest.raises(ValueError) as error:
+        compat.build_model_from_config(str(path))
+    assert str(path) in str(error.value) and message in str(error.value)
+
+
+@pytest.mark.parametrize("seq_len", [0, -1, 2.5, "8", True])
+def test_keras_bert_compat_seq_len_is_checked(seq_len, tmp_path):
+    from kerastack.bert import compat
+
+    path = tmp_path / "bert_config.json"
+    path.write_text(json.dumps(FAMILIES["bert"][2]))
+    with pytest.raises(ValueError, match="seq_len"):
+        compat.build_model_from_config(str(path), seq_len=seq_len)
+
+
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_a_byte_order_mark_is_allowed(family, tmp_path):
     config_class, _, base, _ = FAMILIES[family]

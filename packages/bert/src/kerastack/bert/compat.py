@@ -17,14 +17,13 @@ over; `trainable` still takes keras-bert's name prefixes.
 """
 
 import collections
-import json
 import os
 import weakref
 
 import numpy as np
 
 from kerastack.bert.bert_backbone import BertBackbone
-from kerastack.bert.bert_config import BertConfig
+from kerastack.bert.bert_config import BertConfig, read_json_object
 from kerastack.bert.features import _pool
 from kerastack.bert.heads import BertPretrainer
 from kerastack.bert.tokenizer import (
@@ -537,10 +536,11 @@ def build_model_from_config(
     """`(model, config)`: keras-bert's model shaped by a `bert_config.json`,
     with random weights; inputs `seq_len` long (at most the config's
     `max_position_embeddings`, which is then cut to it; None: any length)."""
-    with open(config_file, encoding="utf-8") as file:
-        config = json.load(file)
+    # The config is checked (and its errors name the file) before any value is used.
     arguments = BertConfig.from_json(config_file).backbone_arguments()
+    config = read_json_object(config_file)
     if seq_len is not None:
+        seq_len = check_int("seq_len", seq_len, minimum=1)
         seq_len = min(seq_len, config["max_position_embeddings"])
         config["max_position_embeddings"] = seq_len
     model = get_model(
