@@ -188,7 +188,7 @@ def test_dataset_errors():
         BertPretrainingDataset([["w1", "w2"]], tok)
     with pytest.raises(ValueError, match="no example"):
         BertPretrainingDataset([["w1"], ["w2"]], tok)
-    with pytest.raises(TypeError, match="Document 1 holds a int"):
+    with pytest.raises(ValueError, match="Document 1 holds a int"):
         BertPretrainingDataset([["w1", "w2"], ["w3", 4]], tok)
     with pytest.raises(ValueError, match="sequence_length=4"):
         BertPretrainingDataset(counting_documents(), tok, sequence_length=4)

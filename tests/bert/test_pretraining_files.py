@@ -233,5 +233,5 @@ def test_num_batches_makes_every_batch_full(corpus):
     assert len(fixed) == 7 and 7 * 8 > examples
     for index in range(7):
         assert fixed[index][0]["token_ids"].shape == (8, 16)
-    with pytest.raises(ValueError, match="num_batches must be positive"):
+    with pytest.raises(ValueError, match="num_batches=0"):
         make(corpus, num_batches=0)

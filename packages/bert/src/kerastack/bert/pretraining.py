@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from kerastack.bert.tokenizer import SPECIAL_TOKENS
-from kerastack.core import keras
+from kerastack.core import check_float, check_int, keras
 
 
 def mask_tokens(
@@ -44,13 +44,19 @@ def mask_tokens(
             continues a word (`##...`): whole-word masking, where a word's
             pieces are chosen together (a word that would overshoot the
             count is passed over, as Google's code does).
-        mask_token_rate, random_token_rate: floats, the 80/10/10 split.
+        mask_token_rate, random_token_rate: floats in [0, 1], the 80/10/10
+            split (a random token takes what `[MASK]` leaves, if less).
 
     Returns:
         `(corrupted_ids, positions, labels)`: an int32 array like
         `token_ids`, and the chosen positions (ascending) with their
         original ids.
     """
+    mask_rate = check_float("mask_rate", mask_rate, minimum=0.0, maximum=1.0)
+    max_predictions = check_int("max_predictions", max_predictions, allow_none=True)
+    mask_token_rate, random_token_rate = _check_replacement_rates(
+        mask_token_rate, random_token_rate
+    )
     token_ids = np.asarray(token_ids, dtype="int32")
     special = np.isin(token_ids, np.asarray(list(special_ids), dtype="int32"))
     candidates = np.flatnonzero(~special)
@@ -83,6 +89,40 @@ def mask_tokens(
         pool = np.setdiff1d(np.arange(vocabulary_size, dtype="int32"), list(special_ids))
         corrupted[positions[to_random]] = rng.choice(pool, size=int(to_random.sum()))
     return corrupted, positions, labels
+
+
+def _check_replacement_rates(mask_token_rate, random_token_rate):
+    mask_token_rate = check_float("mask_token_rate", mask_token_rate, minimum=0.0, maximum=1.0)
+    random_token_rate = check_float(
+        "random_token_rate", random_token_rate, minimum=0.0, maximum=1.0
+    )
+    return mask_token_rate, random_token_rate
+
+
+def _checked_settings(settings):
+    """The datasets' shared settings, checked (a ValueError names the
+    argument and the value), as plain Python numbers."""
+    checked = dict(settings)
+    checked["batch_size"] = check_int("batch_size", settings["batch_size"])
+    checked["sequence_length"] = check_int("sequence_length", settings["sequence_length"])
+    if checked["sequence_length"] < 5:
+        raise ValueError(
+            f"sequence_length={checked['sequence_length']} leaves no room for two "
+            "segments and [CLS] [SEP] [SEP]."
+        )
+    checked["mask_rate"] = check_float("mask_rate", settings["mask_rate"], minimum=0.0, maximum=1.0)
+    checked["max_predictions"] = check_int("max_predictions", settings["max_predictions"])
+    for name in ("random_next_rate",):
+        checked[name] = check_float(name, settings[name], minimum=0.0, maximum=1.0)
+    checked["mask_token_rate"], checked["random_token_rate"] = _check_replacement_rates(
+        settings["mask_token_rate"], settings["random_token_rate"]
+    )
+    for name in ("whole_word_masking", "shuffle"):
+        if not isinstance(settings[name], (bool, np.bool_)):
+            raise ValueError(f"`{name}` must be a bool, received {name}={settings[name]!r}.")
+        checked[name] = bool(settings[name])
+    checked["seed"] = check_int("seed", settings["seed"], minimum=0)
+    return checked
 
 
 class BertPretrainingDataset(keras.utils.PyDataset):
@@ -137,18 +177,29 @@ class BertPretrainingDataset(keras.utils.PyDataset):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if sequence_length < 5:
+        settings = _checked_settings(locals())
+        batch_size, sequence_length = settings["batch_size"], settings["sequence_length"]
+        mask_rate, max_predictions = settings["mask_rate"], settings["max_predictions"]
+        random_next_rate, seed = settings["random_next_rate"], settings["seed"]
+        mask_token_rate = settings["mask_token_rate"]
+        random_token_rate = settings["random_token_rate"]
+        if isinstance(documents, (str, bytes)):
             raise ValueError(
-                f"sequence_length={sequence_length} leaves no room for two segments "
-                "and [CLS] [SEP] [SEP]."
+                "`documents` is a list of documents, each a list of str; received a "
+                f"{type(documents).__name__}."
             )
-        if not 0.0 <= random_next_rate <= 1.0:
-            raise ValueError(f"random_next_rate must be in [0, 1], received {random_next_rate}.")
+        documents = list(documents)
+        for index, document in enumerate(documents):
+            if isinstance(document, (str, bytes)) or not hasattr(document, "__iter__"):
+                raise ValueError(
+                    f"Document {index} is a {type(document).__name__}, not a list of str: "
+                    f"{document!r:.80}. Documents are lists of segments (str)."
+                )
         documents = [list(document) for document in documents]
         for index, document in enumerate(documents):
             for segment in document:
                 if not isinstance(segment, str):
-                    raise TypeError(
+                    raise ValueError(
                         f"Document {index} holds a {type(segment).__name__}, not a str: "
                         f"{segment!r}. Documents are lists of str."
                     )
@@ -311,19 +362,18 @@ class BertPretrainingFileDataset(keras.utils.PyDataset):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if sequence_length < 5:
-            raise ValueError(
-                f"sequence_length={sequence_length} leaves no room for two segments "
-                "and [CLS] [SEP] [SEP]."
-            )
-        if not 0.0 <= random_next_rate <= 1.0:
-            raise ValueError(f"random_next_rate must be in [0, 1], received {random_next_rate}.")
+        settings = _checked_settings(locals())
+        batch_size, sequence_length = settings["batch_size"], settings["sequence_length"]
+        mask_rate, max_predictions = settings["mask_rate"], settings["max_predictions"]
+        random_next_rate, seed = settings["random_next_rate"], settings["seed"]
+        mask_token_rate = settings["mask_token_rate"]
+        random_token_rate = settings["random_token_rate"]
         if example_bytes is None:
             example_bytes = 4 * sequence_length
-        if example_bytes < 1:
-            raise ValueError(f"example_bytes must be positive, received {example_bytes}.")
-        if num_batches is not None and num_batches < 1:
-            raise ValueError(f"num_batches must be positive, received {num_batches}.")
+        example_bytes = check_int("example_bytes", example_bytes)
+        num_batches = check_int("num_batches", num_batches, allow_none=True)
+        process_index = check_int("process_index", process_index, minimum=0, allow_none=True)
+        process_count = check_int("process_count", process_count, allow_none=True)
         if (process_index is None) != (process_count is None):
             raise ValueError(
                 "Pass process_index and process_count together, received "
