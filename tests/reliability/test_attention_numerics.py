@@ -28,9 +28,10 @@ WIDTH = 8
 DTYPES = ("float32", "float16", "bfloat16")
 POISONS = (np.nan, np.inf, -np.inf, 3e38, -3e38)
 
-# Examples per layer: fewer on JAX, where each new dtype and path costs
-# seconds of compilation.
-EXAMPLES = 5 if keras.config.backend() == "jax" else 12
+# Examples per layer: a share of the profile's (12 of 25 in the lanes, more
+# under `nox -s fuzz`), a smaller one on JAX, where each new dtype and path
+# costs seconds of compilation.
+EXAMPLES = max(1, settings.default.max_examples // (5 if keras.config.backend() == "jax" else 2))
 
 _LAYERS = {}
 
@@ -341,7 +342,6 @@ def _valid(rule, value):
     return bool(above and below)
 
 
-@settings(max_examples=60)
 @given(index=st.integers(0, len(ARGUMENTS) - 1), value=VALUES)
 def test_layer_arguments_are_checked(index, value):
     import json
@@ -358,8 +358,8 @@ def test_layer_arguments_are_checked(index, value):
     config = layer.get_config()
     json.dumps(config)  # plain Python numbers, whatever was given
     stored = config[argument]
-    if value is None:
-        assert stored is None
+    if value is None:  # MultiHeadAttention stores value_dim=None as key_dim
+        assert stored is None or (argument, stored) == ("value_dim", required["key_dim"])
     else:
         assert type(stored) in ((int,) if rule[0] == INT else (int, float))
         assert stored == value

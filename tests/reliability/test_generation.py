@@ -20,7 +20,7 @@ import functools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kerastack.core import keras, ops
@@ -161,7 +161,6 @@ BAD_SETTINGS = {
 }
 
 
-@settings(max_examples=40)
 @given(data=st.data())
 def test_bad_settings_are_value_errors_naming_them(data):
     argument = data.draw(st.sampled_from(sorted(BAD_SETTINGS)))
