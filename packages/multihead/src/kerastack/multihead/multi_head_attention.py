@@ -15,8 +15,9 @@ class MultiHeadAttention(keras.layers.Layer):
     `set_weights(keras_mha.get_weights())` copies a Keras layer into this one
     and gives the same outputs on real (unpadded) positions.
 
-    Unlike the Keras layer, padded query positions give zeros, and so do
-    queries with nothing to attend to.
+    Unlike the Keras layer, padded query positions give zeros. Queries with
+    nothing to attend to get zero heads, so their output is the output
+    projection's bias (zeros with the default initializer), never NaN.
 
     Padded keys are never attended to, whatever they hold: the keys and
     values that no query may attend to are set to zero before any product,
@@ -25,7 +26,8 @@ class MultiHeadAttention(keras.layers.Layer):
     `attention_mask`) stays in the product of the queries that cannot see
     it, where 0 x NaN is NaN: it must be finite. Integer or boolean inputs,
     and inputs of different batch sizes, are a `ValueError`; no queries
-    (T = 0) give an empty result, no keys (S = 0) zeros.
+    (T = 0) give an empty result, and no keys (S = 0) is nothing to attend
+    to.
 
     Letters: B batch, T query length, S key/value length, D input width,
     N heads, H `key_dim`, V `value_dim`, O output width.
