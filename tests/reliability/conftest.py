@@ -20,7 +20,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "fuzz",
-    max_examples=int(os.environ.get("KERASTACK_FUZZ_EXAMPLES", "2000")),
+    max_examples=int(os.environ.get("KERASTACK_FUZZ_EXAMPLES", "400")),
     derandomize=False,
     deadline=None,
     suppress_health_check=list(HealthCheck),
