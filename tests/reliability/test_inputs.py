@@ -343,6 +343,33 @@ def test_predict_from_four_threads_equals_the_serial_result(models):
         _assert_same(result, expected)
 
 
+def test_generate_and_predict_from_four_threads_equal_the_serial_results(models):
+    from kerastack.gpt import GPT2CausalLM
+
+    lm = GPT2CausalLM(models["gpt2"])
+    prompts = [np.random.default_rng(20 + i).integers(1, 20, (2, 3)) for i in range(4)]
+    serial = [lm.generate(prompt, max_new_tokens=3) for prompt in prompts]
+    inputs = {"token_ids": prompts[0], "padding_mask": np.ones_like(prompts[0])}
+    predicted = lm.predict(inputs, verbose=0)
+    results, errors = [None] * 4, []
+
+    def work(index):
+        try:
+            results[index] = lm.generate(prompts[index], max_new_tokens=3)
+            _assert_same(lm.predict(inputs, verbose=0), predicted)
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for result, expected in zip(results, serial, strict=True):
+        np.testing.assert_array_equal(result, expected)
+
+
 # -- constructor arguments: plain ints and floats, or a ValueError naming them -------
 
 BACKBONES = {
