@@ -53,7 +53,7 @@ class CheckpointError(ValueError):
     try:
         tensors = read_tf_checkpoint("uncased_L-12_H-768_A-12")
     except CheckpointError as error:
-        print(error)  # ...bert_model.ckpt.index is corrupt: the checksum of ...
+        message = str(error)  # ...bert_model.ckpt.index is corrupt: the checksum of ...
     ```
     """
 

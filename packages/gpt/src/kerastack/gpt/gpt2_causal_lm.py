@@ -1,6 +1,7 @@
 """GPT-2 as a causal language model: the backbone, logits tied to the token
 embedding, and generation with a key/value cache."""
 
+from kerastack import transformer
 from kerastack.core import keras, model_lock, ops, serializable
 from kerastack.gpt.gpt2_backbone import GPT2Backbone, _Pretrained
 
@@ -153,12 +154,10 @@ class GPT2CausalLM(_Pretrained, keras.Model):
             int32 NumPy `(B, max_new_tokens)`: the new tokens only,
             `padding_id` after a row's end token.
         """
-        from kerastack.transformer.decoding import generate
-
         # Calls from several threads take turns, as predict's do (on JAX two
         # overlapping compiled calls would free each other's weight buffers).
         with model_lock(self):
-            return generate(self, prompt_ids, max_new_tokens=max_new_tokens, **kwargs)
+            return transformer.generate(self, prompt_ids, max_new_tokens=max_new_tokens, **kwargs)
 
     def generate_text(self, tokenizer, prompts, max_new_tokens, **kwargs):
         """Continue texts: `prompts` encoded by `tokenizer` (a
