@@ -20,6 +20,27 @@ def test_schedule_warms_up_then_decays_linearly():
         WarmupLinearDecay(1e-3, warmup_steps=20, total_steps=10)
 
 
+@pytest.mark.parametrize(
+    "argument, value",
+    [
+        ("learning_rate", "1e-3"),
+        ("learning_rate", float("nan")),
+        ("warmup_steps", -1),
+        ("warmup_steps", 2.5),
+        ("total_steps", 0),
+        ("total_steps", "100"),
+        ("end_learning_rate", -1.0),
+    ],
+)
+def test_schedule_arguments_are_value_errors_naming_them(argument, value):
+    arguments = {"learning_rate": 1e-3, "warmup_steps": 10, "total_steps": 100, argument: value}
+    with pytest.raises(ValueError, match=argument):
+        WarmupLinearDecay(**arguments)
+    if argument == "total_steps":
+        with pytest.raises(ValueError, match=argument):
+            bert_optimizer(1e-3, total_steps=value)
+
+
 def test_weight_decay_skips_biases_and_layer_norm_weights():
     inputs = keras.Input(shape=(4,))
     dense = keras.layers.Dense(3, bias_initializer="ones")

@@ -42,6 +42,17 @@ class AlbertBackbone(EncoderBackbone, keras.Model):
         others: as `BertBackbone` (ALBERT uses `activation="gelu_approximate"`).
 
     Inputs and outputs: as `BertBackbone`.
+
+    Example:
+
+    >>> backbone = AlbertBackbone(vocabulary_size=50, num_layers=4, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, embedding_dim=4, num_groups=2,
+    ...     max_sequence_length=12)  # 4 passes through 2 shared blocks
+    >>> ids = np.array([[2, 5, 6, 3, 0]])
+    >>> outputs = backbone({"token_ids": ids, "segment_ids": np.zeros_like(ids),
+    ...     "padding_mask": ids != 0})
+    >>> tuple(outputs["sequence_output"].shape)
+    (1, 5, 8)
     """
 
     CONFIG_KEYS = BertBackbone.CONFIG_KEYS + (

@@ -1,7 +1,7 @@
 """BERT's optimizer: AdamW with linear warmup then linear decay, no weight
 decay on biases and layer-normalization weights (Devlin et al., 2019)."""
 
-from kerastack.core import keras, ops, serializable
+from kerastack.core import check_float, check_int, keras, ops, serializable
 
 # Weights named so take no weight decay: biases and layer-norm scales/offsets.
 NO_DECAY = ("bias", "gamma", "beta")
@@ -11,12 +11,23 @@ NO_DECAY = ("bias", "gamma", "beta")
 class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     """`learning_rate * step / warmup_steps` for the first `warmup_steps`
     steps, then linear down to `end_learning_rate` at `total_steps`, and
-    `end_learning_rate` after."""
+    `end_learning_rate` after.
+
+    Example:
+
+    >>> schedule = WarmupLinearDecay(1e-4, warmup_steps=10, total_steps=110)
+    >>> [round(float(schedule(step)), 7) for step in (5, 10, 60, 200)]
+    [5e-05, 0.0001, 5e-05, 0.0]
+    """
 
     def __init__(self, learning_rate, warmup_steps, total_steps, end_learning_rate=0.0):
-        if not 0 <= warmup_steps <= total_steps or total_steps <= 0:
+        learning_rate = check_float("learning_rate", learning_rate, minimum=0.0)
+        end_learning_rate = check_float("end_learning_rate", end_learning_rate, minimum=0.0)
+        warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
+        total_steps = check_int("total_steps", total_steps)
+        if warmup_steps > total_steps:
             raise ValueError(
-                "Expected 0 <= warmup_steps <= total_steps and total_steps > 0, received "
+                "Expected warmup_steps <= total_steps, received "
                 f"warmup_steps={warmup_steps}, total_steps={total_steps}."
             )
         self.learning_rate = learning_rate
@@ -57,7 +68,7 @@ def bert_optimizer(
     not contain one of `exclude_from_weight_decay`, and the gradient's global
     norm clipped to `global_clipnorm`."""
     if warmup_steps is None:
-        warmup_steps = total_steps // 10
+        warmup_steps = check_int("total_steps", total_steps) // 10
     optimizer = keras.optimizers.AdamW(
         learning_rate=WarmupLinearDecay(learning_rate, warmup_steps, total_steps),
         weight_decay=weight_decay,

@@ -57,6 +57,15 @@ class RobertaBackbone(EncoderBackbone, keras.Model):
     Outputs, a dict:
         sequence_output: `(B, T, D)`.
         pooled_output: `(B, D)`, `tanh(W x_<s> + b)`.
+
+    Example:
+
+    >>> backbone = RobertaBackbone(vocabulary_size=50, num_layers=2, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, max_sequence_length=12)
+    >>> ids = np.array([[0, 5, 6, 2, 1, 1]])  # <s> ... </s> <pad> <pad>
+    >>> outputs = backbone({"token_ids": ids, "padding_mask": ids != 1})
+    >>> tuple(outputs["sequence_output"].shape), tuple(outputs["pooled_output"].shape)
+    ((1, 6, 8), (1, 8))
     """
 
     CONFIG_KEYS = BertBackbone.CONFIG_KEYS + ("padding_id",)
