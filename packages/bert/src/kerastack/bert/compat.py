@@ -34,7 +34,7 @@ from kerastack.bert.tokenizer import (
     wordpiece_engine,
 )
 from kerastack.core import check_int, keras, ops, serializable
-from kerastack.transformer.compat import _check_attention_activation
+from kerastack.transformer.compat import check_attention_activation
 
 TOKEN_PAD = ""  # keras-bert's base dictionary: the padding token is ""
 TOKEN_UNK = "[UNK]"
@@ -478,7 +478,7 @@ def get_model(
     arguments are kerastack's (keras-bert fixed them: its layer
     normalization's epsilon was 1e-14; Google's is 1e-12).
     """
-    _check_attention_activation(attention_activation)
+    check_attention_activation(attention_activation)
     if trainable is None:
         trainable = training
     token_ids = keras.Input(shape=(seq_len,), dtype="int32", name="Input-Token")

@@ -35,6 +35,19 @@ from kerastack.transformer.seq2seq import Seq2SeqTransformer
 from kerastack.transformer.transformer_decoder import TransformerDecoder
 from kerastack.transformer.transformer_encoder import TransformerEncoder
 
+__all__ = [
+    "EmbeddingRet",
+    "EmbeddingSim",
+    "FeedForward",
+    "check_attention_activation",
+    "decode",
+    "gelu",
+    "get_custom_objects",
+    "get_decoders",
+    "get_encoders",
+    "get_model",
+]
+
 # keras-layer-normalization's default epsilon, K.epsilon() ** 2.
 _LEGACY_EPSILON = 1e-14
 
@@ -185,7 +198,21 @@ class EmbeddingSim(keras.layers.Layer):
         return config
 
 
-def _check_attention_activation(attention_activation):
+def check_attention_activation(attention_activation):
+    """Refuse the old builders' `attention_activation` (kerastack has none).
+
+    keras-transformer and keras-bert could put an activation on the attention
+    projections; kerastack's blocks cannot, so any value other than None is a
+    `ValueError` naming it.
+
+    Example:
+
+    >>> check_attention_activation(None)  # the default: accepted
+    >>> check_attention_activation("relu")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: kerastack's transformer blocks have no activation ... attention_activation='relu' ...
+    """
     if attention_activation is not None:
         raise ValueError(
             "kerastack's transformer blocks have no activation on the attention projections; "
@@ -204,7 +231,7 @@ def get_encoders(
     trainable=True,
 ):
     """`encoder_num` encoder blocks (`Encoder-1`, ...) applied to `input_layer`."""
-    _check_attention_activation(attention_activation)
+    check_attention_activation(attention_activation)
     x = input_layer
     for i in range(encoder_num):
         x = TransformerEncoder(
@@ -232,7 +259,7 @@ def get_decoders(
 ):
     """`decoder_num` decoder blocks (`Decoder-1`, ...) on `input_layer`,
     each attending to `encoded_layer`."""
-    _check_attention_activation(attention_activation)
+    check_attention_activation(attention_activation)
     x = input_layer
     for i in range(decoder_num):
         x = TransformerDecoder(
@@ -269,7 +296,7 @@ def get_model(
     `embed_weights` and `embed_trainable` may be pairs (encoder, decoder)
     when `use_same_embed=False`.
     """
-    _check_attention_activation(attention_activation)
+    check_attention_activation(attention_activation)
     token_num = _pair(token_num)
     embed_weights = _pair(embed_weights)
     embed_trainable = _pair(embed_trainable)
