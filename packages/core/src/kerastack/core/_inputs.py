@@ -335,8 +335,13 @@ def model_lock(model):
 
     Example:
 
-    >>> with model_lock(model):
-    ...     outputs = model.predict(x)
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> with model_lock(model):  # other threads' predict calls wait here
+    ...     outputs = model.predict(np.zeros((4, 3), "float32"), verbose=0)
+    >>> outputs.shape
+    (4, 2)
+    >>> model_lock(model) is model_lock(model)  # one lock per model
+    True
     """
     owner = getattr(model, "backbone", None)
     if not isinstance(owner, keras.Model):

@@ -34,7 +34,14 @@ def _parse_version(text):
 
 @functools.cache
 def keras_version():
-    """The running Keras version as a tuple of ints, e.g. ``(3, 15, 1)``."""
+    """The running Keras version as a tuple of ints, e.g. ``(3, 15, 1)``.
+
+    Example:
+
+    >>> version = keras_version()  # e.g. (3, 15, 1)
+    >>> len(version), all(isinstance(part, int) for part in version)
+    (3, True)
+    """
     return _parse_version(_keras.__version__)
 
 
@@ -72,6 +79,15 @@ def serializable(cls=None, *, name=None):
     ``custom_objects``. Use it bare (``@serializable``), or with ``name`` when
     two classes share a Python name (a compat class and its modern
     namesake): ``@serializable(name="LegacyScaledDotProductAttention")``.
+
+    Example:
+
+    >>> @serializable(name="ExampleDouble")
+    ... class Double(keras.layers.Layer):
+    ...     def call(self, x):
+    ...         return 2 * x
+    >>> keras.saving.get_registered_name(Double)
+    'kerastack>ExampleDouble'
     """
     if is_keras2():
 
@@ -90,6 +106,13 @@ def static_shape(x):
     (``x.shape`` is itself a symbolic tensor): there, sizes come from Keras 2.3's
     bookkeeping where it has them, else they are None, and a layer computes
     with ``ops.shape(x)`` instead.
+
+    Example:
+
+    >>> static_shape(np.zeros((2, 3)))
+    (2, 3)
+    >>> static_shape(keras.Input((None, 8)))  # batch and length not known yet
+    (None, None, 8)
     """
     if is_keras2():
         return _legacy.static_shape(x)  # noqa: F821 (imported on Keras 2)
@@ -97,7 +120,13 @@ def static_shape(x):
 
 
 def standardize_dtype(dtype):
-    """The plain name of a dtype (``"float16"``), whatever object names it."""
+    """The plain name of a dtype (``"float16"``), whatever object names it.
+
+    Example:
+
+    >>> standardize_dtype(np.float16), standardize_dtype(np.dtype("int32"))
+    ('float16', 'int32')
+    """
     if is_keras2():
         return _legacy.standardize_dtype(dtype)
     return keras.backend.standardize_dtype(dtype)
@@ -108,6 +137,13 @@ def set_dtype_policy(layer, policy):
 
     Keras 2 has no setter: tf-keras sets it with ``_set_dtype_policy``, and
     Keras 2.3 layers have a plain ``dtype``.
+
+    Example:
+
+    >>> layer = keras.layers.Dense(2)
+    >>> set_dtype_policy(layer, "mixed_float16")
+    >>> layer.compute_dtype, layer.variable_dtype
+    ('float16', 'float32')
     """
     if not is_keras2():
         layer.dtype_policy = policy
@@ -118,7 +154,12 @@ def set_dtype_policy(layer, policy):
 
 
 def require_keras3(feature):
-    """Raise a clear ``NotImplementedError`` when ``feature`` runs on Keras 2."""
+    """Raise a clear ``NotImplementedError`` when ``feature`` runs on Keras 2.
+
+    Example:
+
+    >>> require_keras3("Seeded sampling")  # returns None on Keras 3
+    """
     if is_keras2():
         raise NotImplementedError(
             f"{feature} needs Keras 3 (random seeds carried through compiled loops), "
@@ -133,6 +174,13 @@ def predict_arrays(model, inputs):
     An eager call on Keras 3 and tf-keras; ``predict_on_batch`` on Keras 2.3,
     whose Theano backend has no eager execution. It holds ``model_lock(model)``:
     calls from several threads take turns with the model's ``predict``.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> outputs = predict_arrays(model, np.zeros((4, 3), "float32"))
+    >>> type(outputs).__name__, outputs.shape
+    ('ndarray', (4, 2))
     """
     from kerastack.core._inputs import model_lock
 
@@ -153,7 +201,13 @@ _LARGE_NEGATIVE = {"float16": -65504.0}
 
 
 def large_negative(dtype):
-    """The most negative logit that is safe to use as "masked" in ``dtype``."""
+    """The most negative logit that is safe to use as "masked" in ``dtype``.
+
+    Example:
+
+    >>> large_negative("float16"), large_negative("float32")
+    (-65504.0, -1000000000.0)
+    """
     return _LARGE_NEGATIVE.get(standardize_dtype(dtype), -1e9)
 
 
@@ -174,6 +228,16 @@ def compile_function(fn, variables, updated_variables=()):
 
     Arguments must be tensors or NumPy arrays (Python scalars that change
     between calls would cause a new trace on TensorFlow and JAX).
+
+    Example:
+
+    >>> scale = keras.Variable(np.float32(2.0))
+    >>> times_scale = compile_function(lambda x: ops.multiply(x, scale), [scale])
+    >>> float(times_scale(np.float32(3.0)))
+    6.0
+    >>> _ = scale.assign(np.float32(10.0))  # no new trace: the current value is read
+    >>> float(times_scale(np.float32(3.0)))
+    30.0
     """
     backend = keras.config.backend()
     variables = list(variables)
@@ -227,7 +291,13 @@ def fused_attention_dtypes():
     """The dtypes `keras.ops.dot_product_attention` computes in on the running
     backend's default device. JAX on CPU has no float16 kernel (XLA's CPU dot
     refuses float16 inputs with float32 accumulation); Keras 2 serves an exact
-    fallback in every dtype."""
+    fallback in every dtype.
+
+    Example:
+
+    >>> "float32" in fused_attention_dtypes()  # float16 depends on the backend
+    True
+    """
     if not is_keras2() and keras.config.backend() == "jax":
         import jax
 
@@ -245,6 +315,12 @@ def dot_product_attention(query, key, value, mask=None, scale=None, is_causal=Fa
     tensors of their size, 75 MB for 8,192 tokens of BERT-base. Here the
     kernel reads the transposed views, which it accepts; the result is the
     same kernel's. Every other backend is served by Keras as it is.
+
+    Example:
+
+    >>> q = np.ones((1, 4, 2, 8), "float32")  # (B, T, N, H)
+    >>> tuple(dot_product_attention(q, q, q, is_causal=True).shape)
+    (1, 4, 2, 8)
     """
     if is_keras2() or keras.config.backend() != "torch":
         return ops.dot_product_attention(
@@ -274,6 +350,13 @@ def fused_layer_norm(x, normalized_shape, gamma, beta, epsilon):
     `LayerNormalization` time). It computes the same statistics: the mean,
     and the biased variance of the centred values (a constant row gives 0
     and so `beta`). `gamma` and `beta` (or None) have `normalized_shape`.
+
+    Example:
+
+    >>> x = np.array([[1.0, 2.0, 3.0]], "float32")
+    >>> y = fused_layer_norm(x, (3,), None, None, 1e-5)  # None except on PyTorch
+    >>> y is None or np.allclose(ops.convert_to_numpy(y), [[-1.2247, 0.0, 1.2247]], atol=1e-4)
+    True
     """
     if is_keras2() or keras.config.backend() != "torch":
         return None
@@ -314,7 +397,7 @@ def embedding_lookup(table, ids, name=None):
     Example:
 
     >>> table = keras.Variable(np.eye(3, dtype="float32"))
-    >>> embedding_lookup(table, np.array([[2, 0]]), name="token_ids").shape
+    >>> tuple(embedding_lookup(table, np.array([[2, 0]]), name="token_ids").shape)
     (1, 2, 3)
     >>> embedding_lookup(table, np.array([[3]]), name="token_ids")
     Traceback (most recent call last):
@@ -352,7 +435,13 @@ def chunk_long_attention():
     mask held 66x the memory of Q, K, V and the output at 8,192 tokens).
     PyTorch's kernel
     (`scaled_dot_product_attention`) is memory-efficient on CPU and GPU.
-    Keras 2 (the legacy lanes) computes the full matrix, unchunked."""
+    Keras 2 (the legacy lanes) computes the full matrix, unchunked.
+
+    Example:
+
+    >>> chunk_long_attention() == (keras.config.backend() != "torch")
+    True
+    """
     if is_keras2():
         return False
     return keras.config.backend() != "torch"
@@ -361,7 +450,18 @@ def chunk_long_attention():
 def read_torch_file(path):
     """`{name: numpy array}` of a PyTorch state-dict file (`pytorch_model.bin`),
     read with `torch.load(weights_only=True)`: tensors only, no code runs.
-    Needs PyTorch installed (any Keras backend)."""
+    Needs PyTorch installed (any Keras backend).
+
+    Example:
+
+    >>> import os, tempfile, torch
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "pytorch_model.bin")
+    ...     torch.save({"dense.weight": torch.ones(2, 3)}, path)
+    ...     tensors = read_torch_file(path)
+    >>> {name: array.shape for name, array in tensors.items()}
+    {'dense.weight': (2, 3)}
+    """
     try:
         import torch
     except ImportError as error:
