@@ -20,6 +20,14 @@ from kerastack.attention.self_attention import SelfAttention
 from kerastack.attention.weighted_attention import WeightedAttention
 from kerastack.core import serializable
 
+__all__ = [
+    "ScaledDotProductAttention",
+    "SeqSelfAttention",
+    "SeqWeightedAttention",
+    "get_custom_objects",
+    "split_qkv",
+]
+
 
 @serializable
 class SeqSelfAttention(SelfAttention):
@@ -27,6 +35,16 @@ class SeqSelfAttention(SelfAttention):
 
     `history_only` is `causal`; `return_attention=True` makes every call
     return `[outputs, attention]`.
+
+    Example:
+
+    >>> x = np.random.rand(2, 5, 8).astype("float32")  # (B, T, D)
+    >>> layer = SeqSelfAttention(units=16, history_only=True, return_attention=True)
+    >>> outputs, attention = layer(x)
+    >>> tuple(outputs.shape), tuple(attention.shape)
+    ((2, 5, 8), (2, 5, 5))
+    >>> [tuple(w.shape) for w in layer.get_weights()]  # the old order: Wt, Wx, bh, Wa, ba
+    [(8, 16), (8, 16), (16,), (16, 1), (1,)]
     """
 
     ATTENTION_TYPE_ADD = "additive"
@@ -127,6 +145,16 @@ class SeqWeightedAttention(WeightedAttention):
     """keras-self-attention's `SeqWeightedAttention` over `WeightedAttention`.
 
     The score kernel starts from `"uniform"` as before.
+
+    Example:
+
+    >>> x = np.random.rand(2, 5, 8).astype("float32")  # (B, T, D)
+    >>> outputs, weights = SeqWeightedAttention(return_attention=True)(x)
+    >>> tuple(outputs.shape), tuple(weights.shape)
+    ((2, 8), (2, 5))
+    >>> from kerastack.core import ops
+    >>> np.allclose(ops.convert_to_numpy(weights).sum(axis=-1), 1.0)
+    True
     """
 
     def __init__(self, use_bias=True, return_attention=False, **kwargs):
@@ -162,6 +190,16 @@ class ScaledDotProductAttention(_sdpa.ScaledDotProductAttention):
     Called on `[query, key, value]` or on one tensor used as all three; a
     list of masks is read as `[query_mask, key_mask, value_mask]`.
     `history_only` is `causal`.
+
+    Example:
+
+    >>> q = np.random.rand(2, 4, 8).astype("float32")
+    >>> kv = np.random.rand(2, 6, 8).astype("float32")
+    >>> tuple(ScaledDotProductAttention()([q, kv, kv]).shape)
+    (2, 4, 8)
+    >>> outputs, attention = ScaledDotProductAttention(return_attention=True)(q)  # q, k, v
+    >>> tuple(attention.shape)
+    (2, 4, 4)
     """
 
     def __init__(self, return_attention=False, history_only=False, **kwargs):
@@ -206,7 +244,17 @@ class ScaledDotProductAttention(_sdpa.ScaledDotProductAttention):
 
 def split_qkv(items):
     """The old layers' `[q, k, v]` inputs (or one item used as all three) as a
-    `(q, k, v)` tuple; works for tensors, shapes and masks."""
+    `(q, k, v)` tuple; works for tensors, shapes and masks.
+
+    Example:
+
+    >>> split_qkv([(2, 4, 8), (2, 6, 8), (2, 6, 16)])  # three shapes
+    ((2, 4, 8), (2, 6, 8), (2, 6, 16))
+    >>> split_qkv((2, 4, 8))  # one shape, used as all three
+    ((2, 4, 8), (2, 4, 8), (2, 4, 8))
+    >>> split_qkv(None)
+    (None, None, None)
+    """
     # A shape (a tuple, or a list once read back from JSON) holds ints and Nones.
     is_shape = (
         isinstance(items, (list, tuple))
@@ -223,7 +271,13 @@ def split_qkv(items):
 
 
 def get_custom_objects():
-    """The old names, for `load_model(..., custom_objects=get_custom_objects())`."""
+    """The old names, for `load_model(..., custom_objects=get_custom_objects())`.
+
+    Example:
+
+    >>> sorted(get_custom_objects())
+    ['ScaledDotProductAttention', 'SeqSelfAttention', 'SeqWeightedAttention']
+    """
     return {
         "SeqSelfAttention": SeqSelfAttention,
         "SeqWeightedAttention": SeqWeightedAttention,

@@ -42,7 +42,19 @@ def can_fuse(dtype):
 
 
 def merge_masks(*masks):
-    """AND of broadcastable boolean masks; ``None`` entries are skipped."""
+    """AND of broadcastable boolean masks; ``None`` entries are skipped.
+
+    Example:
+
+    >>> padding = np.array([[True, True, False]])  # (B, S)
+    >>> merged = merge_masks(None, causal_mask(3, 3), padding[:, None, :])
+    >>> ops.convert_to_numpy(merged).astype(int)
+    array([[[1, 0, 0],
+            [1, 1, 0],
+            [1, 1, 0]]])
+    >>> merge_masks(None, None) is None
+    True
+    """
     merged = None
     for mask in masks:
         if mask is None:
@@ -53,7 +65,15 @@ def merge_masks(*masks):
 
 
 def expand_mask(mask, axes):
-    """``mask`` with new axes of size 1 inserted at ``axes`` (None stays None)."""
+    """``mask`` with new axes of size 1 inserted at ``axes`` (None stays None).
+
+    Example:
+
+    >>> tuple(expand_mask(np.ones((2, 5), bool), (1, 2)).shape)  # (B, S) -> (B, 1, 1, S)
+    (2, 1, 1, 5)
+    >>> expand_mask(None, (1,)) is None
+    True
+    """
     if mask is None:
         return None
     for axis in sorted(axes):
@@ -66,6 +86,12 @@ def causal_mask(query_length, key_length, offset=0):
 
     ``offset`` (an int or a scalar integer tensor) is the position of the first
     query among the keys: the write index of a key/value cache.
+
+    Example:
+
+    >>> ops.convert_to_numpy(causal_mask(2, 4, offset=2)).astype(int)
+    array([[1, 1, 1, 0],
+           [1, 1, 1, 1]])
     """
     rows = ops.expand_dims(ops.arange(query_length) + offset, 1)  # (T, 1)
     cols = ops.expand_dims(ops.arange(key_length), 0)  # (1, S)
@@ -77,6 +103,19 @@ def window_mask(query_length, key_length, width, causal=False):
 
     Causal: query ``i`` sees keys ``i - width + 1 .. i``. Otherwise the window
     is centred: keys ``i - width // 2 .. i - width // 2 + width - 1``.
+
+    Example:
+
+    >>> ops.convert_to_numpy(window_mask(4, 4, width=2, causal=True)).astype(int)
+    array([[1, 0, 0, 0],
+           [1, 1, 0, 0],
+           [0, 1, 1, 0],
+           [0, 0, 1, 1]])
+    >>> ops.convert_to_numpy(window_mask(4, 4, width=3)).astype(int)
+    array([[1, 1, 0, 0],
+           [1, 1, 1, 0],
+           [0, 1, 1, 1],
+           [0, 0, 1, 1]])
     """
     rows = ops.expand_dims(ops.arange(query_length), 1)  # (T, 1)
     cols = ops.expand_dims(ops.arange(key_length), 0)  # (1, S)
@@ -100,7 +139,11 @@ def zero_unattended(mask, *sequences):
 
     >>> mask = np.array([True, True, False])[None, None, None]  # (1, 1, 1, S)
     >>> key = np.full((1, 3, 1, 2), np.nan, "float32")
-    >>> key, = zero_unattended(mask, key)  # key[:, 2] is 0, the rest NaN
+    >>> (key,) = zero_unattended(mask, key)
+    >>> ops.convert_to_numpy(key)[0, :, 0]  # the hidden key is 0, the others NaN
+    array([[nan, nan],
+           [nan, nan],
+           [ 0.,  0.]], dtype=float32)
     """
     seen = ops.any(ops.cast(mask, "bool"), axis=2)  # (B|1, N|1, S)
     seen = ops.expand_dims(ops.transpose(seen, (0, 2, 1)), -1)  # (B|1, S, N|1, 1)
@@ -112,6 +155,14 @@ def masked_softmax(scores, mask=None, axis=-1):
 
     Half-precision scores are normalized in float32 and cast back. A slice
     with nothing allowed gives zeros.
+
+    Example:
+
+    >>> scores = np.zeros((2, 3), "float32")
+    >>> mask = np.array([[True, True, False], [False, False, False]])
+    >>> ops.convert_to_numpy(masked_softmax(scores, mask))
+    array([[0.5, 0.5, 0. ],
+           [0. , 0. , 0. ]], dtype=float32)
     """
     dtype = standardize_dtype(scores.dtype)
     logits = ops.cast(scores, "float32") if dtype in _HALF_DTYPES else scores
@@ -147,6 +198,18 @@ def fused_attention(query, key, value, mask=None, scale=None, is_causal=False):
         ``(B, T, N, V)``; rows of ``mask`` that allow nothing give zeros,
         and keys that ``mask`` hides from every query cannot change the
         result, whatever they hold (see ``zero_unattended``).
+
+    Example:
+
+    >>> q = np.random.rand(2, 4, 2, 8).astype("float32")  # (B, T, N, H)
+    >>> kv = np.random.rand(2, 5, 2, 8).astype("float32")  # (B, S, N, H)
+    >>> mask = np.array([True, True, True, False, False])[None, None, None]  # (1, 1, 1, S)
+    >>> outputs = fused_attention(q, kv, kv, mask=mask)
+    >>> tuple(outputs.shape)
+    (2, 4, 2, 8)
+    >>> kv[:, 3:] = np.nan  # hidden keys cannot reach the result
+    >>> bool(np.all(np.isfinite(ops.convert_to_numpy(fused_attention(q, kv, kv, mask=mask)))))
+    True
     """
     if mask is not None:
         key, value = zero_unattended(

@@ -19,14 +19,34 @@ def _with_padding(mask, padding_mask):
 
 def padding_attention_mask(padding_mask):
     """`(B, T, T)`: every real query may attend to every real key; padded
-    queries attend to nothing (and so give zeros in kerastack's layers)."""
+    queries attend to nothing (and so give zeros in kerastack's layers).
+
+    Example:
+
+    >>> mask = padding_attention_mask(np.array([[True, True, False]]))
+    >>> ops.convert_to_numpy(mask).astype(int)
+    array([[[1, 1, 0],
+            [1, 1, 0],
+            [0, 0, 0]]])
+    """
     padding = ops.cast(padding_mask, "bool")  # (B, T)
     return ops.expand_dims(padding, 2) & ops.expand_dims(padding, 1)  # (B, T, T)
 
 
 def causal_attention_mask(length, batch_size=1, padding_mask=None):
     """`(batch_size, T, T)` with T = `length`: query i may attend to keys
-    j <= i (a language model's mask)."""
+    j <= i (a language model's mask).
+
+    Example:
+
+    >>> ops.convert_to_numpy(causal_attention_mask(3)).astype(int)
+    array([[[1, 0, 0],
+            [1, 1, 0],
+            [1, 1, 1]]])
+    >>> padding = np.array([[True, True, False], [True, True, True]])
+    >>> tuple(causal_attention_mask(3, batch_size=2, padding_mask=padding).shape)
+    (2, 3, 3)
+    """
     positions = ops.arange(length)
     mask = ops.expand_dims(positions, 1) >= ops.expand_dims(positions, 0)  # (T, T)
     mask = ops.broadcast_to(ops.expand_dims(mask, 0), (batch_size, length, length))
@@ -43,6 +63,15 @@ def prefix_lm_attention_mask(segment_ids, padding_mask=None):
         segment_ids: int `(B, T)`, 0 on the source, 1 on the target (the
             target follows the source).
         padding_mask: optional `(B, T)`, True on real tokens.
+
+    Example:
+
+    >>> segment_ids = np.array([[0, 0, 1, 1]])  # a 2-token source, then the target
+    >>> ops.convert_to_numpy(prefix_lm_attention_mask(segment_ids)).astype(int)
+    array([[[1, 1, 0, 0],
+            [1, 1, 0, 0],
+            [1, 1, 1, 0],
+            [1, 1, 1, 1]]])
     """
     # A key j is visible to query i when the target tokens up to j are no
     # more than those up to i: the source (none) to all, the target causally.
@@ -60,6 +89,20 @@ def packed_attention_mask(sequence_ids, causal=False, padding_mask=None):
             sequence (for example 1, 1, 1, 2, 2, 3, ...).
         causal: bool, also let position i attend only to j <= i.
         padding_mask: optional `(B, T)`, True on real tokens.
+
+    Example:
+
+    >>> sequence_ids = np.array([[1, 1, 2, 2]])  # two sequences of two tokens
+    >>> ops.convert_to_numpy(packed_attention_mask(sequence_ids)).astype(int)
+    array([[[1, 1, 0, 0],
+            [1, 1, 0, 0],
+            [0, 0, 1, 1],
+            [0, 0, 1, 1]]])
+    >>> ops.convert_to_numpy(packed_attention_mask(sequence_ids, causal=True)).astype(int)
+    array([[[1, 0, 0, 0],
+            [1, 1, 0, 0],
+            [0, 0, 1, 0],
+            [0, 0, 1, 1]]])
     """
     ids = ops.convert_to_tensor(sequence_ids)
     mask = ops.expand_dims(ids, 1) == ops.expand_dims(ids, 2)  # (B, T, T)

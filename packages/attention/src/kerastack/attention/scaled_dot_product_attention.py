@@ -57,7 +57,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
     >>> q = np.random.rand(2, 4, 8).astype("float32")
     >>> v = np.random.rand(2, 6, 8).astype("float32")
     >>> layer = ScaledDotProductAttention()
-    >>> layer(q, v).shape
+    >>> tuple(layer(q, v).shape)
     (2, 4, 8)
     """
 
