@@ -30,7 +30,7 @@ from kerastack.core import keras, keras_version
 from tests.conftest import lane_stack
 
 # The lead extends this list to the upper packages (bert, gpt).
-PACKAGES = ["core", "attention"]
+PACKAGES = ["core", "attention", "multihead"]
 
 EXAMPLE_LANE = (3, "torch")
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

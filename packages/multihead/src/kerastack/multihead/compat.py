@@ -23,10 +23,20 @@ from kerastack.core import keras, serializable, static_shape
 from kerastack.multihead import multi_head_attention as _mha
 from kerastack.multihead.multi_head import MultiHead as _MultiHead
 
+__all__ = ["MultiHead", "MultiHeadAttention", "get_custom_objects"]
+
 
 @serializable(name="LegacyMultiHead")
 class MultiHead(_MultiHead):
-    """keras-multi-head's `MultiHead`: copies stacked on a new last axis."""
+    """keras-multi-head's `MultiHead`: copies stacked on a new last axis.
+
+    Example:
+
+    >>> x = np.random.rand(2, 7, 16).astype("float32")
+    >>> layer = MultiHead(keras.layers.Dense(4), layer_num=3)
+    >>> tuple(layer(x).shape)  # (B, T, 4, layer_num)
+    (2, 7, 4, 3)
+    """
 
     def __init__(
         self,
@@ -103,6 +113,18 @@ class MultiHeadAttention(_mha.MultiHeadAttention):
     output has the value's width. `history_only` is `causal`.
     `set_weights`/`get_weights` use the old 2-D kernels
     `[Wq, bq, Wk, bk, Wv, bv, Wo, bo]`.
+
+    Example:
+
+    >>> x = np.random.rand(2, 7, 16).astype("float32")
+    >>> layer = MultiHeadAttention(head_num=4)
+    >>> tuple(layer(x).shape)  # self-attention
+    (2, 7, 16)
+    >>> [tuple(w.shape) for w in layer.get_weights()][:2]  # Wq, bq
+    [(16, 16), (16,)]
+    >>> query = np.random.rand(2, 3, 16).astype("float32")
+    >>> tuple(layer([query, x, x]).shape)
+    (2, 3, 16)
     """
 
     def __init__(
@@ -225,7 +247,13 @@ class MultiHeadAttention(_mha.MultiHeadAttention):
 
 
 def get_custom_objects():
-    """The old names, for `load_model(..., custom_objects=get_custom_objects())`."""
+    """The old names, for `load_model(..., custom_objects=get_custom_objects())`.
+
+    Example:
+
+    >>> sorted(get_custom_objects())
+    ['MultiHead', 'MultiHeadAttention']
+    """
     return {"MultiHead": MultiHead, "MultiHeadAttention": MultiHeadAttention}
 
 

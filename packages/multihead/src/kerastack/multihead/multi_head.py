@@ -41,7 +41,7 @@ class MultiHead(keras.layers.Layer):
 
     >>> x = np.random.rand(2, 7, 16).astype("float32")
     >>> layer = MultiHead(keras.layers.Dense(4), num_copies=3)
-    >>> layer(x).shape
+    >>> tuple(layer(x).shape)
     (2, 7, 12)
     """
 

@@ -74,7 +74,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
     >>> x = np.random.rand(2, 10, 64).astype("float32")
     >>> layer = MultiHeadAttention(num_heads=8, key_dim=8)
-    >>> layer(x, x).shape
+    >>> tuple(layer(x, x).shape)
     (2, 10, 64)
 
     References:
