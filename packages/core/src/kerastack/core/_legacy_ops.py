@@ -14,10 +14,10 @@ import math
 
 import numpy as np
 
-from kerastack.core import _legacy
+from kerastack.core import _legacy_backend
 
-K = _legacy.backend_module()
-_THEANO = _legacy.engine() == "theano"
+K = _legacy_backend.backend_module()
+_THEANO = _legacy_backend.engine() == "theano"
 
 if _THEANO:
     import theano
@@ -27,7 +27,7 @@ else:
 
 
 def _dtype_of(x):
-    return _legacy.standardize_dtype(x.dtype)
+    return _legacy_backend.standardize_dtype(x.dtype)
 
 
 def _is_tensor(x):
@@ -67,7 +67,7 @@ def convert_to_numpy(x):
 
 
 def cast(x, dtype):
-    dtype = _legacy.standardize_dtype(dtype)
+    dtype = _legacy_backend.standardize_dtype(dtype)
     if not _is_tensor(x):
         return convert_to_tensor(np.asarray(x, dtype=dtype))
     if _dtype_of(x) == dtype:
@@ -79,7 +79,7 @@ def cast(x, dtype):
 
 def shape(x):
     """Static sizes where known, scalar tensors where not (as ``keras.ops.shape``)."""
-    static = _legacy.static_shape(x)
+    static = _legacy_backend.static_shape(x)
     if static is not None and None not in static:
         return tuple(static)
     dynamic = x.shape if _THEANO else tf.shape(x)
@@ -156,7 +156,7 @@ def split(x, indices_or_sections, axis=0):
     if not isinstance(indices_or_sections, int):
         raise NotImplementedError("kerastack's Keras 2 ops.split takes a number of sections.")
     if _THEANO:
-        size = _legacy.static_shape(x)[axis]
+        size = _legacy_backend.static_shape(x)[axis]
         if size is None:
             raise ValueError("ops.split on Theano needs the split axis's size to be known.")
         part = size // indices_or_sections
@@ -519,7 +519,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     """
     dtype = _dtype_of(query)
     if scale is None:
-        head_size = _legacy.static_shape(query)[-1]
+        head_size = _legacy_backend.static_shape(query)[-1]
         scale = 1.0 / math.sqrt(head_size)
     logits = einsum("btnh,bsnh->bnts", query, key)  # (B, N, T, S)
     logits = cast(logits, "float32") if dtype in ("float16", "bfloat16") else logits
