@@ -28,6 +28,8 @@ load with ``model.load_weights``. Differences, kept on purpose:
 from kerastack.core import keras, serializable
 from kerastack.layernorm import layer_normalization as _modern
 
+__all__ = ["LayerNormalization", "get_custom_objects"]
+
 
 @serializable(name="LegacyLayerNormalization")
 class LayerNormalization(_modern.LayerNormalization):
@@ -49,6 +51,11 @@ class LayerNormalization(_modern.LayerNormalization):
 
     >>> inputs = keras.Input((None, 16))
     >>> outputs = LayerNormalization(name="Layer-Normalization")(inputs)
+    >>> outputs.shape
+    (None, None, 16)
+    >>> x = np.array([[1.0, 2.0, 3.0]], "float32")
+    >>> np.round(keras.ops.convert_to_numpy(LayerNormalization()(x)), 3)
+    array([[-1.225,  0.   ,  1.225]], dtype=float32)
 
     References:
         - [keras-layer-normalization](
@@ -98,5 +105,11 @@ class LayerNormalization(_modern.LayerNormalization):
 
 
 def get_custom_objects():
-    """The old name, for `load_model(..., custom_objects=get_custom_objects())`."""
+    """The old name, for `load_model(..., custom_objects=get_custom_objects())`.
+
+    Example:
+
+    >>> get_custom_objects()["LayerNormalization"] is LayerNormalization
+    True
+    """
     return {"LayerNormalization": LayerNormalization}

@@ -44,6 +44,8 @@ import numbers
 from kerastack.core import keras, ops, serializable
 from kerastack.position._common import sinusoids, working_dtype
 
+__all__ = ["PositionEmbedding", "TrigPosEmbedding", "get_custom_objects"]
+
 MODE_EXPAND = "expand"
 MODE_ADD = "add"
 MODE_CONCAT = "concat"
@@ -89,6 +91,11 @@ class PositionEmbedding(keras.layers.Layer):
     >>> inputs = keras.Input((None,), dtype="int32")
     >>> x = keras.layers.Embedding(1000, 16, mask_zero=True)(inputs)
     >>> x = PositionEmbedding(input_dim=100, output_dim=16, mode="add")(x)
+    >>> x.shape
+    (None, None, 16)
+    >>> layer = PositionEmbedding(input_dim=10, output_dim=4)  # expand mode
+    >>> tuple(layer(np.array([[0, 1, -2]])).shape)  # positions -10 .. 10
+    (1, 3, 4)
 
     References:
         - keras-pos-embd, https://github.com/CyberZHG/keras-pos-embd
@@ -226,6 +233,12 @@ class TrigPosEmbedding(keras.layers.Layer):
     >>> inputs = keras.Input((None,), dtype="int32")
     >>> x = keras.layers.Embedding(1000, 16, mask_zero=True)(inputs)
     >>> x = TrigPosEmbedding(mode=TrigPosEmbedding.MODE_ADD)(x)
+    >>> x.shape
+    (None, None, 16)
+    >>> encoding = TrigPosEmbedding(mode="expand", output_dim=4)(np.array([[0.0, 1.0]]))
+    >>> np.round(ops.convert_to_numpy(encoding), 3)  # sin, cos, sin, cos
+    array([[[0.   , 1.   , 0.   , 1.   ],
+            [0.841, 0.54 , 0.01 , 1.   ]]], dtype=float32)
 
     References:
         - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
@@ -293,5 +306,11 @@ class TrigPosEmbedding(keras.layers.Layer):
 
 
 def get_custom_objects():
-    """The old names, for `load_model(..., custom_objects=get_custom_objects())`."""
+    """The old names, for `load_model(..., custom_objects=get_custom_objects())`.
+
+    Example:
+
+    >>> sorted(get_custom_objects())
+    ['PositionEmbedding', 'TrigPosEmbedding']
+    """
     return {"PositionEmbedding": PositionEmbedding, "TrigPosEmbedding": TrigPosEmbedding}
