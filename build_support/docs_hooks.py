@@ -5,17 +5,20 @@ pages to the site from:
 
 - ``README.md``: the text before the first ``## `` heading and "Quick start" make
   the home page; "Packages", "Test lanes" and "Benchmarks" get pages of their
-  own (``SECTION_PAGES``); every other ``## `` section becomes a guide under
-  ``guides/``, in README order, so a new section is never dropped;
-- ``packages/<name>/README.md``: ``packages/<name>.md``, and
-  ``api/<name>.md`` (the package's API reference, ``::: kerastack.<name>``,
-  rendered by mkdocstrings from the source without importing it);
+  own and "Layout" joins ``docs/architecture.md`` (``SECTION_PAGES``; a section
+  sent to a page of ``docs/`` replaces its ``<!-- kerastack:readme-sections -->``
+  marker, or else follows its text); every other ``## `` section becomes a
+  guide under ``guides/``, in README order, so a new section is never dropped;
+- ``packages/<name>/README.md``: ``packages/<name>.md``;
+- each package's ``__all__``: ``api/<name>.md``, its API reference
+  (``::: kerastack.<name>`` with those names as members), which mkdocstrings
+  renders from the source without importing it;
 - ``benchmarks/results/*.md`` and ``*.png``: one page per table, with its plot.
 
-Packages are found from the folders (``packages/<name>/src/kerastack/<name>``),
-never from a list. Links between these files are rewritten to the pages they
-became; a link to anything else is left alone, and ``mkdocs build --strict``
-reports it.
+A new package shows up by itself: the hook looks at what ``packages/`` holds
+each time it runs, and keeps no list of names. Links between these files are
+rewritten to the pages they became; a link to anything else is left alone,
+and ``mkdocs build --strict`` reports it.
 
 A nav entry ``folder/*`` in ``mkdocs.yml`` stands for every page in that folder
 not listed elsewhere in the nav: generated pages in the order they were made
@@ -25,6 +28,9 @@ not listed elsewhere in the nav: generated pages in the order they were made
 ``docs/architecture.md`` holds two markers that this hook replaces with the
 dependency graph and table read from each ``pyproject.toml``'s ``siblings``:
 ``<!-- kerastack:package-graph -->`` and ``<!-- kerastack:package-table -->``.
+
+``KerasDocstrings``, at the end, is a griffe extension (mkdocs.yml loads it
+for mkdocstrings) that reads this project's Keras-style docstrings.
 """
 
 from __future__ import annotations
@@ -51,7 +57,9 @@ SECTION_PAGES = {
     "Packages": "packages/index.md",
     "Test lanes": "test-lanes.md",
     "Benchmarks": "benchmarks/index.md",
+    "Layout": "architecture.md",
 }
+SECTIONS_MARKER = "<!-- kerastack:readme-sections -->"
 GRAPH_MARKER = "<!-- kerastack:package-graph -->"
 TABLE_MARKER = "<!-- kerastack:package-table -->"
 
@@ -113,11 +121,10 @@ def find_packages() -> list[Package]:
 
 def _exports(init: Path) -> list[str]:
     """The names a package's ``__init__.py`` lists in ``__all__`` (read, not imported)."""
-    for node in ast.parse(init.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
-        ):
-            return [ast.literal_eval(e) for e in node.value.elts]
+    for statement in ast.parse(init.read_text(encoding="utf-8")).body:
+        names = [getattr(t, "id", None) for t in getattr(statement, "targets", [])]
+        if names == ["__all__"]:
+            return list(ast.literal_eval(statement.value))
     raise PluginError(f"{init.relative_to(ROOT)} has no __all__")
 
 
@@ -238,6 +245,7 @@ class Site:
         self.sources: dict[str, str] = {}  # src_uri -> repository path it came from
         self.assets: dict[str, Path] = {}  # src_uri -> file copied as is
         self.readme_anchors: dict[str, str] = {}  # README heading slug -> src_uri
+        self.appendices: dict[str, str] = {}  # src_uri of a docs/ page -> README sections
 
     def add(self, uri: str, source: str, text: str) -> None:
         if uri in self.pages:
@@ -275,7 +283,7 @@ class Site:
         return _LINK.sub(replace, text)
 
 
-def build_site(packages: list[Package]) -> Site:
+def build_site(packages: list[Package], docs_dir: Path) -> Site:
     site = Site()
 
     intro, sections = split_sections((ROOT / "README.md").read_text(encoding="utf-8"))
@@ -283,6 +291,10 @@ def build_site(packages: list[Package]) -> Site:
     for heading, lines in sections:
         uri = SECTION_PAGES.get(heading, f"guides/{slugify(heading, '-')}.md")
         site.readme_anchors[slugify(heading, "-")] = uri
+        if (docs_dir / uri).is_file():
+            text = "\n".join(lines).strip()
+            site.appendices[uri] = site.appendices.get(uri, "") + "\n\n" + text
+            continue
         text = "\n".join(lines if uri == "index.md" else promote_headings(lines)).strip()
         site.add(uri, "README.md", text)
 
@@ -309,7 +321,7 @@ def build_site(packages: list[Package]) -> Site:
     for table in sorted((ROOT / RESULTS).glob("*.md")):
         text = table.read_text(encoding="utf-8").strip()
         if not text.startswith("# "):
-            text = f"# `{table.name}`\n\n{text}"
+            text = f"# Results: {table.stem}\n\n`{RESULTS}/{table.name}`\n\n{text}"
         plot = f"{RESULTS}/{table.stem}.png"
         if plot in site.assets:
             text += f"\n\n![{table.stem}]({table.stem}.png)"
@@ -317,6 +329,8 @@ def build_site(packages: list[Package]) -> Site:
 
     for uri, text in site.pages.items():
         site.pages[uri] = site.rewrite_links(text, site.sources[uri], uri) + "\n"
+    for uri, text in site.appendices.items():
+        site.appendices[uri] = site.rewrite_links(text, "README.md", uri)
     return site
 
 
@@ -369,8 +383,9 @@ _state: dict = {}
 
 def on_files(files: Files, config) -> Files:
     packages = find_packages()
-    site = build_site(packages)
+    site = build_site(packages, Path(config.docs_dir))
     _state["packages"] = packages
+    _state["appendices"] = site.appendices
     for uri, text in site.pages.items():
         if files.get_file_from_path(uri) is not None:
             raise PluginError(
@@ -387,6 +402,11 @@ def on_files(files: Files, config) -> Files:
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
     packages = _state["packages"]
+    appendix = _state["appendices"].get(page.file.src_uri)
+    if appendix and SECTIONS_MARKER in markdown:
+        markdown = markdown.replace(SECTIONS_MARKER, appendix.strip())
+    elif appendix:
+        markdown = markdown.rstrip() + "\n" + appendix + "\n"
     if GRAPH_MARKER in markdown:
         markdown = markdown.replace(GRAPH_MARKER, package_graph(packages))
     if TABLE_MARKER in markdown:
