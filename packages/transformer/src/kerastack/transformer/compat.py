@@ -54,7 +54,13 @@ _LEGACY_EPSILON = 1e-14
 
 @serializable(name="legacy_gelu")
 def gelu(x):
-    """keras-transformer's gelu: the tanh approximation."""
+    """keras-transformer's gelu: the tanh approximation.
+
+    Example:
+
+    >>> np.round(ops.convert_to_numpy(gelu(np.array([-1.0, 0.0, 1.0], "float32"))), 3)
+    array([-0.159,  0.   ,  0.841], dtype=float32)
+    """
     return keras.activations.gelu(x, approximate=True)
 
 
@@ -65,6 +71,15 @@ class FeedForward(_FeedForward):
     `units` is the hidden width (`intermediate_dim`), `dropout_rate` the
     dropout after the hidden activation. Weights in the old order:
     `W1 (D, units), b1, W2 (units, D), b2`.
+
+    Example:
+
+    >>> x = np.random.rand(2, 5, 8).astype("float32")
+    >>> layer = FeedForward(units=32, dropout_rate=0.1)
+    >>> tuple(layer(x).shape)
+    (2, 5, 8)
+    >>> [tuple(w.shape) for w in layer.get_weights()]  # W1, b1, W2, b2
+    [(8, 32), (32,), (32, 8), (8,)]
     """
 
     def __init__(
@@ -110,7 +125,14 @@ class FeedForward(_FeedForward):
 @serializable(name="LegacyEmbeddingRet")
 class EmbeddingRet(keras.layers.Embedding):
     """keras-embed-sim's `EmbeddingRet`: an `Embedding` that returns
-    `[embedded, embedding_matrix]`, so a later `EmbeddingSim` can tie to it."""
+    `[embedded, embedding_matrix]`, so a later `EmbeddingSim` can tie to it.
+
+    Example:
+
+    >>> embedded, matrix = EmbeddingRet(input_dim=10, output_dim=4)(np.array([[1, 2, 3]]))
+    >>> tuple(embedded.shape), tuple(matrix.shape)
+    ((1, 3, 4), (10, 4))
+    """
 
     def call(self, inputs):
         return [super().call(inputs), ops.convert_to_tensor(self.embeddings)]
@@ -134,6 +156,14 @@ class EmbeddingSim(keras.layers.Layer):
     against a `(V, D)` embedding matrix, `x · Eᵀ + b`.
 
     Returns **logits**; the old layer returned their softmax.
+
+    Example:
+
+    >>> embedded, matrix = EmbeddingRet(input_dim=10, output_dim=4)(np.array([[1, 2, 3]]))
+    >>> logits = EmbeddingSim()([embedded, matrix])  # (B, T, V)
+    >>> tuple(logits.shape)
+    (1, 3, 10)
+    >>> probabilities = keras.layers.Softmax()(logits)  # what the old layer returned
     """
 
     def __init__(
@@ -211,7 +241,7 @@ def check_attention_activation(attention_activation):
     >>> check_attention_activation("relu")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: kerastack's transformer blocks have no activation ... attention_activation='relu' ...
+    ValueError: kerastack's ... received attention_activation='relu' (only None is supported).
     """
     if attention_activation is not None:
         raise ValueError(
@@ -230,7 +260,17 @@ def get_encoders(
     dropout_rate=0.0,
     trainable=True,
 ):
-    """`encoder_num` encoder blocks (`Encoder-1`, ...) applied to `input_layer`."""
+    """`encoder_num` encoder blocks (`Encoder-1`, ...) applied to `input_layer`.
+
+    Example:
+
+    >>> inputs = keras.Input((None, 32))
+    >>> encoded = get_encoders(2, inputs, head_num=4, hidden_dim=64)
+    >>> encoded.shape
+    (None, None, 32)
+    >>> [layer.name for layer in keras.Model(inputs, encoded).layers[1:]]
+    ['Encoder-1', 'Encoder-2']
+    """
     check_attention_activation(attention_activation)
     x = input_layer
     for i in range(encoder_num):
@@ -258,7 +298,17 @@ def get_decoders(
     trainable=True,
 ):
     """`decoder_num` decoder blocks (`Decoder-1`, ...) on `input_layer`,
-    each attending to `encoded_layer`."""
+    each attending to `encoded_layer`.
+
+    Example:
+
+    >>> targets, sources = keras.Input((None, 32)), keras.Input((None, 32))
+    >>> decoded = get_decoders(2, targets, sources, head_num=4, hidden_dim=64)
+    >>> decoded.shape
+    (None, None, 32)
+    >>> [layer.name for layer in keras.Model([targets, sources], decoded).layers[2:]]
+    ['Decoder-1', 'Decoder-2']
+    """
     check_attention_activation(attention_activation)
     x = input_layer
     for i in range(decoder_num):
@@ -295,6 +345,15 @@ def get_model(
     probabilities of the next token `(B, T, token_num)`. `token_num`,
     `embed_weights` and `embed_trainable` may be pairs (encoder, decoder)
     when `use_same_embed=False`.
+
+    Example:
+
+    >>> model = get_model(
+    ...     token_num=12, embed_dim=16, encoder_num=1, decoder_num=1, head_num=2, hidden_dim=32
+    ... )
+    >>> model.output.shape
+    (None, None, 12)
+    >>> model.compile("adam", "sparse_categorical_crossentropy")  # outputs are probabilities
     """
     check_attention_activation(attention_activation)
     token_num = _pair(token_num)
@@ -386,6 +445,17 @@ def decode(
     A `Seq2SeqTransformer` decodes with its key/value cache (compiled);
     other models (such as `get_model`'s) are run on the whole prefix at each
     step, as keras-transformer did.
+
+    Example:
+
+    >>> model = get_model(
+    ...     token_num=12, embed_dim=16, encoder_num=1, decoder_num=1, head_num=2, hidden_dim=32
+    ... )
+    >>> outputs = decode(
+    ...     model, [[3, 4, 5, 2], [3, 2]], start_token=1, end_token=2, pad_token=0, max_len=5
+    ... )
+    >>> [(out[0], len(out) <= 5) for out in outputs]  # each starts with start_token
+    [(1, True), (1, True)]
     """
     single = not isinstance(tokens[0], (list, tuple, np.ndarray))
     batch = [list(tokens)] if single else [list(t) for t in tokens]
@@ -487,7 +557,13 @@ def _pair(value):
 
 
 def get_custom_objects():
-    """The old names, for loading models saved by the keras-bert family."""
+    """The old names, for loading models saved by the keras-bert family.
+
+    Example:
+
+    >>> sorted(get_custom_objects())
+    ['EmbeddingRet', 'EmbeddingSim', 'FeedForward', 'gelu']
+    """
     return {
         "gelu": gelu,
         "FeedForward": FeedForward,

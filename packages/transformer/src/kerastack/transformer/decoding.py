@@ -99,6 +99,21 @@ def decode(
             all -Inf (no token can be chosen): the message names the step and
             the batch row. The check runs inside the compiled loop, which
             stops at the first such step; the error is raised after it.
+
+    Example:
+
+    >>> from kerastack.transformer import Seq2SeqTransformer
+    >>> model = Seq2SeqTransformer(
+    ...     encoder_vocabulary_size=20, hidden_dim=16, num_heads=2, intermediate_dim=32,
+    ...     num_encoder_layers=1, num_decoder_layers=1, max_sequence_length=8)
+    >>> sources = np.array([[5, 6, 7, 0], [8, 9, 0, 0]])  # 0 is the padding id
+    >>> tokens = decode(model, sources, start_token_id=1, end_token_id=2, max_length=6)
+    >>> tokens.shape, tokens.dtype
+    ((2, 6), dtype('int32'))
+    >>> beams = decode(model, sources, start_token_id=1, end_token_id=2, max_length=6,
+    ...                strategy="beam", num_beams=3)
+    >>> beams.shape
+    (2, 6)
     """
     require_keras3("decode")
     temperature, top_k, top_p, num_beams, seed = _check_settings(
@@ -197,6 +212,24 @@ def generate(
     Raises:
         ValueError: as `decode`, for bad arguments and for logits from which
             no token can be chosen (NaN, +Inf, all -Inf).
+
+    Example:
+
+    A toy language model whose next token is always the last one plus 1
+    (`use_cache=False` needs only `decode_sequence`; the cache also needs
+    `initial_cache` and the cache arguments):
+
+    >>> class Counter(keras.Model):
+    ...     vocabulary_size, max_sequence_length = 10, 16
+    ...     def decode_sequence(self, token_ids, **kwargs):  # logits (B, T, V)
+    ...         return 10.0 * ops.one_hot((token_ids + 1) % 10, 10)
+    >>> generate(Counter(), np.array([[3, 4], [0, 7]]), max_new_tokens=3, use_cache=False)
+    array([[5, 6, 7],
+           [8, 9, 0]], dtype=int32)
+    >>> generate(Counter(), np.array([[3, 4], [0, 7]]), max_new_tokens=3, end_token_id=9,
+    ...          padding_id=0, use_cache=False)
+    array([[5, 6, 7],
+           [8, 9, 0]], dtype=int32)
     """
     require_keras3("generate")
     temperature, top_k, top_p, num_beams, seed = _check_settings(

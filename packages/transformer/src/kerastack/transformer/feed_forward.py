@@ -31,7 +31,7 @@ class FeedForward(keras.layers.Layer):
     Example:
 
     >>> x = np.random.rand(2, 10, 16).astype("float32")
-    >>> FeedForward(intermediate_dim=64, activation="gelu", gated=True)(x).shape
+    >>> tuple(FeedForward(intermediate_dim=64, activation="gelu", gated=True)(x).shape)
     (2, 10, 16)
 
     References:

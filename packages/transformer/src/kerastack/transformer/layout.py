@@ -53,15 +53,20 @@ def get_layout_map(device_mesh, model_axis="model", data_axis=None):
 
     Example:
 
-    ```python
-    devices = keras.distribution.list_devices()  # 8 devices
-    mesh = keras.distribution.DeviceMesh((2, 4), ["batch", "model"], devices)
-    layout_map = kerastack.transformer.get_layout_map(mesh)
-    keras.distribution.set_distribution(
-        keras.distribution.ModelParallel(layout_map=layout_map, batch_dim_name="batch")
-    )
-    model = ...  # built after set_distribution: its weights are created split
-    ```
+    On 8 devices, `keras.distribution.list_devices()`, the mesh would be
+    `DeviceMesh((2, 4), ["batch", "model"], devices)`; then
+    `keras.distribution.set_distribution(keras.distribution.ModelParallel(
+    layout_map=layout_map, batch_dim_name="batch"))`, and a model built
+    after it has its weights created split. Here, one device:
+
+    >>> mesh = keras.distribution.DeviceMesh((1, 1), ["batch", "model"], ["cpu:0"])
+    >>> layout_map = get_layout_map(mesh, data_axis="batch")
+    >>> layout_map["encoder/self_attention/query/kernel"].axes
+    ('batch', 'model', None)
+    >>> layout_map["encoder/feed_forward/output_dense/kernel"].axes
+    ('model', 'batch')
+    >>> layout_map["encoder/layer_norm/gamma"] is None  # replicated
+    True
     """
     _check_axes(device_mesh, model_axis, data_axis)
     layout_map = keras.distribution.LayoutMap(device_mesh)

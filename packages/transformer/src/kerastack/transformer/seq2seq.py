@@ -70,7 +70,7 @@ class Seq2SeqTransformer(keras.Model):
     ...     max_sequence_length=16)
     >>> logits = model({"encoder_token_ids": np.ones((2, 10), "int32"),
     ...                 "decoder_token_ids": np.ones((2, 7), "int32")})
-    >>> logits.shape
+    >>> tuple(logits.shape)
     (2, 7, 20)
     """
 

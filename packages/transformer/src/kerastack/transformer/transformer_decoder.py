@@ -62,7 +62,7 @@ class TransformerDecoder(TransformerBlock):
 
     >>> target = np.random.rand(2, 6, 32).astype("float32")
     >>> source = np.random.rand(2, 9, 32).astype("float32")
-    >>> TransformerDecoder(intermediate_dim=64, num_heads=4)(target, source).shape
+    >>> tuple(TransformerDecoder(intermediate_dim=64, num_heads=4)(target, source).shape)
     (2, 6, 32)
 
     References:

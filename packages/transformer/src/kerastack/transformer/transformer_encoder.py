@@ -47,7 +47,7 @@ class TransformerEncoder(TransformerBlock):
     Example:
 
     >>> x = np.random.rand(2, 10, 32).astype("float32")
-    >>> TransformerEncoder(intermediate_dim=64, num_heads=4)(x).shape
+    >>> tuple(TransformerEncoder(intermediate_dim=64, num_heads=4)(x).shape)
     (2, 10, 32)
 
     References:
