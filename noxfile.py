@@ -24,6 +24,9 @@ PACKAGES = [
         "position",
         "layernorm",
         "transformer",
+        "tokenizers",
+        "models",
+        "training",
         "bert",
         "gpt",
     )

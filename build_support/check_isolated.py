@@ -69,8 +69,59 @@ PACKAGES = {
         "    max_length=5)\n"
         "assert out.shape == (2, 5)\n",
     ),
+    "tokenizers": (
+        [],
+        "import sys\n"
+        "from kerastack.tokenizers import BertTokenizer\n"
+        "vocab = {t: i for i, t in enumerate(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]',\n"
+        "    'hello', 'world', '##s'])}\n"
+        "t = BertTokenizer(vocab)\n"
+        "ids = t.encode('Hello worlds')['token_ids']\n"
+        "assert ids.tolist() == [2, 5, 6, 7, 3], ids\n"
+        "assert 'keras' not in sys.modules, 'kerastack.tokenizers imported Keras'\n",
+    ),
+    "models": (
+        ["core", "attention", "multihead", "position", "layernorm", "transformer", "tokenizers"],
+        "import os, tempfile\n"
+        "import numpy as np\n"
+        "from kerastack.models import ReversibleEmbedding, read_safetensors, write_checkpoint\n"
+        "e = ReversibleEmbedding(10, 4)\n"
+        "assert e(e(np.array([[1, 2]])), reverse=True).shape == (1, 2, 10)\n"
+        "folder = tempfile.mkdtemp()\n"
+        "write_checkpoint(folder, {'w': np.ones((2, 3), 'float32')}, '{}')\n"
+        "assert read_safetensors(os.path.join(folder, 'model.safetensors'))['w'].shape == (2, 3)\n",
+    ),
+    "training": (
+        [
+            "core",
+            "attention",
+            "multihead",
+            "position",
+            "layernorm",
+            "transformer",
+            "tokenizers",
+            "models",
+        ],
+        "import numpy as np\n"
+        "import keras\n"
+        "from kerastack.training import GradientAccumulation, WarmupLinearDecay\n"
+        "model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])\n"
+        "optimizer = GradientAccumulation(keras.optimizers.SGD(WarmupLinearDecay(0.1, 1, 4)), 2)\n"
+        "model.compile(optimizer, 'mse')\n"
+        "model.fit(np.ones((8, 3)), np.ones((8, 1)), batch_size=2, verbose=0)\n",
+    ),
     "bert": (
-        ["core", "attention", "multihead", "position", "layernorm", "transformer"],
+        [
+            "core",
+            "attention",
+            "multihead",
+            "position",
+            "layernorm",
+            "transformer",
+            "tokenizers",
+            "models",
+            "training",
+        ],
         "import numpy as np\n"
         "from kerastack.bert import BertBackbone\n"
         "b = BertBackbone(vocabulary_size=20, num_layers=1, num_heads=2, hidden_dim=8,\n"
@@ -80,7 +131,16 @@ PACKAGES = {
         "assert out['sequence_output'].shape == (2, 5, 8)\n",
     ),
     "gpt": (
-        ["core", "attention", "multihead", "position", "layernorm", "transformer", "bert"],
+        [
+            "core",
+            "attention",
+            "multihead",
+            "position",
+            "layernorm",
+            "transformer",
+            "tokenizers",
+            "models",
+        ],
         "import numpy as np\n"
         "from kerastack.gpt import GPT2Backbone, GPT2CausalLM\n"
         "m = GPT2CausalLM(GPT2Backbone(vocabulary_size=20, num_layers=1, num_heads=2,\n"
@@ -99,6 +159,18 @@ PACKAGES = {
         "assert len(texts) == 2 and all(isinstance(text, str) for text in texts)\n",
     ),
 }
+
+# Packages that install and run with no Keras and no backend at all.
+NO_KERAS = {"tokenizers"}
+NO_KERAS_INSTALLED = """
+import importlib.metadata as md, sys
+for name in ("keras", "tensorflow", "jax", "torch"):
+    try:
+        md.distribution(name)
+    except md.PackageNotFoundError:
+        continue
+    sys.exit(f"{name} is installed with a package that must need no Keras")
+"""
 
 CHECK_INSTALLED = """
 import importlib.metadata as md, sys
@@ -146,7 +218,10 @@ def main():
             wheel = next(dist.glob(f"kerastack_{name}-{VERSION}-*.whl"))
             run(python, "-m", "pip", "install", "-q", "--find-links", dist, wheel, env=env)
             run(python, "-c", CHECK_INSTALLED, name, VERSION, ",".join(siblings), env=env)
-            run(python, "-m", "pip", "install", "-q", JAX, env=env)  # the user's backend
+            if name in NO_KERAS:
+                run(python, "-c", NO_KERAS_INSTALLED, env=env)
+            else:
+                run(python, "-m", "pip", "install", "-q", JAX, env=env)  # the user's backend
             run(python, "-c", smoke, env=env)
             print(f"kerastack-{name}: installs alone and works", flush=True)
 

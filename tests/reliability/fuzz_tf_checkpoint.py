@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from kerastack.bert import CheckpointError, read_tf_checkpoint
-from kerastack.bert.tf_checkpoint import masked_crc32c
+from kerastack.models.tf_checkpoint import masked_crc32c
 
 TF_FIXTURE = os.path.join(
     os.path.dirname(os.path.dirname(__file__)), "conformance", "fixtures", "tiny_google"

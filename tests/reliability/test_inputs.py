@@ -26,7 +26,7 @@ from kerastack.bert import (
     RobertaBackbone,
     Task,
 )
-from kerastack.bert.bert_backbone import Embedding
+from kerastack.models import Embedding
 from kerastack.core import keras, ops
 from kerastack.gpt import GPT2Backbone, GPT2CausalLM
 

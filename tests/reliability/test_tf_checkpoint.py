@@ -21,7 +21,7 @@ from kerastack.bert import (
     load_google_checkpoint,
     read_tf_checkpoint,
 )
-from kerastack.bert.tf_checkpoint import masked_crc32c
+from kerastack.models.tf_checkpoint import masked_crc32c
 from tests.reliability.fuzz_tf_checkpoint import (
     TF_FIXTURE,
     entry_record,

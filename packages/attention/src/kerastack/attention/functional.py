@@ -302,7 +302,18 @@ def _attend_in_blocks(query, key, value, mask, scale, is_causal, block):
 
 
 def check_rank(layer, argument, shape, ranks):
-    """Raise ``ValueError`` unless ``shape`` has one of ``ranks``."""
+    """Raise ``ValueError`` unless ``shape`` has one of ``ranks``.
+
+    Example:
+
+    >>> from kerastack.core import keras
+    >>> layer = keras.layers.Layer(name="attention")
+    >>> check_rank(layer, "query", (2, 5, 8), ranks=(3,))  # accepted
+    >>> check_rank(layer, "query", (2, 5), ranks=(3,))
+    Traceback (most recent call last):
+    ...
+    ValueError: Layer expects `query` of rank 3, received shape (2, 5) (rank 2).
+    """
     if shape is not None and len(shape) not in ranks:
         expected = " or ".join(str(rank) for rank in ranks)
         raise ValueError(
@@ -316,6 +327,16 @@ def check_floating(layer, **inputs):
 
     Attention reads features; integer or boolean tensors (token ids, masks
     passed in the wrong place) are refused rather than cast.
+
+    Example:
+
+    >>> from kerastack.core import keras
+    >>> layer = keras.layers.Layer()
+    >>> check_floating(layer, query=np.zeros((1, 2, 4), "float32"))  # accepted
+    >>> check_floating(layer, query=np.zeros((1, 2), "int32"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Layer expects floating-point `query` (features), received dtype int32 ...
     """
     for argument, x in inputs.items():
         if x is None:
@@ -330,7 +351,18 @@ def check_floating(layer, **inputs):
 
 
 def check_batch_sizes(layer, **shapes):
-    """Raise ``ValueError`` if the known batch sizes of ``shapes`` differ."""
+    """Raise ``ValueError`` if the known batch sizes of ``shapes`` differ.
+
+    Example:
+
+    >>> from kerastack.core import keras
+    >>> layer = keras.layers.Layer()
+    >>> check_batch_sizes(layer, query=(2, 5, 8), value=(None, 7, 8))  # None: unknown
+    >>> check_batch_sizes(layer, query=(2, 5, 8), value=(3, 7, 8))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Layer needs inputs of one batch size, received shapes query=(2, 5, 8), ...
+    """
     known = {name: shape[0] for name, shape in shapes.items() if shape and shape[0] is not None}
     if len(set(known.values())) > 1:
         listed = ", ".join(f"{name}={tuple(shapes[name])}" for name in known)
@@ -343,6 +375,16 @@ def check_mask_shape(layer, argument, mask, expected_shape):
     """Raise ``ValueError`` if ``mask`` cannot belong to ``expected_shape``.
 
     Dimensions unknown on either side (None) are not compared.
+
+    Example:
+
+    >>> from kerastack.core import keras
+    >>> layer = keras.layers.Layer()
+    >>> check_mask_shape(layer, "mask", np.ones((2, 5), bool), (2, 5))  # accepted
+    >>> check_mask_shape(layer, "mask", np.ones((2, 4), bool), (2, 5))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Layer received `mask` of shape (2, 4), which does not match ...
     """
     if mask is None:
         return
@@ -360,6 +402,10 @@ def check_mask_shape(layer, argument, mask, expected_shape):
 
 __all__ = [
     "causal_mask",
+    "check_batch_sizes",
+    "check_floating",
+    "check_mask_shape",
+    "check_rank",
     "expand_mask",
     "fused_attention",
     "masked_softmax",

@@ -1,64 +1,68 @@
-"""kerastack-bert: BERT on every Keras 3 backend, built from kerastack layers."""
+"""kerastack-bert: BERT, RoBERTa and ALBERT on every Keras 3 backend, on the
+kerastack model kit (`kerastack.models`)."""
 
 from kerastack.bert.albert_backbone import AlbertBackbone
-from kerastack.bert.albert_tokenizer import AlbertTokenizer
 from kerastack.bert.bert_backbone import BertBackbone
-from kerastack.bert.bert_config import (
-    AlbertConfig,
-    BertConfig,
-    ConfigField,
-    ModelConfig,
-    RobertaConfig,
-)
-from kerastack.bert.byte_pair_tokenizer import BytePairTokenizer, RobertaTokenizer
+from kerastack.bert.bert_config import AlbertConfig, BertConfig, RobertaConfig
+from kerastack.bert.bert_weights import weight_table
 from kerastack.bert.convert_google import google_to_hf_name, load_google_checkpoint
-from kerastack.bert.convert_hf import (
-    Layout,
-    assign_hf_tensors,
-    checkpoint_folder,
-    load_hf_weights,
-    read_checkpoint_tensors,
-    read_safetensors,
-    save_hf_weights,
-    weight_table,
-)
+from kerastack.bert.convert_hf import load_hf_weights, save_hf_weights
 from kerastack.bert.features import extract_embeddings, iter_embeddings
 from kerastack.bert.heads import (
     BertClassifier,
     BertPretrainer,
     BertQuestionAnswerer,
     BertTokenClassifier,
-    MaskedLMHead,
 )
 from kerastack.bert.layout import get_layout_map
-from kerastack.bert.multitask import (
-    BertMultiTask,
-    Task,
-    TaskWeightSchedule,
-    TaskWeightScheduler,
-    TaskWeightShift,
-    default_task_loss,
-    first_piece_mask,
-)
-from kerastack.bert.optimization import WarmupLinearDecay, bert_optimizer
-from kerastack.bert.optimizers import (
-    AccumulationSchedule,
-    GradientAccumulation,
-    LayerAdaptation,
-    LearningRateMultipliers,
-    OptimizerWrapper,
-    PiecewiseLinear,
-    ema_weights,
-    layer_decay_multipliers,
-)
 from kerastack.bert.pretraining import (
     BertPretrainingDataset,
     BertPretrainingFileDataset,
     mask_tokens,
 )
 from kerastack.bert.roberta_backbone import RobertaBackbone
-from kerastack.bert.tf_checkpoint import CheckpointError, read_tf_checkpoint
-from kerastack.bert.tokenizer import BertTokenizer, read_vocabulary
+
+# Names kerastack-bert exported before the kit, the tokenizers and the
+# training tools became packages of their own: the same objects, re-exported
+# so that users' imports keep working.
+from kerastack.models import (
+    CheckpointError,
+    ConfigField,
+    Layout,
+    MaskedLMHead,
+    ModelConfig,
+    assign_hf_tensors,
+    checkpoint_folder,
+    read_checkpoint_tensors,
+    read_safetensors,
+    read_tf_checkpoint,
+)
+from kerastack.tokenizers import (
+    AlbertTokenizer,
+    BertTokenizer,
+    BytePairTokenizer,
+    RobertaTokenizer,
+    read_vocabulary,
+)
+from kerastack.training import (
+    AccumulationSchedule,
+    BertMultiTask,
+    GradientAccumulation,
+    LayerAdaptation,
+    LearningRateMultipliers,
+    OptimizerWrapper,
+    PiecewiseLinear,
+    Task,
+    TaskWeightSchedule,
+    TaskWeightScheduler,
+    TaskWeightShift,
+    WarmupLinearDecay,
+    bert_optimizer,
+    default_task_loss,
+    ema_weights,
+    first_piece_mask,
+    layer_decay_multipliers,
+)
 
 __all__ = [
     "BertMultiTask",

@@ -2,7 +2,6 @@
 
 from kerastack.bert.bert_backbone import (
     BertBackbone,
-    Embedding,
     EncoderBackbone,
     _initializer,
     attention_mask_of,
@@ -15,8 +14,9 @@ from kerastack.bert.bert_backbone import (
     pooler,
     positive_ints,
 )
-from kerastack.bert.convert_hf import SAME, TRANSPOSE, block_weight_table
+from kerastack.bert.bert_config import AlbertConfig
 from kerastack.core import keras, ops, serializable
+from kerastack.models import SAME, TRANSPOSE, Embedding, block_weight_table
 from kerastack.position import PositionEmbedding
 
 
@@ -145,13 +145,13 @@ class AlbertBackbone(EncoderBackbone, keras.Model):
             [
                 encoder_block(
                     f"transformer_group_{group}_{index}",
-                    num_heads,
-                    intermediate_dim,
-                    dropout,
-                    activation,
-                    layer_norm_epsilon,
-                    initializer_range,
-                    dtype,
+                    num_heads=num_heads,
+                    intermediate_dim=intermediate_dim,
+                    dropout=dropout,
+                    activation=activation,
+                    layer_norm_epsilon=layer_norm_epsilon,
+                    initializer_range=initializer_range,
+                    dtype=dtype,
                 )
                 for index in range(layers_per_group)
             ]
@@ -188,8 +188,6 @@ class AlbertBackbone(EncoderBackbone, keras.Model):
     @staticmethod
     def config_class():
         """`AlbertConfig`."""
-        from kerastack.bert.bert_config import AlbertConfig
-
         return AlbertConfig
 
     def hf_weight_table(self):

@@ -1,56 +1,37 @@
 """The BERT encoder: embeddings, a stack of post-norm transformer encoder
 blocks and the pooler, built from kerastack layers."""
 
+import os
+
 import numpy as np
 
+from kerastack.bert.bert_config import BertConfig
+from kerastack.bert.bert_weights import IGNORED_PREFIXES, weight_table
+from kerastack.bert.convert_google import load_google_checkpoint
+from kerastack.bert.layout import get_layout_map as bert_layout_map
 from kerastack.core import (
     CheckedInputs,
     InputRule,
     check_float,
     check_int,
     check_length,
-    embedding_lookup,
     keras,
     ops,
     serializable,
 )
 from kerastack.layernorm import LayerNormalization
+from kerastack.models import (
+    Embedding,
+    SavedByArguments,
+    assign_hf_tensors,
+    checkpoint_folder,
+    read_checkpoint_tensors,
+)
+from kerastack.models import (
+    activation as get_activation,
+)
 from kerastack.position import PositionEmbedding
 from kerastack.transformer import TransformerEncoder
-
-
-@serializable(name="bert_gelu_approximate")
-def gelu_approximate(x):
-    """GELU's tanh approximation (HF's "gelu_new")."""
-    return keras.activations.gelu(x, approximate=True)
-
-
-def _activation(name):
-    return gelu_approximate if name == "gelu_approximate" else name
-
-
-@serializable(name="bert_embedding")
-class Embedding(keras.layers.Embedding):
-    """`keras.layers.Embedding` whose table gets a dense gradient on every
-    backend (see `kerastack.core.embedding_lookup`): on TensorFlow, Adam
-    then updates the word and segment tables as it does on JAX and PyTorch,
-    on one device or several.
-
-    Ids are checked where their values are known (eager calls): ids that
-    are not integers, or not in `[0, input_dim)`, are a ValueError naming
-    the layer, the id, where it is and the table size. Inside compiled
-    functions they are not: see `kerastack.core.embedding_lookup`.
-
-    Example:
-
-    >>> embedding = Embedding(10, 4)
-    >>> embedding(np.array([[1, 9]])).shape
-    (1, 2, 4)
-    """
-
-    def call(self, inputs):
-        outputs = embedding_lookup(self.embeddings, inputs, name=self.name)  # (B, T, D)
-        return ops.cast(outputs, self.compute_dtype)
 
 
 def positive_ints(**sizes):
@@ -112,6 +93,7 @@ def embeddings_sum(parts, dropout, layer_norm_epsilon, dtype):
 
 def encoder_block(
     name,
+    *,
     num_heads,
     intermediate_dim,
     dropout,
@@ -125,7 +107,7 @@ def encoder_block(
         intermediate_dim=intermediate_dim,
         num_heads=num_heads,
         dropout=dropout,
-        activation=_activation(activation),
+        activation=get_activation(activation),
         layer_norm_epsilon=layer_norm_epsilon,
         kernel_initializer=_initializer(initializer_range),
         dtype=dtype,
@@ -133,12 +115,12 @@ def encoder_block(
     )
 
 
-def encoder_stack(x, mask, num_layers, *block_arguments, attention_mask=None):
-    """`num_layers` blocks (`encoder_block(name, *block_arguments)`) named
-    `transformer_layer_{index}`, applied in turn to `x` under `mask` (and
-    `attention_mask`, `(B, T, T)`, where given)."""
+def encoder_stack(x, mask, num_layers, attention_mask=None, **block_arguments):
+    """`num_layers` blocks (`encoder_block(name, **block_arguments)`, by
+    keyword) named `transformer_layer_{index}`, applied in turn to `x` under
+    `mask` (and `attention_mask`, `(B, T, T)`, where given)."""
     for index in range(num_layers):
-        block = encoder_block(f"transformer_layer_{index}", *block_arguments)
+        block = encoder_block(f"transformer_layer_{index}", **block_arguments)
         x = block(x, padding_mask=mask, attention_mask=attention_mask)
     return x
 
@@ -174,34 +156,6 @@ def pooler(x, hidden_dim, initializer_range, dtype, name="pooled_dense"):
     )(first_token)
 
 
-class SavedByArguments:
-    """A functional model whose Keras config is its constructor arguments:
-    `CONFIG_KEYS`, each kept as an attribute of the same name, and its dtype
-    policy. The constructor ends with `self._keep_arguments(locals())`.
-    (kerastack-gpt's `GPT2Backbone` uses it too.)"""
-
-    CONFIG_KEYS = ()
-
-    def _keep_arguments(self, arguments):
-        for key in self.CONFIG_KEYS:
-            setattr(self, key, arguments[key])
-        if arguments.get("dtype") is not None:
-            # Keras's functional Model.__init__ drops `dtype`: without this the
-            # model's policy (which compile reads to add loss scaling, and
-            # get_config saves) would be float32 under a mixed policy.
-            self.dtype_policy = arguments["dtype"]
-
-    def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable}
-        config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
-        config["dtype"] = self.dtype_policy.name
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
 class EncoderBackbone(CheckedInputs, SavedByArguments):
     """What BERT's encoder and its relatives (`RobertaBackbone`,
     `AlbertBackbone`) share besides their graph: reading configs and
@@ -223,6 +177,17 @@ class EncoderBackbone(CheckedInputs, SavedByArguments):
 
     # Whether the backbone takes `segment_ids` (RoBERTa does not).
     _segment_input = True
+
+    # HF's names (`kerastack.models.assign_hf_tensors`): the prefix of its
+    # task models, the tensors a backbone leaves out, the position table.
+    hf_prefix = "bert."
+    hf_ignored_prefixes = IGNORED_PREFIXES
+    hf_position_table = "embeddings.position_embeddings.weight"
+
+    def hf_weight_table(self):
+        """`[(variable, hf_name, layout)]` of every weight, in HF BERT's names
+        (`kerastack.bert.weight_table`)."""
+        return weight_table(self)
 
     def input_rules(self):
         """`{input name: kerastack.core.InputRule}`: what each input holds."""
@@ -251,8 +216,6 @@ class EncoderBackbone(CheckedInputs, SavedByArguments):
     @staticmethod
     def config_class():
         """The config class this backbone reads (`BertConfig`)."""
-        from kerastack.bert.bert_config import BertConfig
-
         return BertConfig
 
     @classmethod
@@ -266,8 +229,6 @@ class EncoderBackbone(CheckedInputs, SavedByArguments):
         `bert_config.json` and `bert_model.ckpt.*`. Loading is strict (see
         `kerastack.bert.load_hf_weights`).
         """
-        from kerastack.bert.convert_hf import checkpoint_folder
-
         path = checkpoint_folder(path)
         backbone = cls.from_config_file(path, **kwargs)
         load_checkpoint(backbone, path, allow_longer_position_table)
@@ -277,9 +238,7 @@ class EncoderBackbone(CheckedInputs, SavedByArguments):
     def get_layout_map(device_mesh, model_axis="model", data_axis=None):
         """The model-parallel layout of BERT's weights on `device_mesh`
         (keras-hub's name for `kerastack.bert.get_layout_map`, which see)."""
-        from kerastack.bert.layout import get_layout_map
-
-        return get_layout_map(device_mesh, model_axis, data_axis)
+        return bert_layout_map(device_mesh, model_axis, data_axis)
 
     def last_layers_model(self, num_layers=4):
         """A model from the backbone's inputs to the concatenation of its last
@@ -432,14 +391,14 @@ class BertBackbone(EncoderBackbone, keras.Model):
             x,
             ops.cast(padding_mask, "bool"),
             num_layers,
-            num_heads,
-            intermediate_dim,
-            dropout,
-            activation,
-            layer_norm_epsilon,
-            initializer_range,
-            dtype,
             attention_mask=attention_mask_of(extra),
+            num_heads=num_heads,
+            intermediate_dim=intermediate_dim,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_epsilon=layer_norm_epsilon,
+            initializer_range=initializer_range,
+            dtype=dtype,
         )
         pooled = pooler(x, hidden_dim, initializer_range, dtype)
         super().__init__(
@@ -459,13 +418,9 @@ class BertBackbone(EncoderBackbone, keras.Model):
 def load_checkpoint(model, folder, allow_longer_position_table=False):
     """Load the HF (`model.safetensors`) or Google (`*.ckpt.index`) checkpoint
     in `folder` into `model`."""
-    import os
-
-    from kerastack.bert.convert_google import load_google_checkpoint
-    from kerastack.bert.convert_hf import load_hf_weights
-
     hf_files = ("model.safetensors", "pytorch_model.bin")
     if os.path.isdir(folder) and not any(os.path.exists(os.path.join(folder, f)) for f in hf_files):
         if any(name.endswith(".index") for name in os.listdir(folder)):
             return load_google_checkpoint(model, folder, allow_longer_position_table)
-    return load_hf_weights(model, folder, allow_longer_position_table=allow_longer_position_table)
+    path, tensors = read_checkpoint_tensors(folder)
+    return assign_hf_tensors(model, tensors, path, allow_longer_position_table)

@@ -7,8 +7,12 @@ names by one table of rules, and loaded by the same strict code as HF files.
 
 import re
 
-from kerastack.bert.convert_hf import assign_hf_tensors
-from kerastack.bert.tf_checkpoint import CheckpointError, checkpoint_prefix, read_tf_checkpoint
+from kerastack.models import (
+    CheckpointError,
+    assign_hf_tensors,
+    checkpoint_prefix,
+    read_tf_checkpoint,
+)
 
 # Training state saved beside the weights, never part of a model.
 _TRAINING_STATE = re.compile(r"(^|/)(global_step|adam_m|adam_v|beta1_power|beta2_power)$")

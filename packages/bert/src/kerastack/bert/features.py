@@ -13,8 +13,8 @@ import weakref
 import numpy as np
 
 from kerastack.bert.bert_backbone import BertBackbone
-from kerastack.bert.tokenizer import BertTokenizer
 from kerastack.core import check_int, keras, model_lock
+from kerastack.tokenizers import BertTokenizer
 
 POOLINGS = ("cls", "pooled", "mean", "max")
 # Batches are padded to a multiple of this, so that a compiled backend

@@ -6,96 +6,34 @@ so `load_hf_weights` loads a whole HF task checkpoint strictly. Logits are
 float32, whatever the dtype policy.
 """
 
-from kerastack.bert.bert_backbone import BertBackbone, _activation
-from kerastack.bert.convert_hf import SAME, TRANSPOSE, weight_table
+from kerastack.bert.bert_backbone import BertBackbone, load_checkpoint
+from kerastack.bert.bert_weights import IGNORED_PREFIXES, weight_table
 from kerastack.core import CheckedInputs, InputRule, keras, ops, serializable
-from kerastack.layernorm import LayerNormalization
+from kerastack.models import (
+    SAME,
+    TRANSPOSE,
+    MaskedLMHead,
+    TaskModel,
+    checkpoint_folder,
+    float32_dense,
+)
 
 
-def _initializer(backbone):
-    return keras.initializers.TruncatedNormal(stddev=backbone.initializer_range)
-
-
-@serializable
-class MaskedLMHead(keras.layers.Layer):
-    """Masked-language-model logits at chosen positions, with the output
-    projection tied to the word embeddings (BERT's `cls.predictions`).
-
-    Call arguments:
-        sequence: `(B, T, D)`, the backbone's sequence output.
-        mask_positions: int `(B, P)`, the positions to predict.
-
-    Returns: float32 logits `(B, P, V)`.
-    """
-
-    def __init__(self, token_embedding, activation="gelu", layer_norm_epsilon=1e-12, **kwargs):
-        super().__init__(**kwargs)
-        self.token_embedding = token_embedding
-        self.activation = keras.activations.get(_activation(activation))
-        self.layer_norm_epsilon = layer_norm_epsilon
-
-    def build(self, sequence_shape, mask_positions_shape=None):
-        width = sequence_shape[-1]
-        self.dense = keras.layers.Dense(width, dtype=self.dtype_policy, name="transform_dense")
-        self.dense.build((None, None, width))
-        self.layer_norm = LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="transform_layer_norm"
-        )
-        self.layer_norm.build((None, None, width))
-        self.bias = self.add_weight(
-            name="output_bias", shape=(self.token_embedding.input_dim,), initializer="zeros"
-        )
-
-    def call(self, sequence, mask_positions):
-        positions = ops.expand_dims(ops.cast(mask_positions, "int32"), -1)  # (B, P, 1)
-        x = ops.take_along_axis(sequence, positions, axis=1)  # (B, P, D)
-        x = self.layer_norm(self.activation(self.dense(x)))
-        table = ops.cast(self.token_embedding.embeddings, "float32")  # (V, D)
-        logits = ops.matmul(ops.cast(x, "float32"), ops.transpose(table))
-        return logits + ops.cast(self.bias, "float32")  # (B, P, V)
-
-    def get_config(self):
-        raise NotImplementedError(
-            "MaskedLMHead is tied to a backbone's embeddings; save the BertPretrainer holding it."
-        )
-
-
-class _Task(CheckedInputs, keras.Model):
+class _Task(CheckedInputs, TaskModel):
     """A functional model on `backbone`, saved as the backbone plus arguments.
 
     Its inputs are checked as the backbone's (`EncoderBackbone`): in eager
     calls and before `predict` runs, not inside compiled functions."""
 
-    def _init(self, backbone, inputs, outputs, arguments, **kwargs):
-        # The backbone's dtype policy (with mixed_float16, compile then wraps
-        # the optimizer in a LossScaleOptimizer).
-        kwargs.setdefault("dtype", backbone.dtype_policy)
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        self.dtype_policy = kwargs["dtype"]  # which the functional __init__ drops
-        self.backbone = backbone
-        self._arguments = arguments
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.layers.serialize(self.backbone),
-            **self._arguments,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.layers.deserialize(config["backbone"])
-        return cls(**config)
+    # HF's names (`kerastack.models.assign_hf_tensors`), as the backbone's.
+    hf_prefix = "bert."
+    hf_ignored_prefixes = IGNORED_PREFIXES
+    hf_position_table = "embeddings.position_embeddings.weight"
 
     @classmethod
     def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
         """The task model with every weight of the HF or Google checkpoint in
         folder `path` (strict: the checkpoint must hold this head)."""
-        from kerastack.bert.bert_backbone import load_checkpoint
-        from kerastack.bert.convert_hf import checkpoint_folder
-
         path = checkpoint_folder(path)
         model = cls(BertBackbone.from_config_file(path), **kwargs)
         load_checkpoint(model, path, allow_longer_position_table)
@@ -109,16 +47,6 @@ class _Task(CheckedInputs, keras.Model):
         if not self._uses_pooler:
             table = [entry for entry in table if not entry[1].startswith("pooler.")]
         return table + self._head_table()
-
-
-def _float32_dense(units, backbone, name, activation=None):
-    return keras.layers.Dense(
-        units,
-        activation=activation,
-        kernel_initializer=_initializer(backbone),
-        dtype="float32",  # logits in float32 under mixed precision
-        name=name,
-    )
 
 
 @serializable
@@ -140,7 +68,7 @@ class BertPretrainer(_Task):
             dtype=backbone.dtype_policy,
             name="mlm_head",
         )
-        nsp = _float32_dense(2, backbone, "nsp_head")
+        nsp = float32_dense(2, backbone, "nsp_head")
         super()._init(
             backbone,
             inputs,
@@ -183,7 +111,7 @@ class BertClassifier(_Task):
         features = keras.layers.Dropout(
             dropout, dtype=backbone.dtype_policy, name="classifier_dropout"
         )(features)
-        classifier = _float32_dense(num_classes, backbone, "classifier")
+        classifier = float32_dense(num_classes, backbone, "classifier")
         logits = classifier(features)
         super()._init(
             backbone, inputs, logits, {"num_classes": num_classes, "dropout": dropout}, **kwargs
@@ -217,7 +145,7 @@ class BertQuestionAnswerer(_Task):
     def __init__(self, backbone, **kwargs):
         inputs = dict(backbone.input)
         sequence = backbone(inputs)["sequence_output"]
-        span = _float32_dense(2, backbone, "qa_outputs")
+        span = float32_dense(2, backbone, "qa_outputs")
         logits = span(sequence)  # (B, T, 2)
         start, end = ops.split(logits, 2, axis=-1)
         outputs = {"start_logits": ops.squeeze(start, -1), "end_logits": ops.squeeze(end, -1)}

@@ -8,8 +8,8 @@ import os
 
 import numpy as np
 
-from kerastack.bert.tokenizer import SPECIAL_TOKENS
 from kerastack.core import check_float, check_int, keras
+from kerastack.tokenizers import BertTokenizer
 
 
 def mask_tokens(
@@ -216,7 +216,7 @@ class BertPretrainingDataset(keras.utils.PyDataset):
         self.seed = seed
         self.epoch = 0
         vocabulary = tokenizer.vocabulary
-        self._special_ids = sorted(vocabulary[token] for token in SPECIAL_TOKENS)
+        self._special_ids = sorted(vocabulary[token] for token in BertTokenizer.SPECIAL_TOKENS)
         # Every segment tokenized once: (ids, word_starts) per document.
         self._segments = []
         for document in documents:
@@ -410,7 +410,7 @@ class BertPretrainingFileDataset(keras.utils.PyDataset):
         self.process_count = process_count
         self.epoch = 0
         vocabulary = tokenizer.vocabulary
-        self._special_ids = sorted(vocabulary[token] for token in SPECIAL_TOKENS)
+        self._special_ids = sorted(vocabulary[token] for token in BertTokenizer.SPECIAL_TOKENS)
         # Documents as byte ranges: file, start, end (the text is not kept).
         self._file, self._start, self._end = _index_documents(self.files)
         if len(self._start) == 0:

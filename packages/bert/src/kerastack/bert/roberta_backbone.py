@@ -5,7 +5,6 @@ import numpy as np
 
 from kerastack.bert.bert_backbone import (
     BertBackbone,
-    Embedding,
     EncoderBackbone,
     _initializer,
     attention_mask_of,
@@ -18,7 +17,9 @@ from kerastack.bert.bert_backbone import (
     pooler,
     positive_ints,
 )
+from kerastack.bert.bert_config import RobertaConfig
 from kerastack.core import check_int, keras, ops, serializable
+from kerastack.models import Embedding
 
 
 @serializable
@@ -147,14 +148,14 @@ class RobertaBackbone(EncoderBackbone, keras.Model):
             x,
             ops.cast(padding_mask, "bool"),
             num_layers,
-            num_heads,
-            intermediate_dim,
-            dropout,
-            activation,
-            layer_norm_epsilon,
-            initializer_range,
-            dtype,
             attention_mask=attention_mask_of(extra),
+            num_heads=num_heads,
+            intermediate_dim=intermediate_dim,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_epsilon=layer_norm_epsilon,
+            initializer_range=initializer_range,
+            dtype=dtype,
         )
         pooled = pooler(x, hidden_dim, initializer_range, dtype)
         super().__init__(
@@ -194,6 +195,4 @@ class RobertaBackbone(EncoderBackbone, keras.Model):
     @staticmethod
     def config_class():
         """`RobertaConfig`."""
-        from kerastack.bert.bert_config import RobertaConfig
-
         return RobertaConfig

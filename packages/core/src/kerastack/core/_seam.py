@@ -168,30 +168,15 @@ def require_keras3(feature):
         )
 
 
-def predict_arrays(model, inputs):
-    """``model``'s outputs for NumPy ``inputs``, as NumPy.
-
-    An eager call on Keras 3 and tf-keras; ``predict_on_batch`` on Keras 2.3,
-    whose Theano backend has no eager execution. It holds ``model_lock(model)``:
-    calls from several threads take turns with the model's ``predict``.
+def is_theano():
+    """Whether Keras 2.3 on Theano runs (no eager execution there).
 
     Example:
 
-    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    >>> outputs = predict_arrays(model, np.zeros((4, 3), "float32"))
-    >>> type(outputs).__name__, outputs.shape
-    ('ndarray', (4, 2))
+    >>> is_theano()  # Keras 3 here
+    False
     """
-    from kerastack.core._inputs import model_lock
-
-    if is_keras2() and _legacy.engine() == "theano":  # noqa: F821 (imported on Keras 2)
-        with model_lock(model):
-            return model.predict_on_batch(inputs)
-    with model_lock(model):
-        outputs = model(inputs)
-    if isinstance(outputs, (list, tuple)):
-        return [ops.convert_to_numpy(output) for output in outputs]
-    return ops.convert_to_numpy(outputs)
+    return is_keras2() and _legacy.engine() == "theano"  # noqa: F821 (imported on Keras 2)
 
 
 # Logit added where attention is not allowed. Finite, so a row with nothing to
@@ -365,64 +350,6 @@ def fused_layer_norm(x, normalized_shape, gamma, beta, epsilon):
     x = ops.convert_to_tensor(x)
     weights = [None if w is None else ops.cast(w, x.dtype) for w in (gamma, beta)]
     return torch.nn.functional.layer_norm(x, tuple(normalized_shape), *weights, epsilon)
-
-
-def embedding_lookup(table, ids, name=None):
-    """`keras.ops.take(table, ids, axis=0)`, whose gradient for `table` is
-    a dense tensor on every backend, and whose `ids` are checked where
-    their values are known.
-
-    Ids that are not int32 or int64 are cast to int32. Where `ids` are
-    known (eager calls, NumPy arrays; see `concrete_value`) they must be
-    integers in `[0, rows of table)`: anything else is a ValueError naming
-    `name` (the input or layer), the first offending id, where it is
-    (batch row, position) and the table size. Inside compiled functions
-    (`fit` and `predict`'s step on TensorFlow and JAX, `jax.jit`,
-    `tf.function`) they are not checked, and a bad id is the backend's
-    gather: JAX wraps negative ids to the table's end and returns NaN
-    rows past it, TensorFlow raises InvalidArgumentError on CPU and gives
-    zero rows on GPU; float ids are truncated. PyTorch runs eagerly, so
-    its ids are checked in `fit` too (not under `torch.compile`, where a
-    bad id is PyTorch's IndexError, or a device-side assertion on CUDA).
-
-    On TensorFlow a lookup's gradient is a `tf.IndexedSlices` with one row
-    per id looked up, repeated ids not summed, and Keras 3's optimizers
-    square it row by row: Adam's, AdamW's and RMSprop's second moments then
-    hold the sum of the squares instead of the square of the sum (and under
-    `tf.distribute.MirroredStrategy` a further 1 / replicas), so training
-    differs from JAX's and PyTorch's, whose gradients are dense. Here
-    TensorFlow's gradient is dense too, as a table tied to an output layer
-    gets anyway. Other backends and Keras 2 take Keras's lookup as it is.
-
-    Example:
-
-    >>> table = keras.Variable(np.eye(3, dtype="float32"))
-    >>> tuple(embedding_lookup(table, np.array([[2, 0]]), name="token_ids").shape)
-    (1, 2, 3)
-    >>> embedding_lookup(table, np.array([[3]]), name="token_ids")
-    Traceback (most recent call last):
-    ValueError: `token_ids` holds the id 3 at batch row 0, position 0, ...
-    """
-    from kerastack.core import _inputs
-
-    rows = static_shape(table)[0]
-    if rows is not None and not _inputs._already_checked():
-        _inputs.check_ids(ids, rows, name or "ids")
-    dtype = getattr(ids, "dtype", None)
-    if dtype is not None and standardize_dtype(dtype) not in ("int32", "int64"):
-        ids = ops.cast(ids, "int32")
-    if is_keras2() or keras.config.backend() != "tensorflow":
-        return ops.take(table, ids, axis=0)
-    import tensorflow as tf
-
-    @tf.custom_gradient
-    def dense_gradient(x):
-        return tf.identity(x), tf.convert_to_tensor
-
-    # A tensor, not the tf.Variable Keras hands back: a custom gradient of
-    # a function that reads a variable fails in eager calls.
-    value = tf.convert_to_tensor(ops.convert_to_tensor(table))
-    return ops.take(dense_gradient(value), ids, axis=0)
 
 
 @functools.cache

@@ -4,8 +4,8 @@ from kerastack.gpt.convert_hf import FusedWeights, gpt2_weight_table, load_gpt2_
 from kerastack.gpt.gpt2_backbone import GPT2Backbone
 from kerastack.gpt.gpt2_causal_lm import GPT2CausalLM
 from kerastack.gpt.gpt2_config import GPT2Config
-from kerastack.gpt.gpt2_tokenizer import GPT2Tokenizer
-from kerastack.gpt.reversible_embedding import ReversibleEmbedding
+from kerastack.models import ReversibleEmbedding
+from kerastack.tokenizers import GPT2Tokenizer
 
 __all__ = [
     "FusedWeights",

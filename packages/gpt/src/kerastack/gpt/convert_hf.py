@@ -3,7 +3,7 @@ and `GPT2CausalLM`.
 
 One mapping table (`gpt2_weight_table`) names, for every weight, the HF
 tensor it comes from and how it is laid out; kerastack-bert's strict,
-all-or-nothing loader (`kerastack.bert.assign_hf_tensors`)
+all-or-nothing loader (`kerastack.models.assign_hf_tensors`)
 assigns them: a missing, unexpected or mis-shaped tensor is an error listing
 them all, and no weight changes then.
 
@@ -19,8 +19,8 @@ Letters: D width, N heads, H head size, F feed-forward width.
 
 import numpy as np
 
-from kerastack.bert import Layout, assign_hf_tensors, read_checkpoint_tensors
 from kerastack.core import ops, static_shape
+from kerastack.models import Layout, assign_hf_tensors, read_checkpoint_tensors
 
 SAME = Layout(lambda value: value, lambda value: value)
 

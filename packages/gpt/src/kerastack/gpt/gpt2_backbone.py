@@ -1,7 +1,6 @@
 """GPT-2's decoder stack (Radford et al., 2019) as a functional Keras model,
 built from kerastack layers."""
 
-from kerastack.bert.bert_backbone import SavedByArguments, gelu_approximate
 from kerastack.core import (
     CheckedInputs,
     InputRule,
@@ -12,14 +11,19 @@ from kerastack.core import (
     ops,
     serializable,
 )
-from kerastack.gpt.reversible_embedding import ReversibleEmbedding
+from kerastack.gpt.convert_hf import gpt2_weight_table, ignored_tensor_names, load_gpt2_weights
+from kerastack.gpt.gpt2_config import GPT2Config
 from kerastack.layernorm import LayerNormalization
+from kerastack.models import (
+    ReversibleEmbedding,
+    SavedByArguments,
+    checkpoint_folder,
+)
+from kerastack.models import (
+    activation as get_activation,
+)
 from kerastack.position import PositionEmbedding
 from kerastack.transformer import TransformerDecoder
-
-
-def _activation(name):
-    return gelu_approximate if name == "gelu_approximate" else name
 
 
 def _initializer(initializer_range):
@@ -39,14 +43,10 @@ class _Pretrained(CheckedInputs):
 
     @property
     def hf_ignored_prefixes(self):
-        from kerastack.gpt.convert_hf import ignored_tensor_names
-
         return ignored_tensor_names(self.num_layers)
 
     @staticmethod
     def _checkpoint_folder(path):
-        from kerastack.bert.convert_hf import checkpoint_folder
-
         return checkpoint_folder(path)
 
 
@@ -185,7 +185,7 @@ class GPT2Backbone(_Pretrained, SavedByArguments, keras.Model):
                 intermediate_dim=intermediate_dim,
                 num_heads=num_heads,
                 dropout=dropout,
-                activation=_activation(activation),
+                activation=get_activation(activation),
                 layer_norm_epsilon=layer_norm_epsilon,
                 normalize_first=True,
                 kernel_initializer=_initializer(initializer_range),
@@ -243,8 +243,6 @@ class GPT2Backbone(_Pretrained, SavedByArguments, keras.Model):
     def from_config_file(cls, path, **kwargs):
         """A randomly initialized backbone shaped by an HF GPT-2 `config.json`
         (a file, or the folder holding it); see `GPT2Config`."""
-        from kerastack.gpt.gpt2_config import GPT2Config
-
         return cls(**GPT2Config.from_json(path).backbone_arguments(), **kwargs)
 
     @classmethod
@@ -254,8 +252,6 @@ class GPT2Backbone(_Pretrained, SavedByArguments, keras.Model):
         where PyTorch is installed), or of the Hugging Face Hub model `path`
         names (`"org/name"`, fetched by `huggingface_hub` or taken from its
         cache). Loading is strict (see `load_gpt2_weights`)."""
-        from kerastack.gpt.convert_hf import load_gpt2_weights
-
         path = cls._checkpoint_folder(path)
         backbone = cls.from_config_file(path, **kwargs)
         load_gpt2_weights(backbone, path, allow_longer_position_table)
@@ -263,6 +259,4 @@ class GPT2Backbone(_Pretrained, SavedByArguments, keras.Model):
 
     def hf_weight_table(self):
         """`[(weight, hf_name, layout)]`: see `gpt2_weight_table`."""
-        from kerastack.gpt.convert_hf import gpt2_weight_table
-
         return gpt2_weight_table(self)

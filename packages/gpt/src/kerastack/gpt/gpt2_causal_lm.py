@@ -2,12 +2,14 @@
 embedding, and generation with a key/value cache."""
 
 from kerastack import transformer
-from kerastack.core import keras, model_lock, ops, serializable
+from kerastack.core import model_lock, ops, serializable
+from kerastack.gpt.convert_hf import load_gpt2_weights
 from kerastack.gpt.gpt2_backbone import GPT2Backbone, _Pretrained
+from kerastack.models import TaskModel
 
 
 @serializable
-class GPT2CausalLM(_Pretrained, keras.Model):
+class GPT2CausalLM(_Pretrained, TaskModel):
     """GPT-2's language model (HF's `GPT2LMHeadModel`): a `GPT2Backbone`
     and next-token logits `x @ wte^T`, the output projection tied to the
     token embedding (no bias).
@@ -47,12 +49,7 @@ class GPT2CausalLM(_Pretrained, keras.Model):
         inputs = dict(backbone.input)
         hidden = backbone(inputs)  # (B, T, D)
         logits = backbone.token_embedding(hidden, reverse=True)  # (B, T, V), float32
-        kwargs.setdefault("dtype", backbone.dtype_policy)
-        super().__init__(inputs=inputs, outputs=logits, **kwargs)
-        # The functional __init__ drops `dtype`: kept, compile adds loss
-        # scaling under mixed_float16.
-        self.dtype_policy = kwargs["dtype"]
-        self.backbone = backbone
+        self._init(backbone, inputs, logits, {}, **kwargs)
 
     @property
     def num_layers(self):
@@ -206,8 +203,6 @@ class GPT2CausalLM(_Pretrained, keras.Model):
         folder `path` (or the Hub model `path` names); strict loading, and
         an `lm_head.weight` in the checkpoint must equal `wte.weight`.
         `kwargs` go to the backbone (`dtype`, ...)."""
-        from kerastack.gpt.convert_hf import load_gpt2_weights
-
         path = cls._checkpoint_folder(path)
         model = cls(GPT2Backbone.from_config_file(path, **kwargs))
         load_gpt2_weights(model, path, allow_longer_position_table)
@@ -216,16 +211,3 @@ class GPT2CausalLM(_Pretrained, keras.Model):
     def hf_weight_table(self):
         """The backbone's table (the output projection is its token embedding)."""
         return self.backbone.hf_weight_table()
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.layers.serialize(self.backbone),
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.layers.deserialize(config["backbone"])
-        return cls(**config)

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from kerastack.bert import ConfigField, ModelConfig
+from kerastack.models import ConfigField, ModelConfig
 
 # Activations GPT-2 configs name, as Keras activations: HF's "gelu_new" (the
 # GPT-2 default) and "gelu_pytorch_tanh" are the tanh approximation, "gelu"

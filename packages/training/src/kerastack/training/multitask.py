@@ -24,7 +24,6 @@ import types
 
 import numpy as np
 
-from kerastack.bert.heads import MaskedLMHead, _float32_dense
 from kerastack.core import (
     CheckedInputs,
     InputRule,
@@ -33,6 +32,7 @@ from kerastack.core import (
     serializable,
     standardize_dtype,
 )
+from kerastack.models import MaskedLMHead, float32_dense, keep_dtype_policy
 
 # Each kind of task and the backbone output its head reads.
 TASK_KINDS = {
@@ -453,14 +453,13 @@ class BertMultiTask(CheckedInputs, keras.Model):
                 outputs[task.name] = head(x, inputs["mask_positions"])  # (B, P, V)
             else:
                 x = keras.layers.Dropout(task.dropout, dtype=dtype, name=f"{task.name}_dropout")(x)
-                head = _float32_dense(task.num_classes, _Initializer(backbone), f"{task.name}_head")
+                head = float32_dense(task.num_classes, _Initializer(backbone), f"{task.name}_head")
                 outputs[task.name] = head(x)  # (B, C) or (B, T, C)
             heads[task.name] = head
         kwargs.pop("dtype", None)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        # The backbone's policy (a functional model drops a `dtype` argument;
-        # under mixed_float16, compile then adds loss scaling).
-        self.dtype_policy = dtype
+        # The backbone's policy (under mixed_float16, compile then adds loss scaling).
+        keep_dtype_policy(self, dtype)
         self.backbone = backbone
         self.tasks = tasks
         self.heads = heads
@@ -881,7 +880,7 @@ def _chain(first, rest):
 
 
 class _Initializer:
-    """Stands in for a backbone in `heads._float32_dense`: the initializer
+    """Stands in for a backbone in `kerastack.models.float32_dense`: the initializer
     range, 0.02 (BERT's) for backbones that do not say."""
 
     def __init__(self, backbone):

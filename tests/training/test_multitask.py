@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kerastack.bert import BertBackbone
-from kerastack.bert.multitask import (
+from kerastack.training.multitask import (
     BertMultiTask,
     Task,
     TaskWeightSchedule,
@@ -19,7 +19,7 @@ from kerastack.bert.multitask import (
     TaskWeightShift,
     first_piece_mask,
 )
-from kerastack.bert.roberta_backbone import RobertaBackbone
+from kerastack.bert import RobertaBackbone
 from kerastack.core import keras, ops
 
 TINY = dict(

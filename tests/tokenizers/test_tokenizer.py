@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from kerastack.bert import BertTokenizer, read_vocabulary
-from kerastack.bert.tokenizer import is_plain, plain_runs, truncated_lengths
+from kerastack.tokenizers.bert_tokenizer import is_plain, plain_runs, truncated_lengths
 
 TOKENS = [
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",

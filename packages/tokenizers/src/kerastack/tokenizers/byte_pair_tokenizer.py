@@ -3,8 +3,7 @@
 
 import os
 
-from kerastack.bert.convert_hf import checkpoint_folder
-from kerastack.bert.tokenizer import (
+from kerastack.tokenizers.bert_tokenizer import (
     _read_json,
     check_bool,
     check_ids,
@@ -17,6 +16,7 @@ from kerastack.bert.tokenizer import (
     pack_inputs,
     read_text,
 )
+from kerastack.tokenizers.files import checkpoint_folder
 
 
 def read_merges(path):

@@ -9,9 +9,7 @@ from itertools import chain
 
 import numpy as np
 
-from kerastack.bert.bert_config import read_json_object
-from kerastack.bert.convert_hf import checkpoint_folder
-from kerastack.core import check_int
+from kerastack.tokenizers.files import checkpoint_folder, read_json_object
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -221,6 +219,26 @@ def check_texts(texts, argument="texts"):
     for index, text in enumerate(texts):
         check_text(text, f"{argument}[{index}]")
     return texts
+
+
+def check_int(argument, value, minimum=1, allow_none=False):
+    """`value` as a Python int >= `minimum` (Python or NumPy integers; not
+    bools, floats or strings), or None where allowed: a `ValueError` names
+    the argument otherwise. (The tokenizers import no Keras, so not
+    `kerastack.core.check_int`, whose messages these match.)
+
+    Example:
+
+    >>> check_int("pad_index", np.int64(0), minimum=0)
+    0
+    """
+    if allow_none and value is None:
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum:
+        return int(value)
+    bound = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+    bound += " or None" if allow_none else ""
+    raise ValueError(f"`{argument}` must be {bound}, received {argument}={value!r}.")
 
 
 def check_max_length(max_length, argument="max_length"):
@@ -495,6 +513,9 @@ class BertTokenizer:
     >>> tokenizer.tokenize("Hello!")
     ['hello', '[UNK]']
     """
+
+    # The special tokens a vocabulary must hold.
+    SPECIAL_TOKENS = SPECIAL_TOKENS
 
     def __init__(self, vocabulary, lowercase=True, strip_accents=None, max_characters_per_word=100):
         source = "The vocabulary"

@@ -5,8 +5,7 @@ import os
 import re
 import unicodedata
 
-from kerastack.bert.convert_hf import checkpoint_folder
-from kerastack.bert.tokenizer import (
+from kerastack.tokenizers.bert_tokenizer import (
     check_bool,
     check_ids,
     check_pair,
@@ -15,6 +14,7 @@ from kerastack.bert.tokenizer import (
     map_rows,
     pack_inputs,
 )
+from kerastack.tokenizers.files import checkpoint_folder
 
 SPECIAL_TOKENS = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
 WORD_START = "\u2581"  # SentencePiece's mark of a piece that starts a word

@@ -1,4 +1,4 @@
-"""Optimizer tools (kerastack.bert.optimizers) and the Keras built-ins they
+"""Optimizer tools (kerastack.training.optimizers) and the Keras built-ins they
 build on, against NumPy references written here: Keras's formulas for SGD,
 Adam and AdamW, LAMB's trust ratio as in the paper, numpy.interp, and the
 moving average of a NumPy training trajectory.
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from kerastack.bert import BertBackbone, BertClassifier
-from kerastack.bert.optimizers import (
+from kerastack.training.optimizers import (
     AccumulationSchedule,
     GradientAccumulation,
     LayerAdaptation,

@@ -1,5 +1,61 @@
-from kerastack.bert.bert_backbone import Embedding
-from kerastack.core import keras, ops, serializable
+"""The generic embeddings every family uses: `Embedding` (a dense gradient
+for its table on every backend) and `ReversibleEmbedding` (tied input and
+output embeddings), and HF's tanh-approximated GELU."""
+
+from kerastack.core import embedding_lookup, keras, ops, serializable
+
+__all__ = ["Embedding", "ReversibleEmbedding", "activation", "gelu_approximate"]
+
+
+@serializable(name="bert_gelu_approximate")
+def gelu_approximate(x):
+    """GELU's tanh approximation (HF's "gelu_new" and "gelu_pytorch_tanh").
+
+    Example:
+
+    >>> y = gelu_approximate(np.array([-1.0, 0.0, 1.0], "float32"))
+    >>> [round(float(v), 4) for v in y]
+    [-0.1588, 0.0, 0.8412]
+    """
+    return keras.activations.gelu(x, approximate=True)
+
+
+def activation(name):
+    """The Keras activation a config's name means: `"gelu_approximate"` is
+    `gelu_approximate` (HF's "gelu_new"), any other name Keras's own.
+
+    Example:
+
+    >>> activation("gelu_approximate") is gelu_approximate
+    True
+    >>> activation("relu")
+    'relu'
+    """
+    return gelu_approximate if name == "gelu_approximate" else name
+
+
+@serializable(name="bert_embedding")
+class Embedding(keras.layers.Embedding):
+    """`keras.layers.Embedding` whose table gets a dense gradient on every
+    backend (see `kerastack.core.embedding_lookup`): on TensorFlow, Adam
+    then updates the word and segment tables as it does on JAX and PyTorch,
+    on one device or several.
+
+    Ids are checked where their values are known (eager calls): ids that
+    are not integers, or not in `[0, input_dim)`, are a ValueError naming
+    the layer, the id, where it is and the table size. Inside compiled
+    functions they are not: see `kerastack.core.embedding_lookup`.
+
+    Example:
+
+    >>> embedding = Embedding(10, 4)
+    >>> embedding(np.array([[1, 9]])).shape
+    (1, 2, 4)
+    """
+
+    def call(self, inputs):
+        outputs = embedding_lookup(self.embeddings, inputs, name=self.name)  # (B, T, D)
+        return ops.cast(outputs, self.compute_dtype)
 
 
 @serializable

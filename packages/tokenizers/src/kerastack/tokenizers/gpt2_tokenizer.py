@@ -3,8 +3,8 @@
 
 import numpy as np
 
-from kerastack.bert import BytePairTokenizer
-from kerastack.core import check_int
+from kerastack.tokenizers.bert_tokenizer import check_int
+from kerastack.tokenizers.byte_pair_tokenizer import BytePairTokenizer
 
 
 class GPT2Tokenizer(BytePairTokenizer):

@@ -1,0 +1,71 @@
+"""kerastack-models: the model kit every family builds on.
+
+- Checkpoints: HF safetensors and PyTorch files (`read_checkpoint_tensors`,
+  `read_safetensors`), Google's TensorFlow checkpoints (`read_tf_checkpoint`,
+  no TensorFlow needed), one way to declare a family's weights (a table of
+  `(variable, hf_name, Layout)` returned by the model's `hf_weight_table()`),
+  strict all-or-nothing loading (`assign_hf_tensors`) and atomic writing
+  (`write_checkpoint`).
+- Configs: `ModelConfig` and `ConfigField`, validated and explicit.
+- Model bases: `SavedByArguments` (backbones), `TaskModel` (task models),
+  `keep_dtype_policy`.
+- Generic layers: `Embedding`, `ReversibleEmbedding`, `MaskedLMHead`,
+  `float32_dense`, `gelu_approximate`.
+- Files and the Hub: `checkpoint_folder`, `read_json_object` (from
+  kerastack-tokenizers, which needs no Keras).
+"""
+
+from kerastack.models.base import SavedByArguments, TaskModel, keep_dtype_policy
+from kerastack.models.checkpoints import (
+    POOLER_TENSORS,
+    SAME,
+    TRANSPOSE,
+    Layout,
+    assign_hf_tensors,
+    attention_head_layouts,
+    block_weight_table,
+    read_checkpoint_tensors,
+    read_safetensors,
+    write_checkpoint,
+)
+from kerastack.models.config import MAX_COUNT, MAX_SIZE, ConfigField, ModelConfig
+from kerastack.models.embedding import (
+    Embedding,
+    ReversibleEmbedding,
+    activation,
+    gelu_approximate,
+)
+from kerastack.models.heads import MaskedLMHead, float32_dense
+from kerastack.models.tf_checkpoint import CheckpointError, checkpoint_prefix, read_tf_checkpoint
+from kerastack.tokenizers import checkpoint_folder, read_json_object
+
+__all__ = [
+    "MAX_COUNT",
+    "MAX_SIZE",
+    "POOLER_TENSORS",
+    "SAME",
+    "TRANSPOSE",
+    "CheckpointError",
+    "ConfigField",
+    "Embedding",
+    "Layout",
+    "MaskedLMHead",
+    "ModelConfig",
+    "ReversibleEmbedding",
+    "SavedByArguments",
+    "TaskModel",
+    "activation",
+    "assign_hf_tensors",
+    "attention_head_layouts",
+    "block_weight_table",
+    "checkpoint_folder",
+    "checkpoint_prefix",
+    "float32_dense",
+    "gelu_approximate",
+    "keep_dtype_policy",
+    "read_checkpoint_tensors",
+    "read_json_object",
+    "read_safetensors",
+    "read_tf_checkpoint",
+    "write_checkpoint",
+]

@@ -1,0 +1,509 @@
+"""Checkpoints in and out of kerastack models, for every family: HF
+safetensors and PyTorch files (`read_checkpoint_tensors`), one way to
+declare a family's weights (a table of `(variable, hf_name, Layout)`), the
+strict all-or-nothing assignment (`assign_hf_tensors`), and atomic writing
+(`write_checkpoint`).
+
+A family declares its table as the model's `hf_weight_table()` method and,
+where they differ from the defaults, the prefix HF's task models put before
+the names (`hf_prefix`), the tensors it leaves out (`hf_ignored_prefixes`)
+and its position table (`hf_position_table`, which
+`allow_longer_position_table` may slice).
+"""
+
+import contextlib
+import math
+import mmap
+import os
+import uuid
+import warnings
+
+import numpy as np
+
+from kerastack.core import read_torch_file, static_shape
+from kerastack.tokenizers import parse_json
+
+__all__ = [
+    "POOLER_TENSORS",
+    "SAME",
+    "TRANSPOSE",
+    "Layout",
+    "assign_hf_tensors",
+    "attention_head_layouts",
+    "block_weight_table",
+    "read_checkpoint_tensors",
+    "read_safetensors",
+    "write_checkpoint",
+]
+
+
+class Layout:
+    """How an HF tensor is laid out in a weight, both ways: `to_ours(hf_array)`
+    and `to_hf(our_array)` (every family's tables use it).
+
+    Example:
+
+    ```python
+    # HF Linear weights are (D_out, D_in), Keras Dense kernels (D_in, D_out).
+    transpose = Layout(lambda value: value.T, lambda value: value.T)
+    table = [(dense.kernel, "pooler.dense.weight", transpose)]
+    ```
+    """
+
+    def __init__(self, to_ours, to_hf):
+        self.to_ours, self.to_hf = to_ours, to_hf
+
+
+SAME = Layout(lambda value: value, lambda value: value)
+# HF Linear weights are (D_out, D_in); Keras Dense kernels (D_in, D_out).
+TRANSPOSE = Layout(lambda value: value.T, lambda value: value.T)
+
+
+def _heads(num_heads):
+    """(D_out, D_in) HF matrix <-> (D_in, N, H) EinsumDense kernel."""
+    return Layout(
+        lambda value: value.T.reshape(value.shape[1], num_heads, -1),
+        lambda value: value.reshape(value.shape[0], -1).T,
+    )
+
+
+def _head_bias(num_heads):
+    """(D,) HF bias <-> (N, H) EinsumDense bias."""
+    return Layout(lambda value: value.reshape(num_heads, -1), lambda value: value.reshape(-1))
+
+
+def _output_heads(num_heads):
+    """(D_out, D_in) HF matrix <-> (N, H, D_out) EinsumDense kernel."""
+    return Layout(
+        lambda value: value.T.reshape(num_heads, -1, value.shape[0]),
+        lambda value: value.reshape(-1, value.shape[-1]).T,
+    )
+
+
+def attention_head_layouts(num_heads):
+    """`(query/key/value kernel, their bias, output kernel)` layouts between
+    HF's `(D_out, D_in)` Linear matrices and kerastack's per-head
+    EinsumDense weights, for `num_heads` heads.
+
+    Example:
+
+    >>> kernel, bias, output = attention_head_layouts(2)
+    >>> kernel.to_ours(np.zeros((8, 6))).shape  # HF (D_out, D_in) -> (D_in, N, H)
+    (6, 2, 4)
+    >>> output.to_hf(np.zeros((2, 4, 6))).shape
+    (6, 8)
+    """
+    return _heads(num_heads), _head_bias(num_heads), _output_heads(num_heads)
+
+
+def block_weight_table(block, num_heads, prefix, names):
+    """The table of one post-norm `TransformerEncoder` block whose HF
+    sublayers are `prefix + names[part]` (see `BERT_BLOCK_NAMES`)."""
+    attention, feed_forward = block.self_attention, block.feed_forward
+    table = []
+    for part in ("query", "key", "value"):
+        dense = getattr(attention, f"{part}_dense")
+        name = prefix + names[part]
+        table.append((dense.kernel, name + ".weight", _heads(num_heads)))
+        table.append((dense.bias, name + ".bias", _head_bias(num_heads)))
+    for dense, part, layout in (
+        (attention.output_dense, "attention_output", _output_heads(num_heads)),
+        (feed_forward.intermediate_dense, "intermediate", TRANSPOSE),
+        (feed_forward.output_dense, "output", TRANSPOSE),
+    ):
+        table.append((dense.kernel, prefix + names[part] + ".weight", layout))
+        table.append((dense.bias, prefix + names[part] + ".bias", SAME))
+    for norm, part in (
+        (block.self_attention_layer_norm, "attention_norm"),
+        (block.feed_forward_layer_norm, "output_norm"),
+    ):
+        table.append((norm.gamma, prefix + names[part] + ".weight", SAME))
+        table.append((norm.beta, prefix + names[part] + ".bias", SAME))
+    return table
+
+
+def _canonical(name, prefix):
+    """HF's name for a tensor: without the prefix of task models ("bert.",
+    "roberta.", ...), and with the old LayerNorm names (gamma, beta) as
+    today's (weight, bias)."""
+    if prefix and name.startswith(prefix):
+        name = name[len(prefix) :]
+    if ".LayerNorm." in name:
+        name = name.replace("LayerNorm.gamma", "LayerNorm.weight")
+        name = name.replace("LayerNorm.beta", "LayerNorm.bias")
+    return name
+
+
+# safetensors dtypes as NumPy reads them (little-endian). BF16 is read as
+# float32 (NumPy has no bfloat16): its bits are float32's upper half.
+_SAFETENSORS_DTYPES = {
+    "F64": "<f8",
+    "F32": "<f4",
+    "F16": "<f2",
+    "BF16": "<u2",
+    "I64": "<i8",
+    "I32": "<i4",
+    "I16": "<i2",
+    "I8": "i1",
+    "U64": "<u8",
+    "U32": "<u4",
+    "U16": "<u2",
+    "U8": "u1",
+    "BOOL": "?",
+}
+# The library's own limit on a header's size.
+_MAX_HEADER_BYTES = 100_000_000
+
+
+def _safetensors_header(path, file_size, header_bytes):
+    """`{name: (dtype, shape, begin, end)}` of a safetensors header, offsets
+    counted from the file's start; a `ValueError` names what is wrong."""
+    unreadable = f"{path} is not a readable safetensors file"
+    try:
+        header = parse_json(header_bytes.decode("utf-8"))
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise ValueError(f"{unreadable}: its header is not JSON ({error}).") from error
+    if not isinstance(header, dict):
+        raise ValueError(f"{unreadable}: its header is not a JSON object.")
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError(f"{unreadable}: __metadata__ is not an object of strings.")
+    data_start = 8 + len(header_bytes)
+    entries, spans = {}, []
+    for name, entry in header.items():
+        problem = f"{unreadable}: tensor {name!r}"
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise ValueError(f"{problem} is not described by dtype, shape and data_offsets.")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in _SAFETENSORS_DTYPES:
+            raise ValueError(
+                f"{problem} has dtype {dtype!r}, which kerastack does not read (it reads "
+                f"{', '.join(_SAFETENSORS_DTYPES)})."
+            )
+        sizes = shape if isinstance(shape, list) else [None]
+        if not all(type(size) is int and size >= 0 for size in sizes):
+            raise ValueError(f"{problem} has shape {shape!r}, not a list of sizes.")
+        if not (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(type(offset) is int for offset in offsets)
+            and 0 <= offsets[0] <= offsets[1] <= file_size - data_start
+        ):
+            raise ValueError(
+                f"{problem} has data_offsets {offsets!r}, outside the file's "
+                f"{file_size - data_start} bytes of data."
+            )
+        length = math.prod(sizes) * np.dtype(_SAFETENSORS_DTYPES[dtype]).itemsize
+        if offsets[1] - offsets[0] != length:
+            raise ValueError(
+                f"{problem} of dtype {dtype} and shape {tuple(shape)} needs {length} bytes, "
+                f"its data_offsets {offsets} span {offsets[1] - offsets[0]}."
+            )
+        entries[name] = (dtype, tuple(shape), data_start + offsets[0], data_start + offsets[1])
+        spans.append((offsets[0], offsets[1], name))
+    # The tensors' bytes follow one another from the header to the file's end.
+    position = 0
+    for begin, end, name in sorted(spans):
+        if begin != position:
+            raise ValueError(
+                f"{unreadable}: tensor {name!r} starts at byte "
+                f"{begin} of the data, where {position} was expected (tensors overlap, or "
+                "bytes lie between them)."
+            )
+        position = end
+    if position != file_size - data_start:
+        raise ValueError(
+            f"{unreadable}: its tensors hold {position} bytes of "
+            f"data, the file {file_size - data_start} (truncated, or bytes appended)."
+        )
+    return entries
+
+
+def read_safetensors(path):
+    """`{name: NumPy array}` of a `.safetensors` file. BF16 tensors are read
+    as float32 (exactly); float8 and other dtypes NumPy lacks are refused.
+
+    A missing file is a `FileNotFoundError`; a truncated or corrupt one (a
+    header that is not a JSON object, a dtype or shape that is not one, data
+    offsets outside the file or overlapping) a `ValueError` naming the file
+    and what is wrong.
+
+    Example:
+
+    ```python
+    tensors = read_safetensors("bert-base-uncased/model.safetensors")
+    tensors["embeddings.word_embeddings.weight"].shape  # (30522, 768)
+    ```
+    """
+    path = _path_argument(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No checkpoint file at {path}.")
+    with open(path, "rb") as file:
+        file_size = os.fstat(file.fileno()).st_size
+        prefix = file.read(8)
+        if len(prefix) < 8:
+            raise ValueError(
+                f"{path} is not a readable safetensors file: it holds {file_size} bytes, "
+                "fewer than a header's length."
+            )
+        header_size = int.from_bytes(prefix, "little")
+        if header_size > min(_MAX_HEADER_BYTES, file_size - 8):
+            raise ValueError(
+                f"{path} is not a readable safetensors file: its header would be {header_size} "
+                f"bytes long, the file holds {file_size}."
+            )
+        entries = _safetensors_header(path, file_size, file.read(header_size))
+        if not entries:
+            return {}
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return {name: _tensor(data, *entry) for name, entry in entries.items()}
+
+
+def _tensor(data, dtype, shape, begin, end):
+    """One tensor of a safetensors file's bytes `data`, as its own array."""
+    stored = np.dtype(_SAFETENSORS_DTYPES[dtype])
+    value = np.frombuffer(data, stored, (end - begin) // stored.itemsize, begin).reshape(shape)
+    if dtype == "BF16":
+        return (value.astype("<u4") << 16).view("<f4")
+    return value.astype(stored.newbyteorder("="))
+
+
+def _path_argument(path, what="A checkpoint path"):
+    """`os.fspath(path)`, or a `ValueError` for a value that is no path."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"{what} is a str or os.PathLike, received {path!r}.")
+    return os.fspath(path)
+
+
+def read_checkpoint_tensors(path):
+    """`(file, {name: array})` of an HF checkpoint: a `model.safetensors`, a
+    `pytorch_model.bin` (needs PyTorch), or the folder holding one
+    (`model.safetensors` first). A missing file is a `FileNotFoundError`, an
+    unreadable one a `ValueError`, each naming the file.
+
+    Example:
+
+    ```python
+    path, tensors = read_checkpoint_tensors("bert-base-uncased")
+    path  # "bert-base-uncased/model.safetensors"
+    ```
+    """
+    path = _path_argument(path)
+    if os.path.isdir(path):
+        candidates = [
+            os.path.join(path, name) for name in ("model.safetensors", "pytorch_model.bin")
+        ]
+        path = next((p for p in candidates if os.path.exists(p)), candidates[0])
+    if path.endswith(".bin"):
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No checkpoint file at {path}.")
+        return path, read_torch_file(path)
+    return path, read_safetensors(path)
+
+
+# The pooler's tensors (BERT and RoBERTa's names, ALBERT's): the only ones a
+# checkpoint may lack, all together.
+POOLER_TENSORS = ("pooler.dense.weight", "pooler.dense.bias", "pooler.weight", "pooler.bias")
+
+
+def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=False):
+    """Assign checkpoint tensors already read (`{hf_name: array}`) to the
+    weights `backbone.hf_weight_table()` declares; `source` names where they
+    came from in errors.
+
+    Any model family can use it: the model gives its table as
+    `hf_weight_table()`, and may name the prefix of HF's task models
+    (`hf_prefix`, none by default), the tensors it leaves out
+    (`hf_ignored_prefixes`) and its position table (`hf_position_table`).
+
+    A `ValueError` lists, at once, every missing, unexpected, duplicated
+    (two names of one weight), non-floating or mis-shaped tensor (shapes in
+    the checkpoint's layout); no weight changes then. Returns the names of
+    the tensors left out.
+
+    Example:
+
+    ```python
+    path, tensors = read_checkpoint_tensors(folder)
+    tensors.pop("lm_head.weight")  # a family's own handling first
+    left_out = assign_hf_tensors(model, tensors, path)
+    ```
+    """
+    if not hasattr(backbone, "hf_weight_table"):
+        raise TypeError(
+            f"A {type(backbone).__name__} has no hf_weight_table(): it declares no checkpoint "
+            "weights to load."
+        )
+    prefix = getattr(backbone, "hf_prefix", "")
+    ignored_prefixes = tuple(getattr(backbone, "hf_ignored_prefixes", ()))
+    position_table = getattr(backbone, "hf_position_table", "embeddings.position_embeddings.weight")
+    table = backbone.hf_weight_table()
+    wanted = {name for _, name, _ in table}
+    names = [name for name in tensors if not isinstance(name, str)]
+    if names:
+        raise ValueError(f"{source} holds tensors named by non-strings: {names[:5]!r}.")
+    # Two names of one weight (with and without the task models' prefix, or
+    # LayerNorm's old and new names): which to load is not ours to guess.
+    originals = {}
+    for name in tensors:
+        originals.setdefault(_canonical(name, prefix), []).append(name)
+    duplicated = sorted(
+        " and ".join(sorted(names)) + f" (both {name})"
+        for name, names in originals.items()
+        if len(names) > 1 and name in wanted
+    )
+    tensors = {_canonical(name, prefix): value for name, value in tensors.items()}
+    # The decoder of the masked-LM head is the word embedding table, tied.
+    tensors.pop("cls.predictions.decoder.weight", None)
+    tensors.pop("cls.predictions.decoder.bias", None)
+    ignored = sorted(n for n in tensors if n not in wanted and n.startswith(ignored_prefixes))
+    unexpected = sorted(n for n in tensors if n not in wanted and n not in ignored)
+    missing = sorted(name for name in wanted if name not in tensors)
+    # Masked-LM checkpoints (roberta-base, roberta-large, ...) were saved
+    # without a pooler: with no pooler tensor at all, the rest loads and the
+    # pooler keeps its initialization, as in transformers (with a warning).
+    pooler = sorted(name for name in wanted if name in POOLER_TENSORS)
+    no_pooler = bool(pooler) and missing == pooler
+    if no_pooler:
+        missing = []
+    values, mismatched, not_floats, overflowing = [], [], [], []
+    for variable, name, layout in table:
+        if name not in tensors:
+            continue
+        value = np.asarray(tensors[name])
+        if value.dtype.kind != "f":
+            not_floats.append(f"{name} ({value.dtype})")
+            continue
+        original = value.shape
+        expected = _hf_shape(layout, tuple(static_shape(variable)))  # the checkpoint's layout
+        if (
+            allow_longer_position_table
+            and name == position_table
+            and value.ndim == len(expected) >= 1
+            and value.shape[1:] == expected[1:]
+            and value.shape[0] > expected[0]
+        ):
+            value = value[: expected[0]]
+        if value.shape != expected:
+            mismatched.append(f"{name}: checkpoint {original}, model {expected}")
+            continue
+        value = layout.to_ours(value)
+        with np.errstate(over="ignore"):  # overflow is reported below, by name
+            cast = value.astype(variable.dtype)
+        if cast.dtype.itemsize < value.dtype.itemsize and not np.array_equal(
+            np.isfinite(cast), np.isfinite(value)
+        ):
+            overflowing.append(f"{name} ({value.dtype} to {cast.dtype})")
+            continue
+        values.append((variable, cast))
+    problems = []
+    if missing:
+        problems.append(f"missing tensors: {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected tensors: {', '.join(unexpected)}")
+    if duplicated:
+        problems.append(f"tensors holding the same weight: {'; '.join(duplicated)}")
+    if not_floats:
+        problems.append(f"tensors that are not floating point: {', '.join(not_floats)}")
+    if mismatched:
+        problems.append("shape mismatches (in the checkpoint's layout): " + "; ".join(mismatched))
+    if overflowing:
+        problems.append(
+            f"tensors with values out of the model's dtype's range: {', '.join(overflowing)}"
+        )
+    if problems:
+        kind = type(backbone).__name__
+        raise ValueError(f"{source} does not fit this {kind} ({'; '.join(problems)}).")
+    for variable, value in values:
+        variable.assign(value)
+    if no_pooler:
+        warnings.warn(
+            f"{source} has no pooler ({', '.join(pooler)}): it was saved without one (a "
+            "masked-LM checkpoint). Every other weight is loaded; the pooler keeps its "
+            "random initialization, so `pooled_output` means nothing until fine-tuned.",
+            stacklevel=2,
+        )
+    return ignored
+
+
+def _hf_shape(layout, shape):
+    """The shape, in the checkpoint's layout, of a weight of `shape`."""
+    return tuple(layout.to_hf(np.broadcast_to(np.float32(0), shape)).shape)
+
+
+def write_checkpoint(folder, tensors, config_text):
+    """Write an HF checkpoint folder: `model.safetensors` holding `tensors`
+    (`{hf_name: NumPy array}`) and `config.json` holding `config_text`.
+
+    Both files are written in full to temporary files in `folder` before
+    either replaces the old one (`os.replace`): a failure while writing (a
+    full disk, a read-only folder) leaves the files there were, and no
+    temporary file, and is an `OSError` naming the file.
+
+    Example:
+
+    >>> import json, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_checkpoint(folder, {"w": np.ones((2, 3), "float32")}, json.dumps({"a": 1}))
+    >>> read_safetensors(os.path.join(folder, "model.safetensors"))["w"].shape
+    (2, 3)
+    """
+    folder = _path_argument(folder, "A checkpoint folder")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"Could not make the checkpoint folder {folder}: {error}") from error
+    _write_files(
+        {
+            os.path.join(folder, "model.safetensors"): lambda path: _write_safetensors(
+                tensors, path
+            ),
+            os.path.join(folder, "config.json"): lambda path: _write_text(config_text, path),
+        }
+    )
+
+
+def _write_safetensors(tensors, path):
+    from safetensors import SafetensorError
+    from safetensors.numpy import save_file
+
+    try:
+        save_file(tensors, path, metadata={"format": "pt"})
+    except SafetensorError as error:  # the library's wrapper of an I/O error
+        raise OSError(str(error)) from error
+
+
+def _write_text(text, path):
+    with open(path, "x", encoding="utf-8") as file:
+        file.write(text)
+
+
+def _write_files(writers):
+    """Write each file `path` of `{path: writer}` (`writer(temporary_path)`
+    writes it) to a temporary file beside it, flushed to disk, then replace
+    every `path` by its temporary file. Any failure removes the temporary
+    files, leaves every `path` as it was (unless the failure is in
+    `os.replace` itself, after some were replaced) and is an `OSError`
+    naming the path."""
+    token = f"{os.getpid()}.{uuid.uuid4().hex[:12]}"
+    temporary = {
+        path: os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{token}.tmp")
+        for path in writers
+    }
+    try:
+        for path, writer in writers.items():
+            try:
+                writer(temporary[path])
+                with open(temporary[path], "rb") as file:
+                    os.fsync(file.fileno())
+            except OSError as error:
+                raise OSError(f"Could not write {path}: {error}") from error
+        for path in writers:
+            try:
+                os.replace(temporary[path], path)
+            except OSError as error:
+                raise OSError(f"Could not write {path}: {error}") from error
+    finally:
+        for path in temporary.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)

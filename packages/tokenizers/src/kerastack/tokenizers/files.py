@@ -1,0 +1,130 @@
+"""Files every kerastack family reads, with no Keras: JSON read strictly
+(`read_json_object`, `parse_json`) and checkpoint folders, local or from the
+Hugging Face Hub (`checkpoint_folder`)."""
+
+import json
+import os
+
+__all__ = ["HUB_FILES", "checkpoint_folder", "parse_json", "read_json_object"]
+
+
+def _json_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs):
+    values = {}
+    for key, value in pairs:
+        if key in values:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        values[key] = value
+    return values
+
+
+def read_json_object(path):
+    """The JSON object (a dict) in file `path`, which must be UTF-8 text
+    (a byte-order mark is allowed). Text in another encoding, invalid or
+    too deeply nested JSON, NaN or Infinity, a key twice in one object, or a
+    JSON value other than an object, is a `ValueError` naming the file; a
+    missing file a `FileNotFoundError`.
+
+    Example:
+
+    ```python
+    values = read_json_object("bert-base-uncased/config.json")
+    values["hidden_size"]  # 768
+    ```
+    """
+    with open(path, "rb") as file:
+        data = file.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        hint = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise ValueError(
+            f"{path} is not UTF-8 text{hint}: byte {error.start} is {data[error.start]:#04x}; "
+            "save it as UTF-8."
+        ) from error
+    if "\x00" in text:  # valid UTF-8, but never in JSON text: UTF-16 or UTF-32
+        raise ValueError(
+            f"{path} is not UTF-8 text (it looks like UTF-16): it holds NUL bytes; "
+            "save it as UTF-8."
+        )
+    try:
+        values = parse_json(text)
+    except RecursionError as error:
+        raise ValueError(f"{path} is not valid JSON: nested too deeply.") from error
+    except ValueError as error:  # json.JSONDecodeError, and the hooks' errors
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(values, dict):
+        kind = type(values).__name__
+        raise ValueError(f"{path} does not hold a JSON object (it holds a {kind}).")
+    return values
+
+
+def parse_json(text):
+    """The JSON value of `text`, parsed strictly: NaN or Infinity, or a key
+    twice in one object, is a `ValueError` (as invalid JSON is), so two
+    readers of one file can never disagree on what it says.
+
+    Example:
+
+    >>> parse_json('{"hidden_size": 8}')
+    {'hidden_size': 8}
+    >>> parse_json('{"a": 1, "a": 2}')
+    Traceback (most recent call last):
+    ...
+    ValueError: key 'a' appears twice in one object
+    """
+    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_json_constant)
+
+
+def _path_argument(path, what="A checkpoint path"):
+    """`os.fspath(path)`, or a `ValueError` for a value that is no path."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"{what} is a str or os.PathLike, received {path!r}.")
+    return os.fspath(path)
+
+
+# What a Hub download fetches: the config, the safetensors weights and every
+# family's tokenizer files (WordPiece; byte-level BPE; SentencePiece).
+HUB_FILES = [
+    "config.json",
+    "model.safetensors",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+]
+
+
+def checkpoint_folder(path_or_name, cache_dir=None, revision=None):
+    """The local folder of a checkpoint: `path_or_name` itself when it is a
+    folder; otherwise a Hugging Face Hub model name (`"org/name"`), whose
+    config, safetensors weights and vocabulary `huggingface_hub` downloads
+    (or finds in its cache; `HF_HUB_OFFLINE=1` never downloads).
+
+    Example:
+
+    ```python
+    folder = checkpoint_folder("google-bert/bert-base-uncased")
+    sorted(os.listdir(folder))  # ["config.json", "model.safetensors", ...]
+    ```
+    """
+    path = _path_argument(path_or_name, "A checkpoint folder or Hub model name")
+    if os.path.isdir(path):
+        return path
+    if os.path.exists(path) or path.startswith((".", "/", "~")) or path.count("/") > 1:
+        raise FileNotFoundError(f"No checkpoint folder at {path}.")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(
+            path, allow_patterns=HUB_FILES, cache_dir=cache_dir, revision=revision
+        )
+    except Exception as error:  # huggingface_hub's network, cache and name errors
+        raise OSError(
+            f"No checkpoint folder at {path!r}, and the Hugging Face Hub model of that "
+            f"name could not be had: {error}"
+        ) from error
