@@ -30,7 +30,16 @@ from kerastack.core import keras, keras_version
 from tests.conftest import lane_stack
 
 # The lead extends this list to the upper packages (bert, gpt).
-PACKAGES = ["core", "attention", "multihead", "position", "layernorm", "transformer"]
+PACKAGES = [
+    "core",
+    "attention",
+    "multihead",
+    "position",
+    "layernorm",
+    "transformer",
+    "tokenizers",
+    "models",
+]
 
 EXAMPLE_LANE = (3, "torch")
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
