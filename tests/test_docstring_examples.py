@@ -39,6 +39,8 @@ PACKAGES = [
     "transformer",
     "tokenizers",
     "models",
+    "bert",
+    "gpt",
 ]
 
 EXAMPLE_LANE = (3, "torch")
