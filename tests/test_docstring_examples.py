@@ -6,7 +6,9 @@ docstring with an `Example:` (or `Examples:`) section holding at least one
 `>>>` line, and its examples must pass under `doctest`. A class needs its own
 class docstring; its methods' examples, where they have any, run too. A public
 submodule (`kerastack.attention.functional`) is checked name by name through
-its own `__all__`.
+its own `__all__`. A name re-exported from another package of `PACKAGES`
+(`kerastack.bert`'s `ModelConfig`, from `kerastack.models`) is tested once,
+in the package that defines and exports it.
 
 Examples run in a copy of their defining module's globals, with `np` (NumPy)
 added where the module has none, as in Keras's own docstrings. They must be
@@ -88,9 +90,30 @@ def _entries():
                 if _is_own_module(obj):  # a public submodule: its own names
                     for inner in _public_names(obj):
                         entries.append((f"{prefix}.{name}.{inner}", obj, inner))
+                elif _exported_at_home(pkg, obj):  # a re-export: tested once, at home
+                    continue
                 else:
                     entries.append((f"{prefix}.{name}", module, name))
     return entries
+
+
+def _exported_at_home(pkg, obj):
+    """Whether `obj`, a public name of `pkg`, is defined in another package of
+    PACKAGES that exports it too (`kerastack.bert` re-exports
+    `kerastack.models.ModelConfig`): its entry there tests it."""
+    parts = (getattr(obj, "__module__", None) or "").split(".")
+    if len(parts) < 2 or parts[0] != "kerastack" or parts[1] == pkg:
+        return False
+    home = parts[1]
+    if home not in PACKAGES:
+        return False
+    modules = [importlib.import_module(f"kerastack.{home}"), _compat_module(home)]
+    return any(
+        getattr(module, name, None) is obj
+        for module in modules
+        if module is not None
+        for name in _public_names(module)
+    )
 
 
 def _is_own_module(obj):
