@@ -5,7 +5,7 @@ PYTHON ?= python3
 TOOLS := .venv-tools
 TOOL_REQUIREMENTS := tox==4.67.15 nox==2026.10.20
 
-.PHONY: demo test bench lint build clean
+.PHONY: demo test bench lint docs build clean
 
 $(TOOLS)/.installed:
 	$(PYTHON) -m venv $(TOOLS)
@@ -24,8 +24,11 @@ bench: $(TOOLS)/.installed   ## benchmarks on every backend (make bench ARGS=--q
 lint: $(TOOLS)/.installed
 	$(TOOLS)/bin/tox run -e lint
 
+docs: $(TOOLS)/.installed    ## the documentation site into site/ (mkdocs, strict)
+	$(TOOLS)/bin/nox -s docs
+
 build: $(TOOLS)/.installed
 	$(TOOLS)/bin/nox -s build
 
 clean:
-	rm -rf $(TOOLS) .tox .nox dist
+	rm -rf $(TOOLS) .tox .nox dist site
