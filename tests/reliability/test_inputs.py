@@ -26,9 +26,9 @@ from kerastack.bert import (
     RobertaBackbone,
     Task,
 )
-from kerastack.models import Embedding
 from kerastack.core import keras, ops
 from kerastack.gpt import GPT2Backbone, GPT2CausalLM
+from kerastack.models import Embedding
 
 TINY = {
     "vocabulary_size": 20,

@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from kerastack.bert import BertBackbone
+from kerastack.bert import BertBackbone, RobertaBackbone
+from kerastack.core import keras, ops
 from kerastack.training.multitask import (
     BertMultiTask,
     Task,
@@ -19,8 +20,6 @@ from kerastack.training.multitask import (
     TaskWeightShift,
     first_piece_mask,
 )
-from kerastack.bert import RobertaBackbone
-from kerastack.core import keras, ops
 
 TINY = dict(
     vocabulary_size=30,

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from kerastack.bert import BertBackbone, BertClassifier
+from kerastack.core import keras, ops
 from kerastack.training.optimizers import (
     AccumulationSchedule,
     GradientAccumulation,
@@ -25,7 +26,6 @@ from kerastack.training.optimizers import (
     ema_weights,
     layer_decay_multipliers,
 )
-from kerastack.core import keras, ops
 
 # float32 training steps against float64 NumPy: a few roundings per step.
 ATOL = 2e-6
