@@ -48,9 +48,20 @@ class AlbertTokenizer:
 
     Example:
 
-    >>> tokenizer = AlbertTokenizer("albert-base-v2/spiece.model")
-    >>> tokenizer.tokenize("Hello, World!")
-    ['▁hello', ',', '▁world', '!']
+    A tiny word-level model, trained here (`AlbertTokenizer.from_folder`
+    reads a release's `spiece.model`):
+
+    >>> import io, sentencepiece
+    >>> model = io.BytesIO()
+    >>> sentencepiece.SentencePieceTrainer.train(
+    ...     sentence_iterator=iter(["hello world", "hello world", "hello there"]),
+    ...     model_writer=model, model_type="word", vocab_size=8, pad_id=0, unk_id=1,
+    ...     bos_id=-1, eos_id=-1, control_symbols=["[CLS]", "[SEP]", "[MASK]"], minloglevel=2)
+    >>> tokenizer = AlbertTokenizer(model.getvalue())
+    >>> tokenizer.tokenize("Héllo  World [MASK]")
+    ['▁hello', '▁world', '[MASK]']
+    >>> tokenizer.encode("hello", "there", max_length=6)["token_ids"].tolist()
+    [2, 5, 3, 7, 3, 0]
     """
 
     def __init__(self, proto, lowercase=True, keep_accents=False):

@@ -24,7 +24,11 @@ def read_text(path, what="vocabulary"):
 
     Example:
 
-    >>> read_text("vocab.txt").splitlines()[:2]
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+    >>> with open(path, "wb") as file:
+    ...     _ = file.write(b"[PAD]\\r\\n[unused0]\\r\\n")
+    >>> read_text(path).splitlines()
     ['[PAD]', '[unused0]']
     """
     if not isinstance(path, (str, os.PathLike)):
@@ -60,8 +64,13 @@ def read_vocabulary(path):
 
     Example:
 
-    >>> read_vocabulary("uncased_L-12_H-768_A-12/vocab.txt")["[CLS]"]
-    101
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+    >>> with open(path, "w", encoding="utf-8") as file:
+    ...     _ = file.write("[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\n[MASK]\\nhello\\n##s\\n")
+    >>> vocabulary = read_vocabulary(path)
+    >>> vocabulary["[CLS]"], vocabulary["##s"], len(vocabulary)
+    (2, 6, 7)
     """
     tokens = read_text(path).split("\n")
     if tokens and tokens[-1] == "":
@@ -509,9 +518,11 @@ class BertTokenizer:
 
     Example:
 
-    >>> tokenizer = BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello"])
-    >>> tokenizer.tokenize("Hello!")
-    ['hello', '[UNK]']
+    >>> tokenizer = BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "##s"])
+    >>> tokenizer.tokenize("Hellos!")
+    ['hello', '##s', '[UNK]']
+    >>> tokenizer.encode("hello", max_length=5)["token_ids"].tolist()  # [CLS] hello [SEP] pads
+    [2, 5, 3, 0, 0]
     """
 
     # The special tokens a vocabulary must hold.

@@ -27,7 +27,11 @@ def read_merges(path):
 
     Example:
 
-    >>> read_merges("roberta-base/merges.txt")[:2]
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "merges.txt")
+    >>> with open(path, "w", encoding="utf-8") as file:
+    ...     _ = file.write("#version: 0.2\\nĠ t\\nĠ a\\n")
+    >>> read_merges(path)
     [('Ġ', 't'), ('Ġ', 'a')]
     """
     merges = []
@@ -49,8 +53,12 @@ def read_json_vocabulary(path):
 
     Example:
 
-    >>> read_json_vocabulary("roberta-base/vocab.json")["<s>"]
-    0
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "vocab.json")
+    >>> with open(path, "w", encoding="utf-8") as file:
+    ...     _ = file.write('{"<s>": 0, "</s>": 1, "hello": 2}')
+    >>> read_json_vocabulary(path)["hello"]
+    2
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"No vocabulary file at {path}.")
@@ -120,9 +128,22 @@ class BytePairTokenizer:
 
     Example:
 
-    >>> tokenizer = BytePairTokenizer.from_folder("roberta-base")
-    >>> tokenizer.detokenize(tokenizer.token_ids("Hello world"))
-    'Hello world'
+    A tiny checkpoint folder: the 256 byte tokens (each byte as a printable
+    character, a space as `Ġ`), four merged tokens and their merge rules.
+
+    >>> import json, tempfile
+    >>> from tokenizers import pre_tokenizers
+    >>> tokens = sorted(pre_tokenizers.ByteLevel.alphabet()) + ["he", "ll", "hell", "hello", "Ġw"]
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "vocab.json"), "w", encoding="utf-8") as file:
+    ...     json.dump({token: index for index, token in enumerate(tokens)}, file)
+    >>> with open(os.path.join(folder, "merges.txt"), "w", encoding="utf-8") as file:
+    ...     _ = file.write("#version: 0.2\\nh e\\nl l\\nhe ll\\nhell o\\nĠ w\\n")
+    >>> tokenizer = BytePairTokenizer.from_folder(folder)
+    >>> tokenizer.tokenize("hello world")
+    ['hello', 'Ġw', 'o', 'r', 'l', 'd']
+    >>> tokenizer.detokenize(tokenizer.token_ids("hello world!"))
+    'hello world!'
     """
 
     SPECIAL_TOKENS = ("<|endoftext|>", "<s>", "</s>", "<pad>", "<unk>", "<mask>")
@@ -228,6 +249,20 @@ class RobertaTokenizer(BytePairTokenizer):
     Args:
         vocabulary, merges, add_prefix_space: as `BytePairTokenizer`; the
             vocabulary must hold `<s>`, `</s>`, `<pad>`, `<unk>` and `<mask>`.
+
+    Example:
+
+    >>> from tokenizers import pre_tokenizers
+    >>> specials = ["<s>", "</s>", "<pad>", "<unk>", "<mask>"]  # ids 0 to 4
+    >>> byte_tokens = sorted(pre_tokenizers.ByteLevel.alphabet())  # ids 5 to 260
+    >>> tokens = specials + byte_tokens + ["he", "ll", "hell", "hello"]  # "hello" is 264
+    >>> vocabulary = {token: index for index, token in enumerate(tokens)}
+    >>> tokenizer = RobertaTokenizer(vocabulary, ["h e", "l l", "he ll", "hell o"])
+    >>> inputs = tokenizer.encode("hello", "hello", max_length=8)  # <s> a </s></s> b </s>
+    >>> inputs["token_ids"].tolist()
+    [0, 264, 1, 1, 264, 1, 2, 2]
+    >>> inputs["padding_mask"].tolist()
+    [1, 1, 1, 1, 1, 1, 0, 0]
     """
 
     def __init__(self, vocabulary, merges, add_prefix_space=False):

@@ -45,6 +45,19 @@ class Tokenizer:
         token_cls, token_sep, token_unk: the special tokens.
         pad_index: the id `encode` pads with.
         cased: keep case and accents.
+
+    Example:
+
+    >>> token_dict = get_base_dict()
+    >>> for token in ["un", "##aff", "##able"]:
+    ...     token_dict[token] = len(token_dict)
+    >>> tokenizer = Tokenizer(token_dict)
+    >>> tokenizer.tokenize("Unaffable")
+    ['[CLS]', 'un', '##aff', '##able', '[SEP]']
+    >>> tokenizer.encode("unaffable", "un", max_len=8)  # (indices, segments)
+    ([2, 5, 6, 7, 3, 5, 3, 0], [0, 0, 0, 0, 0, 1, 1, 0])
+    >>> tokenizer.rematch("unaffable")
+    [None, (0, 2), (2, 5), (5, 9), None]
     """
 
     def __init__(
@@ -132,10 +145,27 @@ class Tokenizer:
 
 
 def get_base_dict():
-    """keras-bert's dictionary of special tokens, `{token: id}`."""
+    """keras-bert's dictionary of special tokens, `{token: id}`.
+
+    Example:
+
+    >>> get_base_dict()
+    {'': 0, '[UNK]': 1, '[CLS]': 2, '[SEP]': 3, '[MASK]': 4}
+    """
     return {TOKEN_PAD: 0, TOKEN_UNK: 1, TOKEN_CLS: 2, TOKEN_SEP: 3, TOKEN_MASK: 4}
 
 
 def load_vocabulary(vocab_path):
-    """`{token: id}` of a `vocab.txt`."""
+    """`{token: id}` of a `vocab.txt` (see
+    `kerastack.tokenizers.read_vocabulary`).
+
+    Example:
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+    >>> with open(path, "w", encoding="utf-8") as file:
+    ...     _ = file.write("[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\nhello\\n")
+    >>> load_vocabulary(path)
+    {'[PAD]': 0, '[UNK]': 1, '[CLS]': 2, '[SEP]': 3, 'hello': 4}
+    """
     return read_vocabulary(vocab_path)

@@ -30,10 +30,18 @@ def read_json_object(path):
 
     Example:
 
-    ```python
-    values = read_json_object("bert-base-uncased/config.json")
-    values["hidden_size"]  # 768
-    ```
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "config.json")
+    >>> with open(path, "w", encoding="utf-8") as file:
+    ...     _ = file.write('{"hidden_size": 768, "num_attention_heads": 12}')
+    >>> read_json_object(path)["hidden_size"]
+    768
+    >>> with open(path, "w", encoding="utf-8") as file:
+    ...     _ = file.write('{"hidden_size": NaN}')
+    >>> read_json_object(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: .../config.json is not valid JSON: NaN is not a JSON number
     """
     with open(path, "rb") as file:
         data = file.read()
@@ -105,12 +113,21 @@ def checkpoint_folder(path_or_name, cache_dir=None, revision=None):
     config, safetensors weights and vocabulary `huggingface_hub` downloads
     (or finds in its cache; `HF_HUB_OFFLINE=1` never downloads).
 
+    A Hub name (`checkpoint_folder("google-bert/bert-base-uncased")`) gives
+    the folder of the downloaded files (`config.json`, `model.safetensors`,
+    `vocab.txt`, ...); a path that is no folder, and no Hub name, is a
+    `FileNotFoundError`.
+
     Example:
 
-    ```python
-    folder = checkpoint_folder("google-bert/bert-base-uncased")
-    sorted(os.listdir(folder))  # ["config.json", "model.safetensors", ...]
-    ```
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()  # a local checkpoint folder
+    >>> checkpoint_folder(folder) == folder
+    True
+    >>> checkpoint_folder(os.path.join(folder, "missing"))
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: No checkpoint folder at .../missing.
     """
     path = _path_argument(path_or_name, "A checkpoint folder or Hub model name")
     if os.path.isdir(path):

@@ -8,7 +8,7 @@ from kerastack.tokenizers.byte_pair_tokenizer import BytePairTokenizer
 
 
 class GPT2Tokenizer(BytePairTokenizer):
-    """GPT-2's byte-level BPE (see `kerastack.bert.BytePairTokenizer`), with
+    """GPT-2's byte-level BPE (see `BytePairTokenizer`), with
     GPT-2's one special token, `<|endoftext|>`, which ends a text, starts an
     unconditional sample and pads (GPT-2 has no padding token: padding is
     told by the mask, never by its id).
@@ -24,9 +24,16 @@ class GPT2Tokenizer(BytePairTokenizer):
 
     Example:
 
-    >>> tokenizer = GPT2Tokenizer.from_folder("gpt2")
-    >>> tokenizer.encode_batch(["Hello world"])["token_ids"]
-    array([[15496,   995]], dtype=int32)
+    >>> from tokenizers import pre_tokenizers
+    >>> byte_tokens = sorted(pre_tokenizers.ByteLevel.alphabet())  # ids 0 to 255
+    >>> tokens = byte_tokens + ["he", "ll", "hell", "hello", "<|endoftext|>"]  # 259, 260
+    >>> vocabulary = {token: index for index, token in enumerate(tokens)}
+    >>> tokenizer = GPT2Tokenizer(vocabulary, ["h e", "l l", "he ll", "hell o"])
+    >>> prompts = tokenizer.encode_batch(["hello", "hi"], padding_side="left")
+    >>> prompts["token_ids"].tolist()  # padded with <|endoftext|>
+    [[260, 259], [71, 72]]
+    >>> prompts["padding_mask"].tolist()
+    [[False, True], [True, True]]
     """
 
     def __init__(self, vocabulary, merges, end_token="<|endoftext|>", add_prefix_space=False):
