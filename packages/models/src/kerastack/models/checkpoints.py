@@ -43,11 +43,12 @@ class Layout:
 
     Example:
 
-    ```python
-    # HF Linear weights are (D_out, D_in), Keras Dense kernels (D_in, D_out).
-    transpose = Layout(lambda value: value.T, lambda value: value.T)
-    table = [(dense.kernel, "pooler.dense.weight", transpose)]
-    ```
+    >>> # HF Linear weights are (D_out, D_in), Keras Dense kernels (D_in, D_out).
+    >>> transpose = Layout(lambda value: value.T, lambda value: value.T)
+    >>> transpose.to_ours(np.zeros((3, 8))).shape
+    (8, 3)
+    >>> transpose.to_hf(np.zeros((8, 3))).shape
+    (3, 8)
     """
 
     def __init__(self, to_ours, to_hf):
@@ -98,7 +99,22 @@ def attention_head_layouts(num_heads):
 
 def block_weight_table(block, num_heads, prefix, names):
     """The table of one post-norm `TransformerEncoder` block whose HF
-    sublayers are `prefix + names[part]` (see `BERT_BLOCK_NAMES`)."""
+    sublayers are `prefix + names[part]` (see `BERT_BLOCK_NAMES`).
+
+    Example:
+
+    >>> from kerastack.transformer import TransformerEncoder
+    >>> block = TransformerEncoder(intermediate_dim=16, num_heads=2)
+    >>> block.build((None, None, 8))
+    >>> parts = ["query", "key", "value", "attention_output", "attention_norm"]
+    >>> names = {part: part for part in parts + ["intermediate", "output", "output_norm"]}
+    >>> table = block_weight_table(block, 2, "encoder.layer.0.", names)
+    >>> len(table)  # a kernel (or gamma) and a bias (or beta) for each of 8 parts
+    16
+    >>> variable, hf_name, layout = table[0]
+    >>> hf_name, tuple(variable.shape), layout.to_hf(np.zeros((8, 2, 4))).shape
+    ('encoder.layer.0.query.weight', (8, 2, 4), (8, 8))
+    """
     attention, feed_forward = block.self_attention, block.feed_forward
     table = []
     for part in ("query", "key", "value"):
@@ -230,10 +246,19 @@ def read_safetensors(path):
 
     Example:
 
-    ```python
-    tensors = read_safetensors("bert-base-uncased/model.safetensors")
-    tensors["embeddings.word_embeddings.weight"].shape  # (30522, 768)
-    ```
+    >>> import tempfile
+    >>> from safetensors.numpy import save_file
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+    >>> save_file({"embeddings.word_embeddings.weight": np.ones((30, 8), "float16")}, path)
+    >>> tensors = read_safetensors(path)
+    >>> tensors["embeddings.word_embeddings.weight"].shape
+    (30, 8)
+    >>> with open(path, "r+b") as file:  # cut off the last tensor's last bytes
+    ...     _ = file.truncate(os.path.getsize(path) - 4)
+    >>> read_safetensors(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: .../model.safetensors is not a readable safetensors file: ...
     """
     path = _path_argument(path)
     if not os.path.exists(path):
@@ -283,10 +308,12 @@ def read_checkpoint_tensors(path):
 
     Example:
 
-    ```python
-    path, tensors = read_checkpoint_tensors("bert-base-uncased")
-    path  # "bert-base-uncased/model.safetensors"
-    ```
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_checkpoint(folder, {"pooler.dense.bias": np.zeros(8, "float32")}, "{}")
+    >>> path, tensors = read_checkpoint_tensors(folder)
+    >>> os.path.basename(path), tensors["pooler.dense.bias"].shape
+    ('model.safetensors', (8,))
     """
     path = _path_argument(path)
     if os.path.isdir(path):
@@ -321,13 +348,33 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
     the checkpoint's layout); no weight changes then. Returns the names of
     the tensors left out.
 
+    In a family's loader: `path, tensors = read_checkpoint_tensors(folder)`,
+    the family's own handling of some tensors, then
+    `assign_hf_tensors(backbone, tensors, path)`.
+
     Example:
 
-    ```python
-    path, tensors = read_checkpoint_tensors(folder)
-    tensors.pop("lm_head.weight")  # a family's own handling first
-    left_out = assign_hf_tensors(model, tensors, path)
-    ```
+    >>> from kerastack.core import keras
+    >>> dense = keras.layers.Dense(2)
+    >>> dense.build((None, 3))
+    >>> class Classifier:  # any object that declares its weights
+    ...     def hf_weight_table(self):
+    ...         return [
+    ...             (dense.kernel, "classifier.weight", TRANSPOSE),
+    ...             (dense.bias, "classifier.bias", SAME),
+    ...         ]
+    >>> tensors = {"classifier.weight": np.ones((2, 3), "float32"),
+    ...            "classifier.bias": np.zeros(2, "float32")}
+    >>> assign_hf_tensors(Classifier(), tensors, "classifier.safetensors")  # none left out
+    []
+    >>> keras.ops.convert_to_numpy(dense.kernel).shape  # HF's (2, 3) transposed
+    (3, 2)
+    >>> assign_hf_tensors(Classifier(), {"classifier.weight": np.ones((3, 3))}, "bad.safetensors")
+    Traceback (most recent call last):
+    ...
+    ValueError: bad.safetensors does not fit this Classifier (missing tensors: classifier.bias;
+    shape mismatches (in the checkpoint's layout): classifier.weight: checkpoint (3, 3),
+    model (2, 3)).
     """
     if not hasattr(backbone, "hf_weight_table"):
         raise TypeError(

@@ -32,10 +32,15 @@ class ConfigField:
 
     Example:
 
-    ```python
-    ConfigField.size().check("vocab_size", np.int64(30522))  # 30522
-    ConfigField.rate().check("hidden_dropout_prob", 1.5)  # ValueError
-    ```
+    >>> ConfigField.size().check("vocab_size", np.int64(30522))
+    30522
+    >>> ConfigField.name(["gelu", "relu"]).check("hidden_act", "gelu")
+    'gelu'
+    >>> ConfigField.rate().check("hidden_dropout_prob", 1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: `hidden_dropout_prob` must be a finite number in [0.0, 1.0), received
+    hidden_dropout_prob=1.5.
     """
 
     kind: str  # "int", "float" or "name"
@@ -116,16 +121,22 @@ class ModelConfig:
 
     Example:
 
-    ```python
-    @dataclasses.dataclass(frozen=True)
-    class TinyConfig(ModelConfig):
-        MODEL_TYPE = "tiny"
-        FIELDS = {"width": ConfigField.size(), "dropout": ConfigField.rate()}
-        width: int = 8
-        dropout: float = 0.0
-
-    TinyConfig.from_dict({"width": "8"})  # ValueError: `width` must be an int ...
-    ```
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class TinyConfig(ModelConfig):
+    ...     MODEL_TYPE = "tiny"
+    ...     FIELDS = {"width": ConfigField.size(), "dropout": ConfigField.rate()}
+    ...     width: int = 8
+    ...     dropout: float = 0.0
+    >>> TinyConfig.from_dict({"model_type": "tiny", "width": 16, "architectures": ["Tiny"]})
+    TinyConfig(width=16, dropout=0.0)
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as file:
+    ...     _ = file.write('{"model_type": "tiny", "width": "8"}')
+    >>> TinyConfig.from_json(folder)
+    Traceback (most recent call last):
+    ...
+    ValueError: .../config.json: `width` must be a positive int, received width='8'.
     """
 
     MODEL_TYPE = None

@@ -49,7 +49,7 @@ class Embedding(keras.layers.Embedding):
     Example:
 
     >>> embedding = Embedding(10, 4)
-    >>> embedding(np.array([[1, 9]])).shape
+    >>> tuple(embedding(np.array([[1, 9]])).shape)
     (1, 2, 4)
     """
 
@@ -87,7 +87,7 @@ class ReversibleEmbedding(Embedding):
 
     >>> embedding = ReversibleEmbedding(100, 16)
     >>> x = embedding(np.array([[1, 2, 3]]))  # (1, 3, 16)
-    >>> embedding(x, reverse=True).shape
+    >>> tuple(embedding(x, reverse=True).shape)
     (1, 3, 100)
 
     References:

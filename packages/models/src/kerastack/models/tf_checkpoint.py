@@ -49,12 +49,15 @@ class CheckpointError(ValueError):
 
     Example:
 
-    ```python
-    try:
-        tensors = read_tf_checkpoint("uncased_L-12_H-768_A-12")
-    except CheckpointError as error:
-        message = str(error)  # ...bert_model.ckpt.index is corrupt: the checksum of ...
-    ```
+    >>> import tempfile
+    >>> prefix = os.path.join(tempfile.mkdtemp(), "bert_model.ckpt")
+    >>> with open(prefix + ".index", "wb") as file:
+    ...     _ = file.write(b"not a checkpoint index")
+    >>> try:
+    ...     read_tf_checkpoint(prefix)
+    ... except CheckpointError as error:  # a ValueError too
+    ...     print(str(error).replace(prefix, "bert_model.ckpt"))
+    bert_model.ckpt.index is too short to be a checkpoint index
     """
 
 
@@ -64,9 +67,10 @@ def masked_crc32c(data):
 
     Example:
 
-    ```python
-    hex(masked_crc32c(b""))  # '0xa282ead8'
-    ```
+    >>> hex(masked_crc32c(b""))
+    '0xa282ead8'
+    >>> masked_crc32c(np.zeros(3, "float32")) == masked_crc32c(bytes(12))
+    True
     """
     crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
@@ -334,10 +338,13 @@ def checkpoint_prefix(path):
 
     Example:
 
-    ```python
-    checkpoint_prefix("uncased_L-12_H-768_A-12/bert_model.ckpt.index")
-    # 'uncased_L-12_H-768_A-12/bert_model.ckpt'
-    ```
+    >>> checkpoint_prefix("uncased_L-12_H-768_A-12/bert_model.ckpt.index")
+    'uncased_L-12_H-768_A-12/bert_model.ckpt'
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> open(os.path.join(folder, "bert_model.ckpt.index"), "wb").close()
+    >>> checkpoint_prefix(folder) == os.path.join(folder, "bert_model.ckpt")
+    True
     """
     path = os.fspath(path) if isinstance(path, os.PathLike) else path
     if not isinstance(path, str):
@@ -392,11 +399,31 @@ def read_tf_checkpoint(path, names=None):
 
     Example:
 
-    ```python
-    tensors = read_tf_checkpoint("uncased_L-12_H-768_A-12/bert_model.ckpt")
-    read_tf_checkpoint("uncased_L-12_H-768_A-12", names="global_step")
-    # {'global_step': array(1000000)}
-    ```
+    A Google release reads as
+    `read_tf_checkpoint("uncased_L-12_H-768_A-12/bert_model.ckpt")`. Here a
+    checkpoint of one tensor is written byte by byte, as TensorFlow lays it
+    out: its data file, and its index (table blocks, each with a restart
+    point, a type byte and a checksum; then the footer).
+
+    >>> import tempfile
+    >>> def block(entries):  # one table block of (key, value) entries
+    ...     data = b"".join(bytes([0, len(k), len(v)]) + k + v for k, v in entries)
+    ...     data += struct.pack("<II", 0, 1) + b"\\0"  # one restart point; uncompressed
+    ...     return data + struct.pack("<I", masked_crc32c(data))
+    >>> raw = np.arange(3, dtype="<f4").tobytes()
+    >>> # The tensor's entry: dtype float32, shape (3,), 12 bytes, their checksum.
+    >>> entry = bytes.fromhex("0801 1204 12020803 280c 35") + struct.pack("<I", masked_crc32c(raw))
+    >>> data = block([(b"", b"\\x08\\x01"), (b"bias", entry)])  # header first: one data file
+    >>> meta, index = block([]), block([(b"bias", bytes([0, len(data) - 5]))])
+    >>> handles = bytes([len(data), len(meta) - 5, len(data) + len(meta), len(index) - 5])
+    >>> footer = handles.ljust(40, b"\\0") + struct.pack("<Q", 0xDB4775248B80FB57)
+    >>> prefix = os.path.join(tempfile.mkdtemp(), "bert_model.ckpt")
+    >>> with open(prefix + ".index", "wb") as file:
+    ...     _ = file.write(data + meta + index + footer)
+    >>> with open(prefix + ".data-00000-of-00001", "wb") as file:
+    ...     _ = file.write(raw)
+    >>> read_tf_checkpoint(os.path.dirname(prefix), names="bias")
+    {'bias': array([0., 1., 2.], dtype=float32)}
     """
     wanted = _wanted(names)
     prefix = checkpoint_prefix(path)
