@@ -5,14 +5,11 @@ from kerastack.bert.bert_backbone import (
     EncoderBackbone,
     _initializer,
     attention_mask_of,
-    check_flags,
-    check_heads,
-    checked_floats,
+    check_encoder_arguments,
     embeddings_sum,
     encoder_block,
     optional_inputs,
     pooler,
-    positive_ints,
 )
 from kerastack.bert.bert_config import AlbertConfig
 from kerastack.core import keras, ops, serializable
@@ -82,28 +79,40 @@ class AlbertBackbone(EncoderBackbone, keras.Model):
         position_ids_input=False,
         **kwargs,
     ):
-        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim = positive_ints(
+        checked = check_encoder_arguments(
             vocabulary_size=vocabulary_size,
             num_layers=num_layers,
             num_heads=num_heads,
             hidden_dim=hidden_dim,
             intermediate_dim=intermediate_dim,
-        )
-        max_sequence_length, num_segments, embedding_dim = positive_ints(
             max_sequence_length=max_sequence_length,
             num_segments=num_segments,
             embedding_dim=embedding_dim,
+            num_groups=num_groups,
+            layers_per_group=layers_per_group,
+            dropout=dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            initializer_range=initializer_range,
+            attention_mask_input=attention_mask_input,
+            position_ids_input=position_ids_input,
         )
-        num_groups, layers_per_group = positive_ints(
-            num_groups=num_groups, layers_per_group=layers_per_group
-        )
-        check_heads(hidden_dim, num_heads)
-        dropout, layer_norm_epsilon, initializer_range = checked_floats(
-            dropout, layer_norm_epsilon, initializer_range
-        )
-        attention_mask_input, position_ids_input = check_flags(
-            attention_mask_input=attention_mask_input, position_ids_input=position_ids_input
-        )
+        (
+            vocabulary_size,
+            num_layers,
+            num_heads,
+            hidden_dim,
+            intermediate_dim,
+            max_sequence_length,
+            num_segments,
+            embedding_dim,
+            num_groups,
+            layers_per_group,
+            dropout,
+            layer_norm_epsilon,
+            initializer_range,
+            attention_mask_input,
+            position_ids_input,
+        ) = checked.values()
         if num_layers % num_groups:
             raise ValueError(
                 f"num_layers={num_layers} does not divide into num_groups={num_groups} groups."

@@ -33,50 +33,81 @@ from kerastack.models import (
 from kerastack.position import PositionEmbedding
 from kerastack.transformer import TransformerEncoder
 
+# The arguments `check_encoder_arguments` takes: ints >= 1, ints >= 0 (ids),
+# floats and flags.
+_SIZES = (
+    "vocabulary_size",
+    "num_layers",
+    "num_heads",
+    "hidden_dim",
+    "intermediate_dim",
+    "max_sequence_length",
+    "num_segments",
+    "embedding_dim",
+    "num_groups",
+    "layers_per_group",
+)
+_IDS = ("padding_id",)
+_FLOATS = ("dropout", "layer_norm_epsilon", "initializer_range")
+_FLAGS = ("attention_mask_input", "position_ids_input")
+_REQUIRED = (*_SIZES[:7], *_FLOATS, *_FLAGS)
 
-def positive_ints(**sizes):
-    """The values of `sizes` (`name=value`, in order) as Python ints >= 1;
-    NumPy ints are taken, bools, floats (even `2.0`) and strings are a
-    ValueError naming the argument.
+
+def check_encoder_arguments(**arguments):
+    """The arguments of an encoder backbone (`BertBackbone`,
+    `RobertaBackbone`, `AlbertBackbone`), checked: a dict of their values by
+    name, in the order given.
+
+    BERT's arguments are required: the sizes `vocabulary_size`,
+    `num_layers`, `num_heads`, `hidden_dim`, `intermediate_dim`,
+    `max_sequence_length` and `num_segments`, the floats `dropout`,
+    `layer_norm_epsilon` and `initializer_range`, and the flags
+    `attention_mask_input` and `position_ids_input`; ALBERT's sizes
+    (`embedding_dim`, `num_groups`, `layers_per_group`) and RoBERTa's
+    `padding_id` are taken too. Sizes become Python ints >= 1 and
+    `padding_id` one >= 0 (checked in the order given), then `num_heads`
+    must divide `hidden_dim`, then the floats become Python floats
+    (`dropout` in `[0, 1)`, the others finite and positive), then the flags
+    Python bools. The first bad value is a ValueError naming its argument.
 
     Example:
 
-    >>> positive_ints(num_layers=np.int64(2), num_heads=4)
-    [2, 4]
+    >>> checked = check_encoder_arguments(vocabulary_size=np.int64(30),
+    ...     num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16,
+    ...     max_sequence_length=16, num_segments=2, dropout=0,
+    ...     layer_norm_epsilon=1e-12, initializer_range=0.02,
+    ...     attention_mask_input=np.bool_(False), position_ids_input=False)
+    >>> checked["vocabulary_size"], checked["dropout"], checked["attention_mask_input"]
+    (30, 0.0, False)
+    >>> check_encoder_arguments(**dict(checked, num_heads=3))
+    Traceback (most recent call last):
+    ...
+    ValueError: `hidden_dim`=8 is not divisible by `num_heads`=3.
     """
-    return [check_int(name, value) for name, value in sizes.items()]
-
-
-def checked_floats(dropout, layer_norm_epsilon, initializer_range):
-    """`(dropout, layer_norm_epsilon, initializer_range)` as Python floats:
-    a dropout in `[0, 1)`, the others finite and `> 0` (ValueError naming
-    the argument otherwise).
-
-    Example:
-
-    >>> checked_floats(0, 1e-12, 0.02)
-    (0.0, 1e-12, 0.02)
-    """
-    return (
-        check_float("dropout", dropout, minimum=0.0, maximum=1.0, exclusive_maximum=True),
-        check_float("layer_norm_epsilon", layer_norm_epsilon, minimum=0.0, exclusive_minimum=True),
-        check_float("initializer_range", initializer_range, minimum=0.0, exclusive_minimum=True),
-    )
-
-
-def check_heads(hidden_dim, num_heads):
-    """Raise a ValueError unless `num_heads` divides `hidden_dim`."""
+    unknown = [name for name in arguments if name not in (*_SIZES, *_IDS, *_FLOATS, *_FLAGS)]
+    missing = [name for name in _REQUIRED if name not in arguments]
+    if unknown or missing:
+        raise TypeError(
+            f"check_encoder_arguments: unknown arguments {unknown}, missing arguments {missing}."
+        )
+    checked = dict(arguments)
+    for name, value in arguments.items():
+        if name in _SIZES or name in _IDS:
+            checked[name] = check_int(name, value, minimum=1 if name in _SIZES else 0)
+    hidden_dim, num_heads = checked["hidden_dim"], checked["num_heads"]
     if hidden_dim % num_heads:
         raise ValueError(f"`hidden_dim`={hidden_dim} is not divisible by `num_heads`={num_heads}.")
-
-
-def check_flags(**flags):
-    """The values of `flags` as Python bools (NumPy bools too); anything
-    else is a ValueError naming the argument."""
-    for name, value in flags.items():
+    checked["dropout"] = check_float(
+        "dropout", arguments["dropout"], minimum=0.0, maximum=1.0, exclusive_maximum=True
+    )
+    for name in ("layer_norm_epsilon", "initializer_range"):
+        checked[name] = check_float(name, arguments[name], minimum=0.0, exclusive_minimum=True)
+    for name in _FLAGS:
+        value = arguments[name]
         if not isinstance(value, (bool, np.bool_)):
             raise ValueError(f"`{name}` must be True or False, received {name}={value!r}.")
-    return [bool(value) for value in flags.values()]
+        checked[name] = bool(value)
+    return checked
 
 
 def _initializer(initializer_range):
@@ -287,10 +318,10 @@ class BertBackbone(EncoderBackbone, keras.Model):
             input (packed sequences).
         **kwargs: `keras.Model` arguments (`name`, ...).
 
-        Sizes are ints >= 1 (NumPy ints too; not bools, floats or strings),
-        `dropout` in `[0, 1)`, `layer_norm_epsilon` and `initializer_range`
-        finite and positive: anything else is a ValueError naming the
-        argument.
+    Sizes are ints >= 1 (NumPy ints too; not bools, floats or strings),
+    `dropout` in `[0, 1)`, `layer_norm_epsilon` and `initializer_range`
+    finite and positive: anything else is a ValueError naming the argument
+    (see `check_encoder_arguments`).
 
     Inputs, a dict:
         token_ids: int `(B, T)`.
@@ -345,23 +376,34 @@ class BertBackbone(EncoderBackbone, keras.Model):
         position_ids_input=False,
         **kwargs,
     ):
-        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim = positive_ints(
+        checked = check_encoder_arguments(
             vocabulary_size=vocabulary_size,
             num_layers=num_layers,
             num_heads=num_heads,
             hidden_dim=hidden_dim,
             intermediate_dim=intermediate_dim,
+            max_sequence_length=max_sequence_length,
+            num_segments=num_segments,
+            dropout=dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            initializer_range=initializer_range,
+            attention_mask_input=attention_mask_input,
+            position_ids_input=position_ids_input,
         )
-        max_sequence_length, num_segments = positive_ints(
-            max_sequence_length=max_sequence_length, num_segments=num_segments
-        )
-        check_heads(hidden_dim, num_heads)
-        dropout, layer_norm_epsilon, initializer_range = checked_floats(
-            dropout, layer_norm_epsilon, initializer_range
-        )
-        attention_mask_input, position_ids_input = check_flags(
-            attention_mask_input=attention_mask_input, position_ids_input=position_ids_input
-        )
+        (
+            vocabulary_size,
+            num_layers,
+            num_heads,
+            hidden_dim,
+            intermediate_dim,
+            max_sequence_length,
+            num_segments,
+            dropout,
+            layer_norm_epsilon,
+            initializer_range,
+            attention_mask_input,
+            position_ids_input,
+        ) = checked.values()
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
         padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")

@@ -8,17 +8,14 @@ from kerastack.bert.bert_backbone import (
     EncoderBackbone,
     _initializer,
     attention_mask_of,
-    check_flags,
-    check_heads,
-    checked_floats,
+    check_encoder_arguments,
     embeddings_sum,
     encoder_stack,
     optional_inputs,
     pooler,
-    positive_ints,
 )
 from kerastack.bert.bert_config import RobertaConfig
-from kerastack.core import check_int, keras, ops, serializable
+from kerastack.core import keras, ops, serializable
 from kerastack.models import Embedding
 
 
@@ -91,24 +88,36 @@ class RobertaBackbone(EncoderBackbone, keras.Model):
         position_ids_input=False,
         **kwargs,
     ):
-        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim = positive_ints(
+        checked = check_encoder_arguments(
             vocabulary_size=vocabulary_size,
             num_layers=num_layers,
             num_heads=num_heads,
             hidden_dim=hidden_dim,
             intermediate_dim=intermediate_dim,
+            max_sequence_length=max_sequence_length,
+            num_segments=num_segments,
+            padding_id=padding_id,
+            dropout=dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            initializer_range=initializer_range,
+            attention_mask_input=attention_mask_input,
+            position_ids_input=position_ids_input,
         )
-        max_sequence_length, num_segments = positive_ints(
-            max_sequence_length=max_sequence_length, num_segments=num_segments
-        )
-        padding_id = check_int("padding_id", padding_id, minimum=0)
-        check_heads(hidden_dim, num_heads)
-        dropout, layer_norm_epsilon, initializer_range = checked_floats(
-            dropout, layer_norm_epsilon, initializer_range
-        )
-        attention_mask_input, position_ids_input = check_flags(
-            attention_mask_input=attention_mask_input, position_ids_input=position_ids_input
-        )
+        (
+            vocabulary_size,
+            num_layers,
+            num_heads,
+            hidden_dim,
+            intermediate_dim,
+            max_sequence_length,
+            num_segments,
+            padding_id,
+            dropout,
+            layer_norm_epsilon,
+            initializer_range,
+            attention_mask_input,
+            position_ids_input,
+        ) = checked.values()
         if not 0 <= padding_id < max_sequence_length - 1:
             raise ValueError(
                 f"padding_id={padding_id} leaves no position row for real tokens "
