@@ -33,6 +33,7 @@ from kerastack.core import (
     standardize_dtype,
 )
 from kerastack.models import MaskedLMHead, float32_dense, keep_dtype_policy
+from kerastack.training import _keras_internals as internals
 
 # Each kind of task and the backbone output its head reads.
 TASK_KINDS = {
@@ -807,7 +808,7 @@ class BertMultiTask(CheckedInputs, keras.Model):
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if self._compile_metrics is not None:
+        if internals.compile_metrics(self) is not None:
             y = self._targets(y, {name: _shape(logits) for name, logits in y_pred.items()})
             present = [name for name in self.task_names if y.get(name) is not None]
             weights = self._sample_weights(sample_weight, y_pred)

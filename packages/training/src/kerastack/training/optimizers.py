@@ -43,6 +43,7 @@ import numbers
 import re
 
 from kerastack.core import keras, ops, serializable
+from kerastack.training import _keras_internals as internals
 
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
 
@@ -170,7 +171,7 @@ class AccumulationSchedule(_Schedule):
         return cls(**config)
 
 
-class OptimizerWrapper(keras.optimizers.Optimizer):
+class OptimizerWrapper(internals.MovingAveragesForSwapEMAWeights, keras.optimizers.Optimizer):
     """Base of the wrappers here: runs `inner_optimizer`'s step, then
     rewrites each variable's update (`new - old`) with `transform_update`.
 
@@ -228,7 +229,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
 
     @property
     def variables(self):
-        return self._variables + self.inner_optimizer.variables
+        return internals.tracked_variables(self) + self.inner_optimizer.variables
 
     def apply(self, grads, trainable_variables=None):
         if trainable_variables is None:
@@ -237,7 +238,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
                     f"{type(self).__name__} got gradients without variables before it was built: "
                     "call `optimizer.build(trainable_variables)` first."
                 )
-            variables = list(self._trainable_variables)
+            variables = list(internals.built_variables(self))
         else:
             variables = list(trainable_variables)
             if not self.built:
@@ -249,10 +250,14 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
                 "one to one."
             )
         base = _innermost(self)
-        averages = getattr(base, "_model_variables_moving_average", None) if base.use_ema else None
+        averages = (
+            internals.moving_averages(base)
+            if base.use_ema and internals.has_moving_averages(base)
+            else None
+        )
         if averages is not None:
             averages_before = [None if a is None else ops.copy(a) for a in averages]
-            batches_before = ops.copy(base._iterations)
+            batches_before = ops.copy(internals.batch_counter(base))
         self._apply_update(grads, variables)
         if averages is not None:
             self._update_average(base, averages, averages_before, batches_before)
@@ -260,7 +265,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
     def apply_gradients(self, grads_and_vars):
         grads, trainable_variables = zip(*grads_and_vars, strict=True)
         self.apply(grads, trainable_variables)
-        return _innermost(self)._iterations
+        return internals.batch_counter(_innermost(self))
 
     def _apply_update(self, grads, variables):
         inner = self.inner_optimizer
@@ -301,7 +306,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         updates_before = ops.floor_divide(batches_before, steps) if steps else batches_before
         not_first = ops.not_equal(updates_before, 0)
         is_update = ops.equal(ops.mod(batches_before + 1, steps), 0) if steps else None
-        pairs = zip(base._trainable_variables, averages, averages_before, strict=True)
+        pairs = zip(internals.built_variables(base), averages, averages_before, strict=True)
         for variable, average, before in pairs:
             if average is None:
                 continue
@@ -311,13 +316,10 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
                 averaged = ops.where(is_update, averaged, before)
             average.assign(averaged)
 
-    @property
-    def _model_variables_moving_average(self):
-        # Read by keras.callbacks.SwapEMAWeights through `inner_optimizer`.
-        base = _innermost(self)
-        if not base.use_ema or not hasattr(base, "_model_variables_moving_average"):
-            raise AttributeError("The wrapped optimizer keeps no moving average (use_ema=False).")
-        return base._model_variables_moving_average
+    def _averaging_optimizer(self):
+        # The optimizer whose moving average keras.callbacks.SwapEMAWeights
+        # reads through this wrapper (MovingAveragesForSwapEMAWeights).
+        return _innermost(self)
 
     @property
     def learning_rate(self):
@@ -343,7 +345,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         # and its average in one buffer, and the next fit fails ("Attempt to
         # donate the same buffer twice"): assign copies.
         for variable, average in zip(
-            base._trainable_variables, base._model_variables_moving_average, strict=True
+            internals.built_variables(base), internals.moving_averages(base), strict=True
         ):
             if average is not None:
                 variable.assign(ops.copy(average))
@@ -414,7 +416,7 @@ class GradientAccumulation(OptimizerWrapper):
                 f"The wrapped optimizer already accumulates gradient_accumulation_steps="
                 f"{base.gradient_accumulation_steps} batches, but steps={steps}."
             )
-        schedule = base._learning_rate
+        schedule = internals.learning_rate_setting(base)
         if isinstance(schedule, AccumulationSchedule):
             if schedule.steps != steps:
                 raise ValueError(
@@ -696,7 +698,7 @@ def ema_weights(model):
 
 def _swap_averages(optimizer):
     for variable, average in zip(
-        optimizer._trainable_variables, optimizer._model_variables_moving_average, strict=True
+        internals.built_variables(optimizer), internals.moving_averages(optimizer), strict=True
     ):
         if average is None:
             continue
