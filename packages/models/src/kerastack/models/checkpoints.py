@@ -246,7 +246,7 @@ def read_safetensors(path):
 
     Example:
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> from safetensors.numpy import save_file
     >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
     >>> save_file({"embeddings.word_embeddings.weight": np.ones((30, 8), "float16")}, path)
@@ -308,7 +308,7 @@ def read_checkpoint_tensors(path):
 
     Example:
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> write_checkpoint(folder, {"pooler.dense.bias": np.zeros(8, "float32")}, "{}")
     >>> path, tensors = read_checkpoint_tensors(folder)
@@ -489,7 +489,7 @@ def write_checkpoint(folder, tensors, config_text):
 
     Example:
 
-    >>> import json, tempfile
+    >>> import json, os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> write_checkpoint(folder, {"w": np.ones((2, 3), "float32")}, json.dumps({"a": 1}))
     >>> read_safetensors(os.path.join(folder, "model.safetensors"))["w"].shape

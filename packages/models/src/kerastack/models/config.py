@@ -129,7 +129,7 @@ class ModelConfig:
     ...     dropout: float = 0.0
     >>> TinyConfig.from_dict({"model_type": "tiny", "width": 16, "architectures": ["Tiny"]})
     TinyConfig(width=16, dropout=0.0)
-    >>> import tempfile
+    >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as file:
     ...     _ = file.write('{"model_type": "tiny", "width": "8"}')

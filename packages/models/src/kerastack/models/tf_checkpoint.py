@@ -49,7 +49,7 @@ class CheckpointError(ValueError):
 
     Example:
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> prefix = os.path.join(tempfile.mkdtemp(), "bert_model.ckpt")
     >>> with open(prefix + ".index", "wb") as file:
     ...     _ = file.write(b"not a checkpoint index")
@@ -340,7 +340,7 @@ def checkpoint_prefix(path):
 
     >>> checkpoint_prefix("uncased_L-12_H-768_A-12/bert_model.ckpt.index")
     'uncased_L-12_H-768_A-12/bert_model.ckpt'
-    >>> import tempfile
+    >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> open(os.path.join(folder, "bert_model.ckpt.index"), "wb").close()
     >>> checkpoint_prefix(folder) == os.path.join(folder, "bert_model.ckpt")
@@ -405,7 +405,8 @@ def read_tf_checkpoint(path, names=None):
     out: its data file, and its index (table blocks, each with a restart
     point, a type byte and a checksum; then the footer).
 
-    >>> import tempfile
+    >>> import os, struct, tempfile
+    >>> from kerastack.models.tf_checkpoint import masked_crc32c  # LevelDB's masked CRC-32C
     >>> def block(entries):  # one table block of (key, value) entries
     ...     data = b"".join(bytes([0, len(k), len(v)]) + k + v for k, v in entries)
     ...     data += struct.pack("<II", 0, 1) + b"\\0"  # one restart point; uncompressed

@@ -24,7 +24,7 @@ def read_text(path, what="vocabulary"):
 
     Example:
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
     >>> with open(path, "wb") as file:
     ...     _ = file.write(b"[PAD]\\r\\n[unused0]\\r\\n")
@@ -64,7 +64,7 @@ def read_vocabulary(path):
 
     Example:
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
     >>> with open(path, "w", encoding="utf-8") as file:
     ...     _ = file.write("[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\n[MASK]\\nhello\\n##s\\n")

@@ -27,7 +27,7 @@ def read_merges(path):
 
     Example:
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "merges.txt")
     >>> with open(path, "w", encoding="utf-8") as file:
     ...     _ = file.write("#version: 0.2\\nĠ t\\nĠ a\\n")
@@ -53,7 +53,7 @@ def read_json_vocabulary(path):
 
     Example:
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "vocab.json")
     >>> with open(path, "w", encoding="utf-8") as file:
     ...     _ = file.write('{"<s>": 0, "</s>": 1, "hello": 2}')
@@ -131,7 +131,7 @@ class BytePairTokenizer:
     A tiny checkpoint folder: the 256 byte tokens (each byte as a printable
     character, a space as `Ġ`), four merged tokens and their merge rules.
 
-    >>> import json, tempfile
+    >>> import json, os, tempfile
     >>> from tokenizers import pre_tokenizers
     >>> tokens = sorted(pre_tokenizers.ByteLevel.alphabet()) + ["he", "ll", "hell", "hello", "Ġw"]
     >>> folder = tempfile.mkdtemp()

@@ -30,7 +30,7 @@ def read_json_object(path):
 
     Example:
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "config.json")
     >>> with open(path, "w", encoding="utf-8") as file:
     ...     _ = file.write('{"hidden_size": 768, "num_attention_heads": 12}')
@@ -120,7 +120,7 @@ def checkpoint_folder(path_or_name, cache_dir=None, revision=None):
 
     Example:
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()  # a local checkpoint folder
     >>> checkpoint_folder(folder) == folder
     True
