@@ -41,6 +41,7 @@ PACKAGES = [
     "transformer",
     "tokenizers",
     "models",
+    "training",
     "bert",
     "gpt",
 ]

@@ -64,6 +64,13 @@ class Task:
         dropout: float, dropout before a classification or tagging head's
             dense layer; None gives 0.1 (as `BertClassifier`). Not given for
             `"masked_lm"`.
+
+    Example:
+
+    >>> Task("nli", "classification", num_classes=3)
+    Task('nli', 'classification', num_classes=3)
+    >>> Task("mlm", "masked_lm").get_config()
+    {'name': 'mlm', 'kind': 'masked_lm', 'num_classes': None, 'dropout': None}
     """
 
     def __init__(self, name, kind, num_classes=None, dropout=None):
@@ -156,6 +163,14 @@ def first_piece_mask(word_ids, length=None):
     Returns:
         int32 array `(B, length)`, to use as (or multiply into) a tagging
         task's sample weights.
+
+    Example:
+
+    >>> first_piece_mask([[None, 0, 0, 1, None], [None, 0, 1, 1]])
+    array([[0, 1, 0, 1, 0],
+           [0, 1, 1, 0, 0]], dtype=int32)
+    >>> first_piece_mask(np.array([[-1, 0, 1, 1, -1, -1]]), length=6)
+    array([[0, 1, 1, 0, 0, 0]], dtype=int32)
     """
     if isinstance(word_ids, np.ndarray):
         if word_ids.ndim != 2:
@@ -191,7 +206,15 @@ def default_task_loss():
     categorical cross-entropy from logits, averaged over the scored
     elements (`sum(w * loss) / sum(w)` with sample weights `w`, so masked
     positions count neither in the sum nor in the count), targets of -100
-    (HF's convention) ignored."""
+    (HF's convention) ignored.
+
+    Example:
+
+    >>> loss = default_task_loss()
+    >>> logits = np.array([[2.0, 0.0], [0.0, 2.0]], "float32")
+    >>> round(float(loss(np.array([0, -100]), logits)), 4)  # -log softmax([2, 0])[0]
+    0.1269
+    """
     return keras.losses.SparseCategoricalCrossentropy(
         from_logits=True, ignore_class=-100, reduction="mean_with_sample_weight"
     )
@@ -209,6 +232,17 @@ class TaskWeightSchedule:
     `get_config` returns the constructor's arguments; registering the
     subclass (`keras.saving.register_keras_serializable`) lets a `.keras`
     file that holds it load without `custom_objects`.
+
+    Example:
+
+    >>> class Alternate(TaskWeightSchedule):  # one task per step, in turn
+    ...     def __call__(self, step):
+    ...         even = ops.cast(ops.equal(ops.mod(step, 2), 0), "float32")
+    ...         return {"mlm": even, "nli": 1.0 - even}
+    ...     def get_config(self):
+    ...         return {}
+    >>> {name: float(weight) for name, weight in Alternate()(3.0).items()}
+    {'mlm': 0.0, 'nli': 1.0}
     """
 
     def __call__(self, step):
@@ -247,15 +281,24 @@ class TaskWeightShift(TaskWeightSchedule):
     `f(p) = p` (`curve="linear"`) or `(1 - cos(pi p)) / 2` (`"cosine"`,
     flat at both ends).
 
-    Example: language modelling first, classification by step 1000:
-    `TaskWeightShift({"mlm": 1, "nli": 0}, {"mlm": 0, "nli": 1}, 1000)`.
-
     Args:
         start: dict, task name to weight (>= 0) at and before `start_step`.
         end: dict with the same task names, the weights after the shift.
         transition_steps: int > 0, the length of the shift.
         start_step: int >= 0, the step the shift begins.
         curve: `"linear"` or `"cosine"`.
+
+    Example:
+
+    Language modelling first, classification by step 1000:
+
+    >>> shift = TaskWeightShift({"mlm": 1, "nli": 0}, {"mlm": 0, "nli": 1}, 1000)
+    >>> {name: float(weight) for name, weight in shift(250).items()}
+    {'mlm': 0.75, 'nli': 0.25}
+    >>> cosine = TaskWeightShift({"mlm": 1, "nli": 0}, {"mlm": 0, "nli": 1}, 1000,
+    ...                          curve="cosine")
+    >>> [round(float(cosine(step)["nli"]), 4) for step in (0, 250, 500, 1000, 2000)]
+    [0.0, 0.1464, 0.5, 1.0, 1.0]
     """
 
     def __init__(self, start, end, transition_steps, start_step=0, curve="linear"):
@@ -388,22 +431,40 @@ class BertMultiTask(CheckedInputs, keras.Model):
     `{name}_loss` and `{name}_weight` appear in the logs.
 
     Example:
-    ```python
-    model = BertMultiTask(
-        BertBackbone.from_pretrained(path),
-        tasks=[Task("nli", "classification", num_classes=3),
-               Task("ner", "tagging", num_classes=9),
-               Task("mlm", "masked_lm")],
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(5e-5),
-        task_weights=TaskWeightShift({"mlm": 1, "nli": 0, "ner": 1},
-                                     {"mlm": 0, "nli": 1, "ner": 1}, 1000),
-        metrics={"nli": ["accuracy"]},
-    )
-    model.fit(x, {"nli": labels, "ner": tags, "mlm": masked_ids},
-              sample_weight={"ner": first_piece_mask(word_ids), "mlm": mask_weights})
-    ```
+
+    With a `BertBackbone` (`kerastack.bert`) or, here, a toy backbone that
+    gives the same outputs:
+
+    >>> token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    >>> sequence = keras.layers.Embedding(20, 8, name="token_embedding")(token_ids)
+    >>> pooled = keras.layers.GlobalAveragePooling1D()(sequence)
+    >>> backbone = keras.Model(
+    ...     {"token_ids": token_ids}, {"sequence_output": sequence, "pooled_output": pooled})
+    >>> model = BertMultiTask(backbone, [
+    ...     Task("nli", "classification", num_classes=3),
+    ...     Task("ner", "tagging", num_classes=4),
+    ...     Task("mlm", "masked_lm")])
+    >>> x = {"token_ids": np.array([[2, 5, 6, 3], [2, 7, 3, 0]], "int32"),
+    ...      "mask_positions": np.array([[1], [2]], "int32")}
+    >>> outputs = model(x)
+    >>> {name: tuple(outputs[name].shape) for name in model.task_names}
+    {'nli': (2, 3), 'ner': (2, 4, 4), 'mlm': (2, 1, 20)}
+
+    Language modelling first, classification by step 4 (-100: no target):
+
+    >>> model.compile(
+    ...     optimizer=keras.optimizers.Adam(1e-3),
+    ...     task_weights=TaskWeightShift({"mlm": 1, "nli": 0, "ner": 1},
+    ...                                  {"mlm": 0, "nli": 1, "ner": 1}, 4),
+    ...     metrics={"nli": ["accuracy"]})
+    >>> y = {"nli": np.array([0, 2]), "ner": np.array([[-100, 1, 2, -100], [-100, 3, -100, -100]]),
+    ...      "mlm": np.array([[5], [3]])}
+    >>> history = model.fit(x, y, epochs=2, verbose=0)  # steps 0 and 1
+    >>> model.current_task_weights()  # at step 1
+    {'nli': 0.25, 'ner': 1.0, 'mlm': 0.75}
+    >>> sorted(history.history)
+    ['loss', 'mlm_loss', 'mlm_weight', 'ner_loss', 'ner_weight',
+     'nli_accuracy', 'nli_loss', 'nli_weight']
     """
 
     def __init__(self, backbone, tasks, **kwargs):
@@ -924,6 +985,25 @@ class TaskWeightScheduler(keras.callbacks.Callback):
             epoch) returning `{task name: weight}`; every trained task needs
             a weight, tasks it leaves out keep their current one.
         unit: `"step"` or `"epoch"`.
+
+    Example:
+
+    >>> token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    >>> sequence = keras.layers.Embedding(20, 8, name="token_embedding")(token_ids)
+    >>> pooled = keras.layers.GlobalAveragePooling1D()(sequence)
+    >>> backbone = keras.Model(
+    ...     {"token_ids": token_ids}, {"sequence_output": sequence, "pooled_output": pooled})
+    >>> model = BertMultiTask(backbone, [
+    ...     Task("nli", "classification", num_classes=3),
+    ...     Task("ner", "tagging", num_classes=4)])
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3), task_weights=None)
+    >>> halving = TaskWeightScheduler(
+    ...     lambda epoch: {"nli": 0.5 ** epoch, "ner": 1.0}, unit="epoch")
+    >>> x = {"token_ids": np.array([[2, 5, 6, 3], [2, 7, 3, 0]], "int32")}
+    >>> y = {"nli": np.array([0, 2]), "ner": np.array([[0, 1, 2, 0], [0, 3, 0, 0]])}
+    >>> _ = model.fit(x, y, epochs=3, callbacks=[halving], verbose=0)
+    >>> model.current_task_weights()  # epoch 2's
+    {'nli': 0.25, 'ner': 1.0}
     """
 
     def __init__(self, schedule, unit="step"):

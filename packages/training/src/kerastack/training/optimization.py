@@ -66,7 +66,27 @@ def bert_optimizer(
     schedule (warmup over the first 10% of `total_steps` unless
     `warmup_steps` is given), `weight_decay` on every weight whose name does
     not contain one of `exclude_from_weight_decay`, and the gradient's global
-    norm clipped to `global_clipnorm`."""
+    norm clipped to `global_clipnorm`.
+
+    Example:
+
+    >>> optimizer = bert_optimizer(2e-5, total_steps=1000)  # warmup: 100 steps
+    >>> type(optimizer).__name__, optimizer.weight_decay, optimizer.global_clipnorm
+    ('AdamW', 0.01, 1.0)
+    >>> _ = optimizer.iterations.assign(100)
+    >>> round(float(optimizer.learning_rate), 10)
+    2e-05
+
+    One step with zero gradients: the weight decay shrinks the kernel, not
+    the bias:
+
+    >>> kernel = keras.Variable(np.ones(2, "float32"), name="kernel")
+    >>> bias = keras.Variable(np.ones(2, "float32"), name="bias")
+    >>> optimizer = bert_optimizer(0.1, total_steps=10, warmup_steps=0)
+    >>> optimizer.apply([ops.zeros((2,)), ops.zeros((2,))], [kernel, bias])
+    >>> [round(float(ops.convert_to_numpy(v)[0]), 6) for v in (kernel, bias)]
+    [0.999, 1.0]
+    """
     if warmup_steps is None:
         warmup_steps = check_int("total_steps", total_steps) // 10
     optimizer = keras.optimizers.AdamW(

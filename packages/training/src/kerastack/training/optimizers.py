@@ -67,10 +67,10 @@ class PiecewiseLinear(_Schedule):
 
     Example:
 
-    ```python
-    schedule = PiecewiseLinear({1000: 1e-4, 10000: 1e-5})
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule)
-    ```
+    >>> schedule = PiecewiseLinear({1000: 1e-4, 2000: 1e-5})
+    >>> [round(float(schedule(step)), 8) for step in (0, 500, 1000, 1500, 3000)]
+    [0.0, 5e-05, 0.0001, 5.5e-05, 1e-05]
+    >>> optimizer = keras.optimizers.AdamW(learning_rate=schedule)
     """
 
     def __init__(self, points, from_zero=True):
@@ -137,12 +137,12 @@ class AccumulationSchedule(_Schedule):
 
     Example:
 
-    ```python
-    schedule = PiecewiseLinear({100: 1e-4, 1000: 0.0})  # in updates
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=AccumulationSchedule(schedule, 4), gradient_accumulation_steps=4
-    )
-    ```
+    >>> schedule = PiecewiseLinear({4: 1.0})  # in updates: 0 to 1 over 4 updates
+    >>> per_batch = AccumulationSchedule(schedule, steps=2)
+    >>> [float(per_batch(batch)) for batch in (0, 1, 2, 3, 8)]  # batches
+    [0.0, 0.0, 0.25, 0.25, 1.0]
+    >>> optimizer = keras.optimizers.AdamW(
+    ...     learning_rate=per_batch, gradient_accumulation_steps=2)
     """
 
     def __init__(self, schedule, steps):
@@ -188,13 +188,17 @@ class OptimizerWrapper(internals.MovingAveragesForSwapEMAWeights, keras.optimize
 
     Example:
 
-    ```python
-    @keras.saving.register_keras_serializable(package="my_project")
-    class SignUpdates(OptimizerWrapper):
-        # Every update becomes learning_rate * sign(update).
-        def transform_update(self, variable, before, update, learning_rate):
-            return ops.sign(update) * ops.cast(learning_rate, update.dtype)
-    ```
+    A wrapper that makes every update `learning_rate * sign(update)`
+    (register it with `keras.saving.register_keras_serializable` to save it):
+
+    >>> class SignUpdates(OptimizerWrapper):
+    ...     def transform_update(self, variable, before, update, learning_rate):
+    ...         return ops.sign(update) * ops.cast(learning_rate, update.dtype)
+    >>> weight = keras.Variable(np.ones(2, "float32"))
+    >>> optimizer = SignUpdates(keras.optimizers.SGD(0.5))
+    >>> optimizer.apply([ops.convert_to_tensor([4.0, -0.5])], [weight])  # SGD: -2, +0.25
+    >>> ops.convert_to_numpy(weight).tolist()
+    [0.5, 1.5]
     """
 
     # False where `transform_update` leaves every update as it is: no copies.
@@ -390,14 +394,27 @@ class GradientAccumulation(OptimizerWrapper):
 
     Example:
 
-    ```python
-    optimizer = GradientAccumulation(
-        keras.optimizers.AdamW(PiecewiseLinear({100: 1e-4, 1000: 0.0}), use_ema=True),
-        steps=4,
-    )
-    model.compile(optimizer=optimizer, loss=...)
-    model.fit(x, y, batch_size=8)  # updates as batch_size=32 would
-    ```
+    Batches of 2, two per update, train as batches of 4 do, the schedule
+    counting updates:
+
+    >>> x = np.linspace(-1, 1, 16, dtype="float32").reshape(8, 2)
+    >>> y = x @ np.array([[1.0], [-2.0]], "float32")
+    >>> def trained(optimizer, batch_size):
+    ...     inputs = keras.Input((2,))
+    ...     outputs = keras.layers.Dense(1, kernel_initializer="zeros")(inputs)
+    ...     model = keras.Model(inputs, outputs)
+    ...     model.compile(optimizer=optimizer, loss="mse")
+    ...     model.fit(x, y, batch_size=batch_size, shuffle=False, verbose=0)
+    ...     return model.get_weights()
+    >>> def adam():
+    ...     return keras.optimizers.Adam(PiecewiseLinear({2: 0.1}))
+    >>> accumulated = GradientAccumulation(adam(), steps=2)
+    >>> small = trained(accumulated, batch_size=2)
+    >>> large = trained(adam(), batch_size=4)
+    >>> all(np.allclose(a, b, atol=1e-6) for a, b in zip(small, large))
+    True
+    >>> int(accumulated.iterations)  # updates, not batches
+    2
     """
 
     rewrites_updates = False
@@ -456,13 +473,25 @@ class LayerAdaptation(OptimizerWrapper):
 
     Example:
 
-    ```python
-    optimizer = LayerAdaptation(
-        keras.optimizers.AdamW(1e-3, weight_decay=0.01),
-        exclude_from_layer_adaptation=["bias", "gamma", "beta"],
-    )
-    model.compile(optimizer=optimizer, loss=...)
-    ```
+    SGD's update `(-0.1, 0)` of a weight `(3, 4)` becomes 0.1 times the
+    weight's norm, 5, long; a variable named "bias" keeps its update:
+
+    >>> weight = keras.Variable(np.array([3.0, 4.0], "float32"), name="kernel")
+    >>> bias = keras.Variable(np.array([3.0, 4.0], "float32"), name="bias")
+    >>> optimizer = LayerAdaptation(
+    ...     keras.optimizers.SGD(0.1), exclude_from_layer_adaptation=["bias"])
+    >>> gradient = ops.convert_to_tensor([1.0, 0.0])
+    >>> optimizer.apply([gradient, gradient], [weight, bias])
+    >>> [round(float(v), 4) for v in ops.convert_to_numpy(weight)]
+    [2.5, 4.0]
+    >>> [round(float(v), 4) for v in ops.convert_to_numpy(bias)]
+    [2.9, 4.0]
+
+    LAMB with AdamW, biases and layer norms left out:
+
+    >>> optimizer = LayerAdaptation(
+    ...     keras.optimizers.AdamW(1e-3, weight_decay=0.01),
+    ...     exclude_from_layer_adaptation=["bias", "gamma", "beta"])
 
     References:
         - [You et al., 2020](https://arxiv.org/abs/1904.00962): Large Batch
@@ -538,13 +567,19 @@ class LearningRateMultipliers(OptimizerWrapper):
 
     Example:
 
-    ```python
-    model = BertClassifier(backbone, num_classes=2)
-    optimizer = LearningRateMultipliers(
-        keras.optimizers.AdamW(2e-5), layer_decay_multipliers(model, decay=0.9)
-    )
-    model.compile(optimizer=optimizer, loss=...)
-    ```
+    >>> fast = keras.Variable(np.zeros(2, "float32"), name="fast")
+    >>> slow = keras.Variable(np.zeros(2, "float32"), name="slow")
+    >>> optimizer = LearningRateMultipliers(keras.optimizers.SGD(1.0), {slow.path: 0.1})
+    >>> gradients = [ops.ones((2,)), ops.ones((2,))]
+    >>> optimizer.apply(gradients, [fast, slow])
+    >>> [round(float(v), 6) for v in ops.convert_to_numpy(fast)]
+    [-1.0, -1.0]
+    >>> [round(float(v), 6) for v in ops.convert_to_numpy(slow)]
+    [-0.1, -0.1]
+
+    For layer-wise decay when fine-tuning BERT,
+    `LearningRateMultipliers(keras.optimizers.AdamW(2e-5),
+    layer_decay_multipliers(classifier, decay=0.9))`.
     """
 
     def __init__(self, inner_optimizer, multipliers, name=None):
@@ -601,14 +636,29 @@ def layer_decay_multipliers(model, decay, depth_of=None):
 
     Example:
 
-    ```python
-    multipliers = layer_decay_multipliers(classifier, decay=0.8)
-    # Any model: blocks named "block_{i}" of 6, the rest on top.
-    def depth_of(path):
-        match = re.search(r"block_(\\d+)/", path)
-        return 6 - int(match.group(1)) if match else 0
-    multipliers = layer_decay_multipliers(model, 0.8, depth_of)
-    ```
+    A model laid out as BERT (embeddings, `transformer_layer_{i}`, a head):
+
+    >>> token_ids = keras.Input((3,), dtype="int32")
+    >>> x = keras.layers.Embedding(10, 4, name="token_embedding")(token_ids)
+    >>> for i in range(2):
+    ...     x = keras.layers.Dense(4, name=f"transformer_layer_{i}")(x)
+    >>> model = keras.Model(token_ids, keras.layers.Dense(2, name="head")(x))
+    >>> layer_decay_multipliers(model, decay=0.5)
+    {'token_embedding/embeddings': 0.125,
+     'transformer_layer_0/kernel': 0.25, 'transformer_layer_0/bias': 0.25,
+     'transformer_layer_1/kernel': 0.5, 'transformer_layer_1/bias': 0.5}
+
+    Any other model, with its depths:
+
+    >>> inputs = keras.Input((4,))
+    >>> x = keras.layers.Dense(4, name="block_0")(inputs)
+    >>> x = keras.layers.Dense(4, name="block_1")(x)
+    >>> model = keras.Model(inputs, keras.layers.Dense(2, name="top")(x))
+    >>> def depth_of(path):  # block i of 2 is at depth 2 - i; the rest on top
+    ...     match = re.search(r"block_(\\d+)/", path)
+    ...     return 2 - int(match.group(1)) if match else 0
+    >>> layer_decay_multipliers(model, 0.5, depth_of)
+    {'block_0/kernel': 0.25, 'block_0/bias': 0.25, 'block_1/kernel': 0.5, 'block_1/bias': 0.5}
     """
     if not (_is_real(decay) and 0 < decay <= 1):
         raise ValueError(f"`decay` must be a number in (0, 1]. Received: decay={decay!r}")
@@ -668,12 +718,26 @@ def ema_weights(model):
 
     Example:
 
-    ```python
-    class Evaluator(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            with ema_weights(self.model):
-                scores = self.model.predict(dev_inputs)
-    ```
+    >>> inputs = keras.Input((1,))
+    >>> dense = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
+    >>> model = keras.Model(inputs, dense(inputs))
+    >>> model.compile(
+    ...     optimizer=keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5), loss="mse")
+    >>> x = y = np.ones((4, 1), "float32")
+    >>> for _ in range(2):  # the kernel goes 0.2, then 0.36; its average 0.2, then 0.28
+    ...     _ = model.train_on_batch(x, y)
+    >>> def kernel():
+    ...     return round(float(ops.convert_to_numpy(dense.kernel)[0, 0]), 4)
+    >>> kernel()
+    0.36
+    >>> with ema_weights(model):
+    ...     kernel()
+    0.28
+    >>> kernel()
+    0.36
+
+    In a callback, `with ema_weights(self.model): self.model.predict(...)`
+    in `on_epoch_end` scores the averaged weights after each epoch.
     """
     optimizer = getattr(model, "optimizer", None)
     base = optimizer
