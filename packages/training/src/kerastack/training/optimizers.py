@@ -171,7 +171,7 @@ class AccumulationSchedule(_Schedule):
         return cls(**config)
 
 
-class OptimizerWrapper(internals.MovingAveragesForSwapEMAWeights, keras.optimizers.Optimizer):
+class OptimizerWrapper(keras.optimizers.Optimizer, internals.MovingAveragesForSwapEMAWeights):
     """Base of the wrappers here: runs `inner_optimizer`'s step, then
     rewrites each variable's update (`new - old`) with `transform_update`.
 
