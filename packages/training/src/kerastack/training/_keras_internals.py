@@ -9,16 +9,21 @@ such attribute and nothing else, so that a Keras release that renames or
 reshapes one breaks here, and `tests/training/test_keras_internals.py` says
 which attribute and which Keras version, on every Keras 3 lane.
 
-Checked against Keras 3.15.1 (`keras/src/optimizers/base_optimizer.py`,
-`keras/src/trainers/trainer.py`, `keras/src/callbacks/swap_ema_weights.py`)
-with the TensorFlow, JAX and PyTorch backends. Other Keras 3 releases are
-not checked here; run the tests above on them.
+Tested on Keras 3.15.1 with the TensorFlow, JAX and PyTorch backends.
+The source of the last release of each Keras minor version from 3.5 to
+3.15 (and of Keras's main branch in August 2026) sets them under the same
+names (`keras/src/optimizers/base_optimizer.py`, `keras/src/trainers/
+trainer.py`, `keras/src/callbacks/swap_ema_weights.py`); that was read, not
+tested.
+Before 3.5 the batch counter is `optimizer.iterations` itself (there is
+no `_iterations`): `batch_counter` would need a change there.
 
-The functions read, they never set: behaviour is that of reading the
-attribute directly.
+The functions only read the attribute, as a direct access would;
+`MovingAveragesForSwapEMAWeights` gives a wrapper the attribute that
+`keras.callbacks.SwapEMAWeights` reads.
 """
 
-# The Keras releases whose source these functions were checked against.
+# The Keras releases these functions were tested on (more were read; see above).
 CHECKED_KERAS_VERSIONS = ("3.15.1",)
 
 
