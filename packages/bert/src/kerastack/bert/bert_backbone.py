@@ -340,6 +340,23 @@ class BertBackbone(EncoderBackbone, keras.Model):
     Outputs, a dict:
         sequence_output: `(B, T, D)`, the last block's output.
         pooled_output: `(B, D)`, `tanh(W x_[CLS] + b)`.
+
+    Example:
+
+    >>> backbone = BertBackbone(vocabulary_size=30, num_layers=2, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, max_sequence_length=16)
+    >>> ids = np.array([[2, 7, 8, 3, 0]])  # [CLS] ... [SEP] [PAD]
+    >>> outputs = backbone({"token_ids": ids, "segment_ids": np.zeros_like(ids),
+    ...     "padding_mask": ids != 0})
+    >>> tuple(outputs["sequence_output"].shape), tuple(outputs["pooled_output"].shape)
+    ((1, 5, 8), (1, 8))
+    >>> backbone.get_config()["num_layers"]
+    2
+    >>> BertBackbone(vocabulary_size=30, num_layers=2.0, num_heads=2, hidden_dim=8,
+    ...     intermediate_dim=16)
+    Traceback (most recent call last):
+    ...
+    ValueError: `num_layers` must be a positive int, received num_layers=2.0.
     """
 
     CONFIG_KEYS = (

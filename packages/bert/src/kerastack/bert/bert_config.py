@@ -32,10 +32,26 @@ class BertConfig(ModelConfig):
 
     Example:
 
-    ```python
-    config = BertConfig.from_json("bert-base-uncased")  # its config.json
-    backbone = BertBackbone(**config.backbone_arguments())
-    ```
+    Read from a `config.json` (or Google's `bert_config.json`), or the
+    folder holding it; missing fields take BERT-base's values:
+
+    >>> import json, os, tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> with open(os.path.join(folder.name, "config.json"), "w") as file:
+    ...     json.dump({"vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 2,
+    ...         "num_attention_heads": 2, "intermediate_size": 16}, file)
+    >>> config = BertConfig.from_json(folder.name)
+    >>> config.hidden_size, config.max_position_embeddings, config.activation
+    (8, 512, 'gelu')
+    >>> from kerastack.bert import BertBackbone
+    >>> backbone = BertBackbone(**config.backbone_arguments())
+    >>> backbone.num_heads, backbone.intermediate_dim
+    (2, 16)
+    >>> folder.cleanup()
+    >>> BertConfig(vocab_size=30, hidden_size=10, num_attention_heads=4)
+    Traceback (most recent call last):
+    ...
+    ValueError: hidden_size=10 is not divisible by num_attention_heads=4.
     """
 
     # The HF `model_type` this config reads (a missing one is taken as it).
@@ -115,9 +131,13 @@ class RobertaConfig(BertConfig):
 
     Example:
 
-    ```python
-    RobertaConfig.from_json("roberta-base").pad_token_id  # 1
-    ```
+    >>> config = RobertaConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1,
+    ...     num_attention_heads=2, intermediate_size=16)
+    >>> config.pad_token_id, config.max_position_embeddings, config.type_vocab_size
+    (1, 514, 1)
+    >>> arguments = config.backbone_arguments()
+    >>> arguments["padding_id"], arguments["max_sequence_length"]
+    (1, 514)
     """
 
     MODEL_TYPE = "roberta"
@@ -153,9 +173,18 @@ class AlbertConfig(BertConfig):
 
     Example:
 
-    ```python
-    AlbertConfig.from_json("albert-base-v2").embedding_size  # 128
-    ```
+    >>> config = AlbertConfig(vocab_size=50, embedding_size=4, hidden_size=8,
+    ...     num_hidden_layers=4, num_attention_heads=2, intermediate_size=16,
+    ...     num_hidden_groups=2)
+    >>> arguments = config.backbone_arguments()
+    >>> arguments["embedding_dim"], arguments["num_groups"], arguments["layers_per_group"]
+    (4, 2, 1)
+    >>> arguments["activation"]  # HF's "gelu_new"
+    'gelu_approximate'
+    >>> AlbertConfig(num_hidden_layers=4, num_hidden_groups=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: num_hidden_layers=4 does not divide into num_hidden_groups=3 groups.
     """
 
     MODEL_TYPE = "albert"

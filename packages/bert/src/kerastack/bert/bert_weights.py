@@ -27,7 +27,22 @@ BERT_BLOCK_NAMES = {
 def weight_table(backbone):
     """`[(variable, hf_name, layout)]` for every weight of `backbone`:
     `layout.to_ours(hf_array)` is the variable's value, `layout.to_hf` the
-    way back."""
+    way back.
+
+    Example:
+
+    >>> from kerastack.bert import BertBackbone
+    >>> backbone = BertBackbone(vocabulary_size=30, num_layers=1, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, max_sequence_length=16)
+    >>> table = weight_table(backbone)
+    >>> len(table) == len(backbone.weights)
+    True
+    >>> table[0][1], tuple(table[0][0].shape)
+    ('embeddings.word_embeddings.weight', (30, 8))
+    >>> query, name, layout = table[5]  # (D, N, H) here, HF's (out, in) there
+    >>> name, tuple(query.shape), layout.to_hf(query.numpy()).shape
+    ('encoder.layer.0.attention.self.query.weight', (8, 2, 4), (8, 8))
+    """
     n = backbone.num_heads
     table = [
         (

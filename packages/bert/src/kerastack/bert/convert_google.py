@@ -32,6 +32,17 @@ def google_to_hf_name(name):
     `bert/encoder/layer_3/attention/self/query/kernel` ->
     `("encoder.layer.3.attention.self.query.weight", True)`: kernels are
     `(in, out)` in TensorFlow and `(out, in)` in PyTorch.
+
+    Example:
+
+    >>> google_to_hf_name("bert/encoder/layer_3/attention/self/query/kernel")
+    ('encoder.layer.3.attention.self.query.weight', True)
+    >>> google_to_hf_name("bert/embeddings/LayerNorm/gamma")
+    ('embeddings.LayerNorm.weight', False)
+    >>> google_to_hf_name("bert/embeddings/word_embeddings")
+    ('embeddings.word_embeddings.weight', False)
+    >>> google_to_hf_name("cls/predictions/output_bias")
+    ('cls.predictions.bias', False)
     """
     if name in _SPECIAL:
         return _SPECIAL[name], False
@@ -78,10 +89,32 @@ def load_google_checkpoint(model, path, allow_longer_position_table=False):
 
     Example:
 
-    ```python
-    backbone = BertBackbone.from_config_file("uncased_L-12_H-768_A-12")
-    load_google_checkpoint(backbone, "uncased_L-12_H-768_A-12")  # ['cls.predictions.bias', ...]
-    ```
+    With a folder of Google's (`uncased_L-12_H-768_A-12`: `bert_config.json`,
+    `bert_model.ckpt.*`, `vocab.txt`), `BertBackbone.from_config_file(folder)`
+    makes the model and `load_google_checkpoint(backbone, folder)` fills it,
+    returning the pretraining heads' names it left out
+    (`['cls.predictions.bias', ...]`). A folder without a checkpoint, or with
+    a damaged one, is an error and leaves the model as it was:
+
+    >>> import json, os, tempfile
+    >>> from kerastack.bert import BertBackbone
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> with open(os.path.join(folder.name, "bert_config.json"), "w") as file:
+    ...     json.dump({"vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 1,
+    ...         "num_attention_heads": 2, "intermediate_size": 16}, file)
+    >>> backbone = BertBackbone.from_config_file(folder.name)
+    >>> load_google_checkpoint(backbone, folder.name)
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: Expected one checkpoint (*.index) in ..., found none.
+    >>> with open(os.path.join(folder.name, "bert_model.ckpt.index"), "wb") as file:
+    ...     _ = file.write(b"not a checkpoint")
+    >>> try:
+    ...     load_google_checkpoint(backbone, folder.name)
+    ... except CheckpointError as error:
+    ...     print("CheckpointError:", "bert_model.ckpt" in str(error))
+    CheckpointError: True
+    >>> folder.cleanup()
     """
     prefix = checkpoint_prefix(path)
     tensors, sources = {}, {}

@@ -41,6 +41,26 @@ def load_hf_weights(backbone, path, allow_longer_position_table=False):
             pooler (a masked-LM checkpoint, such as roberta-base) is not an
             error: the rest loads, the pooler keeps its initialization and a
             warning says so.
+
+    Example:
+
+    >>> import tempfile
+    >>> arguments = dict(vocabulary_size=30, num_layers=1, num_heads=2, hidden_dim=8,
+    ...     intermediate_dim=16, max_sequence_length=16)
+    >>> saved, loaded = BertBackbone(**arguments), BertBackbone(**arguments)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save_hf_weights(saved, folder)
+    ...     left_out = load_hf_weights(loaded, folder)
+    >>> left_out
+    []
+    >>> all(np.array_equal(a, b) for a, b in zip(saved.get_weights(), loaded.get_weights()))
+    True
+    >>> with tempfile.TemporaryDirectory() as folder:  # strict: a wider model refuses it
+    ...     save_hf_weights(saved, folder)
+    ...     load_hf_weights(BertBackbone(**dict(arguments, hidden_dim=12)), folder)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...
     """
     path, tensors = read_checkpoint_tensors(path)
     return assign_hf_tensors(backbone, tensors, path, allow_longer_position_table)
@@ -57,10 +77,21 @@ def save_hf_weights(backbone, folder):
 
     Example:
 
-    ```python
-    save_hf_weights(backbone, "my-bert")
-    transformers.BertModel.from_pretrained("my-bert")
-    ```
+    >>> import os, tempfile
+    >>> backbone = BertBackbone(vocabulary_size=30, num_layers=1, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, max_sequence_length=16)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save_hf_weights(backbone, folder)
+    ...     files = sorted(os.listdir(folder))
+    ...     reloaded = BertBackbone.from_pretrained(folder)
+    >>> files
+    ['config.json', 'model.safetensors']
+    >>> reloaded.hidden_dim, reloaded.num_layers
+    (8, 1)
+    >>> all(np.array_equal(a, b) for a, b in zip(backbone.get_weights(), reloaded.get_weights()))
+    True
+
+    `transformers.BertModel.from_pretrained(folder)` reads the same folder.
     """
     if type(backbone) is not BertBackbone:
         raise TypeError(

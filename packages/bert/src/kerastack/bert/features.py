@@ -80,10 +80,17 @@ def iter_embeddings(
 
     Example:
 
+    >>> tokenizer = BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+    ...     "a", "text", "another"])
+    >>> backbone = BertBackbone(vocabulary_size=8, num_layers=2, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, max_sequence_length=16)
     >>> vectors = iter_embeddings(backbone, ["a text", "another"],
     ...                           tokenizer=tokenizer, pooling="mean")
     >>> next(vectors).shape
-    (32,)
+    (8,)
+    >>> texts = ["a text", ("a", "text")]  # [CLS] a text [SEP]; [CLS] a [SEP] text [SEP]
+    >>> [v.shape for v in iter_embeddings(backbone, texts, tokenizer=tokenizer, num_layers=2)]
+    [(4, 16), (5, 16)]
     """
     model, tokenizer = _model_and_tokenizer(model, tokenizer)
     poolings = _poolings(pooling)
@@ -139,7 +146,20 @@ def _embeddings(
 
 def extract_embeddings(model, texts, **kwargs):
     """`iter_embeddings` collected: a list of `(tokens, width)` arrays
-    without pooling, or one `(len(texts), width)` array with pooling."""
+    without pooling, or one `(len(texts), width)` array with pooling.
+
+    Example:
+
+    >>> tokenizer = BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+    ...     "a", "text", "another"])
+    >>> backbone = BertBackbone(vocabulary_size=8, num_layers=1, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, max_sequence_length=16)
+    >>> texts = ["a text", "another text", "a"]
+    >>> extract_embeddings(backbone, texts, tokenizer=tokenizer, pooling=["cls", "max"]).shape
+    (3, 16)
+    >>> [e.shape for e in extract_embeddings(backbone, texts, tokenizer=tokenizer)]
+    [(4, 8), (4, 8), (3, 8)]
+    """
     embeddings = list(iter_embeddings(model, texts, **kwargs))
     if kwargs.get("pooling") is None:
         return embeddings

@@ -53,7 +53,24 @@ class _Task(CheckedInputs, TaskModel):
 class BertPretrainer(_Task):
     """BERT's two pretraining heads: masked-LM logits at `mask_positions`
     (`(B, P, V)`, tied to the word embeddings) and next-sentence logits
-    (`(B, 2)`, 0 = the second segment follows the first)."""
+    (`(B, 2)`, 0 = the second segment follows the first).
+
+    `BertPretrainingDataset` makes its batches (inputs, labels and weights).
+
+    Example:
+
+    >>> backbone = BertBackbone(vocabulary_size=30, num_layers=1, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, max_sequence_length=16)
+    >>> ids = np.array([[2, 7, 8, 3, 0]])  # [CLS] ... [SEP] [PAD]
+    >>> inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids),
+    ...     "padding_mask": ids != 0}
+    >>> pretrainer = BertPretrainer(backbone)
+    >>> logits = pretrainer(dict(inputs, mask_positions=np.array([[1, 2]])))
+    >>> tuple(logits["mlm_logits"].shape), tuple(logits["nsp_logits"].shape)
+    ((1, 2, 30), (1, 2))
+    >>> pretrainer.mlm_head.token_embedding is backbone.get_layer("token_embedding")  # tied
+    True
+    """
 
     def __init__(self, backbone, **kwargs):
         inputs = dict(backbone.input)
@@ -101,7 +118,25 @@ class BertPretrainer(_Task):
 @serializable
 class BertClassifier(_Task):
     """Sequence classification: `dropout`, then float32 logits `(B, num_classes)`
-    from the pooled output (HF's `BertForSequenceClassification`)."""
+    from the pooled output (HF's `BertForSequenceClassification`).
+
+    Example:
+
+    >>> backbone = BertBackbone(vocabulary_size=30, num_layers=1, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, max_sequence_length=16)
+    >>> ids = np.array([[2, 7, 8, 3, 0]])  # [CLS] ... [SEP] [PAD]
+    >>> inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids),
+    ...     "padding_mask": ids != 0}
+    >>> classifier = BertClassifier(backbone, num_classes=3)
+    >>> logits = classifier(inputs)
+    >>> tuple(logits.shape), keras.backend.standardize_dtype(logits.dtype)
+    ((1, 3), 'float32')
+    >>> classifier.compile(optimizer="adam",
+    ...     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> history = classifier.fit(inputs, np.array([2]), epochs=1, verbose=0)
+    >>> len(history.history["loss"])
+    1
+    """
 
     _features = "pooled_output"
 
@@ -129,7 +164,19 @@ class BertClassifier(_Task):
 class BertTokenClassifier(BertClassifier):
     """Token classification (NER, tagging): `dropout`, then float32 logits
     `(B, T, num_classes)` from the sequence output (HF's
-    `BertForTokenClassification`)."""
+    `BertForTokenClassification`).
+
+    Example:
+
+    >>> backbone = BertBackbone(vocabulary_size=30, num_layers=1, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, max_sequence_length=16)
+    >>> ids = np.array([[2, 7, 8, 3, 0]])  # [CLS] ... [SEP] [PAD]
+    >>> inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids),
+    ...     "padding_mask": ids != 0}
+    >>> tagger = BertTokenClassifier(backbone, num_classes=4)
+    >>> tuple(tagger(inputs).shape)
+    (1, 5, 4)
+    """
 
     _features = "sequence_output"
     _uses_pooler = False
@@ -138,7 +185,19 @@ class BertTokenClassifier(BertClassifier):
 @serializable
 class BertQuestionAnswerer(_Task):
     """Extractive question answering: float32 `start_logits` and `end_logits`,
-    each `(B, T)` (HF's `BertForQuestionAnswering`)."""
+    each `(B, T)` (HF's `BertForQuestionAnswering`).
+
+    Example:
+
+    >>> backbone = BertBackbone(vocabulary_size=30, num_layers=1, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, max_sequence_length=16)
+    >>> ids = np.array([[2, 7, 8, 3, 0]])  # [CLS] ... [SEP] [PAD]
+    >>> inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids),
+    ...     "padding_mask": ids != 0}
+    >>> logits = BertQuestionAnswerer(backbone)(inputs)
+    >>> tuple(logits["start_logits"].shape), tuple(logits["end_logits"].shape)
+    ((1, 5), (1, 5))
+    """
 
     _uses_pooler = False
 

@@ -32,17 +32,22 @@ def get_layout_map(device_mesh, model_axis="model", data_axis=None):
 
     Example:
 
-    ```python
-    mesh = keras.distribution.DeviceMesh(
-        (2, 4), ["batch", "model"], keras.distribution.list_devices()
-    )
-    keras.distribution.set_distribution(
-        keras.distribution.ModelParallel(
-            layout_map=kerastack.bert.get_layout_map(mesh), batch_dim_name="batch"
-        )
-    )
-    pretrainer = BertPretrainer(BertBackbone(...))  # weights created split
-    ```
+    On 8 devices (`keras.distribution.list_devices()`), the mesh would be
+    `DeviceMesh((2, 4), ["batch", "model"], devices)`; then
+    `keras.distribution.set_distribution(keras.distribution.ModelParallel(
+    layout_map=get_layout_map(mesh), batch_dim_name="batch"))`, and a
+    `BertPretrainer(BertBackbone(...))` built after it has its weights
+    created split. Here, one device:
+
+    >>> from kerastack.core import keras
+    >>> mesh = keras.distribution.DeviceMesh((1, 1), ["batch", "model"], ["cpu:0"])
+    >>> layout_map = get_layout_map(mesh)
+    >>> layout_map["token_embedding/embeddings"].axes  # (V, D), split along D
+    (None, 'model')
+    >>> layout_map["transformer_layer_0/self_attention/query/kernel"].axes  # (D, N, H)
+    (None, 'model', None)
+    >>> layout_map["segment_embedding/embeddings"] is None  # replicated
+    True
     """
     layout_map = transformer_layout_map(device_mesh, model_axis, data_axis)
     layout_map[r"(?:.*/)?(?:token|position)_embedding/embeddings"] = (None, model_axis)

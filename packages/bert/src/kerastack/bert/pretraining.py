@@ -51,6 +51,25 @@ def mask_tokens(
         `(corrupted_ids, positions, labels)`: an int32 array like
         `token_ids`, and the chosen positions (ascending) with their
         original ids.
+
+    Example:
+
+    >>> rng = np.random.default_rng(0)
+    >>> special = [0, 1, 2, 3, 4]  # [PAD] [UNK] [CLS] [SEP] [MASK]
+    >>> ids = [2, 10, 11, 12, 13, 14, 15, 16, 17, 3]  # [CLS] ... [SEP]
+    >>> corrupted, positions, labels = mask_tokens(ids, rng, vocabulary_size=30,
+    ...     mask_id=4, special_ids=special, mask_rate=0.2)
+    >>> corrupted.shape, len(positions)  # round(0.2 * 10) positions
+    ((10,), 2)
+    >>> bool(np.all(np.asarray(ids)[positions] == labels))
+    True
+
+    Every token chosen, every one masked, the special ones never:
+
+    >>> corrupted, positions, labels = mask_tokens([2, 10, 11, 3], rng, 30, 4, special,
+    ...     mask_rate=1.0, mask_token_rate=1.0, random_token_rate=0.0)
+    >>> corrupted.tolist(), positions.tolist(), labels.tolist()
+    ([2, 4, 4, 3], [1, 2], [10, 11])
     """
     mask_rate = check_float("mask_rate", mask_rate, minimum=0.0, maximum=1.0)
     max_predictions = check_int("max_predictions", max_predictions, allow_none=True)
@@ -158,6 +177,24 @@ class BertPretrainingDataset(keras.utils.PyDataset):
     `mask_positions` `(B, max_predictions)`; `labels` has `mlm_logits`
     `(B, max_predictions)` and `nsp_logits` `(B,)`; `sample_weights` has
     `mlm_logits` (1 on real predictions) and `nsp_logits` (ones).
+
+    Example:
+
+    >>> tokenizer = BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+    ...     "the", "cat", "dog", "sat", "ran", "far"])
+    >>> documents = [["the cat sat", "the dog ran"], ["the dog sat", "far far"]]
+    >>> dataset = BertPretrainingDataset(documents, tokenizer, batch_size=2,
+    ...     sequence_length=12, max_predictions=3)
+    >>> len(dataset)  # two examples: each document's pair of segments
+    1
+    >>> inputs, labels, weights = dataset[0]
+    >>> {name: value.shape for name, value in inputs.items()}
+    {'token_ids': (2, 12), 'segment_ids': (2, 12), 'padding_mask': (2, 12),
+     'mask_positions': (2, 3)}
+    >>> labels["mlm_logits"].shape, labels["nsp_logits"].shape
+    ((2, 3), (2,))
+    >>> bool(np.all(inputs["token_ids"][:, 0] == tokenizer.cls_id))
+    True
     """
 
     def __init__(
@@ -339,6 +376,25 @@ class BertPretrainingFileDataset(keras.utils.PyDataset):
 
     Each batch is `(inputs, labels, sample_weights)` as in
     `BertPretrainingDataset`.
+
+    Example:
+
+    >>> import tempfile
+    >>> tokenizer = BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+    ...     "the", "cat", "dog", "sat", "ran", "far"])
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> for index, text in enumerate(["the cat sat\\nthe dog ran\\n\\nthe dog sat\\nfar far\\n",
+    ...                               "far far\\nthe cat ran\\n"]):
+    ...     with open(os.path.join(folder.name, f"part-{index}.txt"), "w") as file:
+    ...         _ = file.write(text)
+    >>> dataset = BertPretrainingFileDataset(os.path.join(folder.name, "part-*.txt"),
+    ...     tokenizer, batch_size=2, sequence_length=12, max_predictions=3)
+    >>> len(dataset.files), len(dataset)  # three documents, one example each
+    (2, 2)
+    >>> inputs, labels, weights = dataset[0]
+    >>> inputs["token_ids"].shape, inputs["mask_positions"].shape, labels["nsp_logits"].shape
+    ((2, 12), (2, 3), (2,))
+    >>> folder.cleanup()
     """
 
     def __init__(

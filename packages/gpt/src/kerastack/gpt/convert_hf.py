@@ -41,6 +41,20 @@ class FusedWeights:
     `c_attn.weight` `(D, 3*N*H)`; their biases `(N, H)` (`leading=0`) are
     `c_attn.bias` `(3*N*H,)`. It has what the loader reads of a variable
     (`shape`, `dtype`, `assign`) and `numpy()` for the way back.
+
+    Example:
+
+    >>> from kerastack.core import keras
+    >>> query = keras.Variable(np.zeros((4, 2, 2)), dtype="float32")  # (D, N, H)
+    >>> key = keras.Variable(np.zeros((4, 2, 2)), dtype="float32")
+    >>> fused = FusedWeights([query, key], leading=1)
+    >>> fused.shape  # (D, 2 * N * H)
+    (4, 8)
+    >>> fused.assign(np.arange(32, dtype="float32").reshape(4, 8))
+    >>> ops.convert_to_numpy(key)[0].tolist()  # the second half of each row
+    [[4.0, 5.0], [6.0, 7.0]]
+    >>> fused.numpy()[0].tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
     """
 
     def __init__(self, variables, leading):
@@ -83,6 +97,21 @@ def gpt2_weight_table(backbone):
 
     The output projection is the token embedding (tied): HF's
     `lm_head.weight` is `wte.weight`.
+
+    Example:
+
+    >>> from kerastack.gpt import GPT2Backbone
+    >>> backbone = GPT2Backbone(vocabulary_size=96, num_layers=2, num_heads=4,
+    ...     hidden_dim=32, intermediate_dim=128, max_sequence_length=64)
+    >>> table = gpt2_weight_table(backbone)
+    >>> len(table)  # 2 embeddings, 12 per block, the final norm's 2
+    28
+    >>> fused, name, _ = table[4]  # the query, key and value kernels, (D, N, H) each
+    >>> name, fused.shape
+    ('h.0.attn.c_attn.weight', (32, 96))
+    >>> kernel, name, layout = table[6]
+    >>> name, tuple(kernel.shape), layout.to_hf(kernel.numpy()).shape  # (N, H, D), (N*H, D)
+    ('h.0.attn.c_proj.weight', (4, 8, 32), (32, 32))
     """
     table = [
         (backbone.token_embedding.embeddings, "wte.weight", SAME),
@@ -152,6 +181,28 @@ def load_gpt2_weights(model, path, allow_longer_position_table=False):
             or naming an `lm_head.weight` that differs from `wte.weight`
             (the model's output projection is tied); no weight is changed
             then.
+
+    Example:
+
+    A checkpoint in HF's names, written here from one model and read into
+    another (`kerastack.models.write_checkpoint` writes the folder):
+
+    >>> import json, tempfile
+    >>> from kerastack.gpt import GPT2Backbone
+    >>> from kerastack.models import write_checkpoint
+    >>> arguments = dict(vocabulary_size=96, num_layers=1, num_heads=4, hidden_dim=32,
+    ...     intermediate_dim=64, max_sequence_length=64)
+    >>> source, target = GPT2Backbone(**arguments), GPT2Backbone(**arguments)
+    >>> tensors = {name: layout.to_hf(np.asarray(weight.numpy()))
+    ...            for weight, name, layout in gpt2_weight_table(source)}
+    >>> tensors["lm_head.weight"] = tensors["wte.weight"]  # tied, as GPT2LMHeadModel saves
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_checkpoint(folder, tensors, json.dumps({"model_type": "gpt2"}))
+    ...     left_out = load_gpt2_weights(target, folder)
+    >>> left_out
+    ['lm_head.weight']
+    >>> all(np.array_equal(a, b) for a, b in zip(source.get_weights(), target.get_weights()))
+    True
     """
     path, tensors = read_checkpoint_tensors(path)
     left_out = []

@@ -107,7 +107,7 @@ class GPT2Backbone(_Pretrained, SavedByArguments, keras.Model):
     >>> backbone = GPT2Backbone(vocabulary_size=96, num_layers=2, num_heads=4,
     ...     hidden_dim=32, intermediate_dim=128, max_sequence_length=64)
     >>> ids = np.array([[5, 6, 7]], "int32")
-    >>> backbone({"token_ids": ids, "padding_mask": np.ones_like(ids)}).shape
+    >>> tuple(backbone({"token_ids": ids, "padding_mask": np.ones_like(ids)}).shape)
     (1, 3, 32)
 
     References:

@@ -56,10 +56,20 @@ class GPT2Config(ModelConfig):
 
     Example:
 
-    ```python
-    config = GPT2Config.from_json("gpt2")  # the folder's config.json
-    backbone = GPT2Backbone(**config.backbone_arguments())
-    ```
+    `GPT2Config.from_json(path)` reads HF's `config.json` (or the folder
+    holding it); here the fields are given:
+
+    >>> config = GPT2Config(vocab_size=96, n_positions=64, n_embd=32, n_layer=2, n_head=4)
+    >>> config.intermediate_dim, config.activation
+    (128, 'gelu_approximate')
+    >>> from kerastack.gpt import GPT2Backbone
+    >>> backbone = GPT2Backbone(**config.backbone_arguments())
+    >>> backbone.num_layers, backbone.max_sequence_length
+    (2, 64)
+    >>> GPT2Config(n_embd=30, n_head=4)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_embd=30 is not divisible by n_head=4.
     """
 
     MODEL_TYPE = "gpt2"
