@@ -41,6 +41,33 @@ from kerastack.tokenizers.compat import (
 )
 from kerastack.transformer.compat import check_attention_activation
 
+__all__ = [
+    "POOL_AVE",
+    "POOL_MAX",
+    "POOL_NSP",
+    "TOKEN_CLS",
+    "TOKEN_MASK",
+    "TOKEN_PAD",
+    "TOKEN_SEP",
+    "TOKEN_UNK",
+    "AdamWarmup",
+    "KerasBertModel",
+    "Masked",
+    "Tokenizer",
+    "build_model_from_config",
+    "calc_train_steps",
+    "extract_embeddings",
+    "extract_embeddings_generator",
+    "gen_batch_inputs",
+    "get_base_dict",
+    "get_checkpoint_paths",
+    "get_custom_objects",
+    "get_model",
+    "load_model_weights_from_checkpoint",
+    "load_trained_model_from_checkpoint",
+    "load_vocabulary",
+]
+
 POOL_NSP = "POOL_NSP"
 POOL_MAX = "POOL_MAX"
 POOL_AVE = "POOL_AVE"
@@ -49,7 +76,16 @@ _POOLINGS = {POOL_NSP: "cls", POOL_MAX: "max", POOL_AVE: "mean"}
 
 
 def get_checkpoint_paths(model_path):
-    """The `(config, checkpoint, vocab)` paths of a Google BERT folder."""
+    """The `(config, checkpoint, vocab)` paths of a Google BERT folder.
+
+    Example:
+
+    >>> paths = get_checkpoint_paths("uncased_L-12_H-768_A-12")
+    >>> [os.path.basename(path) for path in paths]
+    ['bert_config.json', 'bert_model.ckpt', 'vocab.txt']
+    >>> os.path.dirname(paths.vocab)
+    'uncased_L-12_H-768_A-12'
+    """
     paths = collections.namedtuple("CheckpointPaths", ["config", "checkpoint", "vocab"])
     return paths(
         os.path.join(model_path, "bert_config.json"),
@@ -59,7 +95,13 @@ def get_checkpoint_paths(model_path):
 
 
 def calc_train_steps(num_example, batch_size, epochs, warmup_proportion=0.1):
-    """`(total_steps, warmup_steps)` of a training run."""
+    """`(total_steps, warmup_steps)` of a training run.
+
+    Example:
+
+    >>> calc_train_steps(num_example=1000, batch_size=32, epochs=3, warmup_proportion=0.1)
+    (96, 9)
+    """
     steps_per_epoch = (num_example + batch_size - 1) // batch_size
     total = steps_per_epoch * epochs
     return total, int(total * warmup_proportion)
@@ -88,6 +130,18 @@ def gen_batch_inputs(
         `([token_ids, segment_ids, masked], [mlm_targets, nsp_targets])`,
         arrays `(B, seq_len)` and `(B, seq_len, 1)`, `(B, 1)`; segments are
         1 from the first `[SEP]` on (padding included), as keras-bert's.
+
+    Example:
+
+    >>> token_dict = get_base_dict()  # {"": 0, "[UNK]": 1, "[CLS]": 2, ...}
+    >>> for token in ["all", "work", "and", "no", "play"]:
+    ...     token_dict[token] = len(token_dict)
+    >>> pairs = [[["all", "work"], ["and", "no", "play"]], [["no", "play"], ["all", "work"]]]
+    >>> inputs, outputs = gen_batch_inputs(pairs, token_dict, list(token_dict), seq_len=10)
+    >>> [x.shape for x in inputs], [y.shape for y in outputs]
+    ([(2, 10), (2, 10), (2, 10)], [(2, 10, 1), (2, 1)])
+    >>> inputs[1][0].tolist()  # [CLS] all work [SEP] | and no play [SEP] and padding
+    [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
     """
     # keras-bert drew from numpy's global generator (np.random.seed seeds it).
     random, shuffle, randint = np.random.random, np.random.shuffle, np.random.randint  # noqa: NPY002
@@ -140,6 +194,16 @@ class AdamWarmup(keras.optimizers.Optimizer):
     `min_lr` after `decay_steps`. `weight_decay * w` is added to the Adam
     step of each weight whose path contains one of `weight_decay_pattern`
     (every weight when it is None).
+
+    Example:
+
+    >>> optimizer = AdamWarmup(decay_steps=100, warmup_steps=10, learning_rate=1e-3,
+    ...     weight_decay=0.01, weight_decay_pattern=["kernel"])
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> model.compile(optimizer=optimizer, loss="mse")
+    >>> history = model.fit(np.ones((8, 4)), np.zeros((8, 2)), epochs=2, verbose=0)
+    >>> int(optimizer.iterations)
+    2
     """
 
     def __init__(
@@ -234,7 +298,24 @@ class AdamWarmup(keras.optimizers.Optimizer):
 class KerasBertModel(keras.Model):
     """A functional model with Keras 2's generator methods, which keras-bert
     code calls (`fit_generator`, ...); they call `fit`, `evaluate` and
-    `predict`."""
+    `predict`.
+
+    Example:
+
+    >>> inputs = [keras.Input((4,)), keras.Input((4,))]  # tokens and segments, say
+    >>> output = keras.layers.Dense(2)(keras.layers.Concatenate()(inputs))
+    >>> model = KerasBertModel(inputs, output)
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> def batches():  # Keras 2 style: lists of inputs and of targets
+    ...     while True:
+    ...         yield [np.ones((2, 4)), np.ones((2, 4))], [np.zeros((2, 2))]
+    >>> history = model.fit_generator(batches(), steps_per_epoch=3, epochs=1, verbose=0)
+    >>> len(history.history["loss"])
+    1
+    >>> loss = model.evaluate_generator(batches(), steps=2, verbose=0)
+    >>> model.predict_on_batch([np.ones((2, 4)), np.ones((2, 4))]).shape
+    (2, 2)
+    """
 
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, **kwargs):
         for old in ("max_queue_size", "workers", "use_multiprocessing"):
@@ -294,7 +375,18 @@ class _AllPositions(keras.layers.Layer):
 @serializable(name="KerasBertMasked")
 class Masked(keras.layers.Layer):
     """keras-bert's `Masked`: passes the MLM probabilities on with a Keras
-    mask of the chosen positions, so the loss counts only those."""
+    mask of the chosen positions, so the loss counts only those.
+
+    Example:
+
+    >>> probabilities = np.full((1, 3, 5), 0.2, "float32")
+    >>> chosen = np.array([[0, 1, 1]])
+    >>> layer = Masked()
+    >>> tuple(layer([probabilities, chosen]).shape)
+    (1, 3, 5)
+    >>> ops.convert_to_numpy(layer.compute_mask([probabilities, chosen])).tolist()
+    [[False, True, True]]
+    """
 
     def call(self, inputs):
         return inputs[0]
@@ -372,6 +464,17 @@ def get_model(
     (`"Encoder-12"`, `"MLM"`, ...); it defaults to `training`. The last two
     arguments are kerastack's (keras-bert fixed them: its layer
     normalization's epsilon was 1e-14; Google's is 1e-12).
+
+    Example:
+
+    >>> sizes = dict(token_num=30, pos_num=16, seq_len=16, embed_dim=8,
+    ...     transformer_num=2, head_num=2, feed_forward_dim=16)
+    >>> model = get_model(**sizes)  # compiled, for pretraining
+    >>> [tuple(output.shape) for output in model.outputs]  # MLM and NSP probabilities
+    [(None, 16, 30), (None, 2)]
+    >>> inputs, output = get_model(**sizes, training=False, output_layer_num=2)
+    >>> [tuple(x.shape) for x in inputs], tuple(output.shape)
+    ([(None, 16), (None, 16)], (None, 16, 16))
     """
     check_attention_activation(attention_activation)
     if trainable is None:
@@ -430,7 +533,22 @@ def build_model_from_config(
 ):
     """`(model, config)`: keras-bert's model shaped by a `bert_config.json`,
     with random weights; inputs `seq_len` long (at most the config's
-    `max_position_embeddings`, which is then cut to it; None: any length)."""
+    `max_position_embeddings`, which is then cut to it; None: any length).
+
+    Example:
+
+    >>> import json, tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> config_file = os.path.join(folder.name, "bert_config.json")
+    >>> with open(config_file, "w") as file:
+    ...     json.dump({"vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 1,
+    ...         "num_attention_heads": 2, "intermediate_size": 16,
+    ...         "max_position_embeddings": 32}, file)
+    >>> model, config = build_model_from_config(config_file, seq_len=8)
+    >>> config["max_position_embeddings"], tuple(model.output.shape)
+    (8, (None, 8, 8))
+    >>> folder.cleanup()
+    """
     # The config is checked (and its errors name the file) before any value is used.
     arguments = BertConfig.from_json(config_file).backbone_arguments()
     config = read_json_object(config_file)
@@ -479,7 +597,22 @@ def _find(model, kind):
 def load_model_weights_from_checkpoint(model, config, checkpoint_file, training=False):
     """Load a Google checkpoint (`.../bert_model.ckpt`) into a model of
     `build_model_from_config`, strictly (see `load_google_checkpoint`); a
-    longer position table is cut to the model's."""
+    longer position table is cut to the model's.
+
+    Example:
+
+    With a Google folder's paths (`get_checkpoint_paths`),
+    `load_model_weights_from_checkpoint(model, config, paths.checkpoint)`
+    fills the model. It must be one of `get_model`'s (or
+    `build_model_from_config`'s), with `training` as it was built:
+
+    >>> inputs = keras.Input((4,))
+    >>> model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    >>> load_model_weights_from_checkpoint(model, {}, "bert_model.ckpt")
+    Traceback (most recent call last):
+    ...
+    ValueError: The model holds no BertBackbone: build it with get_model or ...
+    """
     target = _find(model, BertPretrainer if training else BertBackbone)
     if target is None:
         raise ValueError(
@@ -498,7 +631,29 @@ def load_trained_model_from_checkpoint(
     output_layer_num=1,
     seq_len=int(1e9),
 ):
-    """keras-bert's model with the weights of a Google checkpoint."""
+    """keras-bert's model with the weights of a Google checkpoint.
+
+    `build_model_from_config` then `load_model_weights_from_checkpoint`.
+
+    Example:
+
+    With Google's folder, `paths = get_checkpoint_paths(folder)` and
+    `load_trained_model_from_checkpoint(paths.config, paths.checkpoint,
+    seq_len=128)`. A missing checkpoint is an error naming it:
+
+    >>> import json, tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> paths = get_checkpoint_paths(folder.name)
+    >>> with open(paths.config, "w") as file:
+    ...     json.dump({"vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 1,
+    ...         "num_attention_heads": 2, "intermediate_size": 16,
+    ...         "max_position_embeddings": 32}, file)
+    >>> load_trained_model_from_checkpoint(paths.config, paths.checkpoint, seq_len=8)
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: ...bert_model.ckpt...
+    >>> folder.cleanup()
+    """
     model, config = build_model_from_config(
         config_file,
         training=training,
@@ -528,6 +683,19 @@ def extract_embeddings_generator(
     Without `poolings`, each text's token embeddings up to its last real
     token; with them (`POOL_NSP`: the first token's, `POOL_MAX`, `POOL_AVE`
     over real tokens), their concatenation.
+
+    Example:
+
+    >>> token_dict = get_base_dict()
+    >>> for token in ["all", "work", "and", "no", "play"]:
+    ...     token_dict[token] = len(token_dict)
+    >>> inputs, output = get_model(token_num=len(token_dict), pos_num=16, seq_len=16,
+    ...     embed_dim=8, transformer_num=1, head_num=2, feed_forward_dim=16,
+    ...     training=False)
+    >>> model = keras.Model(inputs, output)
+    >>> texts = ["all work", ("no", "play")]  # [CLS] all work [SEP]; [CLS] no [SEP] play [SEP]
+    >>> [e.shape for e in extract_embeddings_generator(model, texts, vocabs=token_dict)]
+    [(4, 8), (5, 8)]
     """
     if isinstance(model, (str, os.PathLike)):
         paths = get_checkpoint_paths(os.fspath(model))
@@ -580,13 +748,34 @@ def extract_embeddings_generator(
 
 def extract_embeddings(model, texts, **kwargs):
     """keras-bert's `extract_embeddings`: `extract_embeddings_generator`'s
-    results in a list."""
+    results in a list.
+
+    Example:
+
+    >>> token_dict = get_base_dict()
+    >>> for token in ["all", "work", "and", "no", "play"]:
+    ...     token_dict[token] = len(token_dict)
+    >>> inputs, output = get_model(token_num=len(token_dict), pos_num=16, seq_len=16,
+    ...     embed_dim=8, transformer_num=1, head_num=2, feed_forward_dim=16,
+    ...     training=False)
+    >>> model = keras.Model(inputs, output)
+    >>> embeddings = extract_embeddings(model, ["all work", "no play"], vocabs=token_dict,
+    ...     poolings=[POOL_NSP, POOL_MAX])
+    >>> len(embeddings), embeddings[0].shape
+    (2, (16,))
+    """
     return list(extract_embeddings_generator(model, texts, **kwargs))
 
 
 def get_custom_objects():
     """keras-bert's `get_custom_objects`: the classes its saved models need
-    (kerastack's are registered: `load_model` finds them without it)."""
+    (kerastack's are registered: `load_model` finds them without it).
+
+    Example:
+
+    >>> sorted(get_custom_objects())
+    ['AdamWarmup', 'BertBackbone', 'BertPretrainer', 'KerasBertModel', 'Masked']
+    """
     return {
         "AdamWarmup": AdamWarmup,
         "BertBackbone": BertBackbone,
