@@ -80,6 +80,7 @@ def get_checkpoint_paths(model_path):
 
     Example:
 
+    >>> import os
     >>> paths = get_checkpoint_paths("uncased_L-12_H-768_A-12")
     >>> [os.path.basename(path) for path in paths]
     ['bert_config.json', 'bert_model.ckpt', 'vocab.txt']
@@ -197,6 +198,7 @@ class AdamWarmup(keras.optimizers.Optimizer):
 
     Example:
 
+    >>> from kerastack.core import keras
     >>> optimizer = AdamWarmup(decay_steps=100, warmup_steps=10, learning_rate=1e-3,
     ...     weight_decay=0.01, weight_decay_pattern=["kernel"])
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
@@ -302,6 +304,7 @@ class KerasBertModel(keras.Model):
 
     Example:
 
+    >>> from kerastack.core import keras
     >>> inputs = [keras.Input((4,)), keras.Input((4,))]  # tokens and segments, say
     >>> output = keras.layers.Dense(2)(keras.layers.Concatenate()(inputs))
     >>> model = KerasBertModel(inputs, output)
@@ -379,6 +382,7 @@ class Masked(keras.layers.Layer):
 
     Example:
 
+    >>> from kerastack.core import ops
     >>> probabilities = np.full((1, 3, 5), 0.2, "float32")
     >>> chosen = np.array([[0, 1, 1]])
     >>> layer = Masked()
@@ -537,7 +541,7 @@ def build_model_from_config(
 
     Example:
 
-    >>> import json, tempfile
+    >>> import json, os, tempfile
     >>> folder = tempfile.TemporaryDirectory()
     >>> config_file = os.path.join(folder.name, "bert_config.json")
     >>> with open(config_file, "w") as file:
@@ -606,6 +610,7 @@ def load_model_weights_from_checkpoint(model, config, checkpoint_file, training=
     fills the model. It must be one of `get_model`'s (or
     `build_model_from_config`'s), with `training` as it was built:
 
+    >>> from kerastack.core import keras
     >>> inputs = keras.Input((4,))
     >>> model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
     >>> load_model_weights_from_checkpoint(model, {}, "bert_model.ckpt")
@@ -686,6 +691,7 @@ def extract_embeddings_generator(
 
     Example:
 
+    >>> from kerastack.core import keras
     >>> token_dict = get_base_dict()
     >>> for token in ["all", "work", "and", "no", "play"]:
     ...     token_dict[token] = len(token_dict)
@@ -752,6 +758,7 @@ def extract_embeddings(model, texts, **kwargs):
 
     Example:
 
+    >>> from kerastack.core import keras
     >>> token_dict = get_base_dict()
     >>> for token in ["all", "work", "and", "no", "play"]:
     ...     token_dict[token] = len(token_dict)

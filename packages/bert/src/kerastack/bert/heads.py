@@ -127,6 +127,7 @@ class BertClassifier(_Task):
     >>> ids = np.array([[2, 7, 8, 3, 0]])  # [CLS] ... [SEP] [PAD]
     >>> inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids),
     ...     "padding_mask": ids != 0}
+    >>> from kerastack.core import keras
     >>> classifier = BertClassifier(backbone, num_classes=3)
     >>> logits = classifier(inputs)
     >>> tuple(logits.shape), keras.backend.standardize_dtype(logits.dtype)

@@ -379,7 +379,7 @@ class BertPretrainingFileDataset(keras.utils.PyDataset):
 
     Example:
 
-    >>> import tempfile
+    >>> import os, tempfile
     >>> tokenizer = BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
     ...     "the", "cat", "dog", "sat", "ran", "far"])
     >>> folder = tempfile.TemporaryDirectory()

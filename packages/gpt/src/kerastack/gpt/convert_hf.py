@@ -44,7 +44,7 @@ class FusedWeights:
 
     Example:
 
-    >>> from kerastack.core import keras
+    >>> from kerastack.core import keras, ops
     >>> query = keras.Variable(np.zeros((4, 2, 2)), dtype="float32")  # (D, N, H)
     >>> key = keras.Variable(np.zeros((4, 2, 2)), dtype="float32")
     >>> fused = FusedWeights([query, key], leading=1)
