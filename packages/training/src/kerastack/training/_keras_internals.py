@@ -11,10 +11,11 @@ which attribute and which Keras version, on every Keras 3 lane.
 
 Tested on Keras 3.15.1 with the TensorFlow, JAX and PyTorch backends.
 The source of the last release of each Keras minor version from 3.5 to
-3.15 (and of Keras's main branch in August 2026) sets them under the same
-names (`keras/src/optimizers/base_optimizer.py`, `keras/src/trainers/
-trainer.py`, `keras/src/callbacks/swap_ema_weights.py`); that was read, not
-tested.
+3.15, and of Keras's main branch in August 2026, sets them under the same
+names; that was read, not tested. They live in
+`keras/src/optimizers/base_optimizer.py`,
+`keras/src/trainers/trainer.py` and
+`keras/src/callbacks/swap_ema_weights.py`.
 Before 3.5 the batch counter is `optimizer.iterations` itself (there is
 no `_iterations`): `batch_counter` would need a change there.
 
