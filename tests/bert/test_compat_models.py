@@ -346,3 +346,21 @@ def test_gen_batch_inputs_masks_and_swaps_as_keras_bert():
     )
     np.testing.assert_array_equal(masks, np.eye(10, dtype=int)[[1] * 40])
     np.testing.assert_array_equal(tokens, targets[..., 0])
+
+
+def test_predict_generator_takes_keras_2_batches_of_a_multi_input_model():
+    inputs = [keras.Input((4,)), keras.Input((4,))]
+    output = keras.layers.Dense(3)(keras.layers.Concatenate()(inputs))
+    model = KerasBertModel(inputs, output)
+    rng = np.random.default_rng(0)
+    batches = [[rng.random((2, 4), "float32"), rng.random((2, 4), "float32")] for _ in range(3)]
+    expected = np.concatenate([model.predict_on_batch(batch) for batch in batches])
+
+    # Keras 2 generators yield the inputs alone (a list for several inputs),
+    # or a tuple (inputs, targets), whose targets prediction ignores.
+    plain = model.predict_generator(iter(batches), steps=3, verbose=0)
+    paired = model.predict_generator(
+        ((batch, np.zeros((2, 3))) for batch in batches), steps=3, verbose=0
+    )
+    np.testing.assert_allclose(plain, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(paired, expected, rtol=1e-6, atol=1e-6)

@@ -65,6 +65,11 @@ def _gpt2():
     return GPT2Backbone(**SMALL, max_sequence_length=16)
 
 
+def _tiny_graph():
+    inputs = keras.Input((3,))
+    return inputs, keras.layers.Dense(2)(inputs)
+
+
 def _sgd():
     return keras.optimizers.SGD(0.1)
 
@@ -82,6 +87,7 @@ def _cases():
         transformer,
     )
     from kerastack.attention import compat as attention_compat
+    from kerastack.bert import compat as bert_compat
     from kerastack.layernorm import compat as layernorm_compat
     from kerastack.multihead import compat as multihead_compat
     from kerastack.position import compat as position_compat
@@ -137,6 +143,9 @@ def _cases():
         training.BertMultiTask: lambda: training.BertMultiTask(
             _bert(), [training.Task("nli", "classification", num_classes=3)]
         ),
+        bert_compat.AdamWarmup: lambda: bert_compat.AdamWarmup(decay_steps=10, warmup_steps=2),
+        bert_compat.KerasBertModel: lambda: bert_compat.KerasBertModel(*_tiny_graph()),
+        bert_compat.Masked: lambda: bert_compat.Masked(),
         gpt.GPT2Backbone: _gpt2,
         gpt.GPT2CausalLM: lambda: gpt.GPT2CausalLM(_gpt2()),
         training.GradientAccumulation: lambda: training.GradientAccumulation(_sgd(), 2),

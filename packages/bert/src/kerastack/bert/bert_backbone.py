@@ -22,9 +22,9 @@ from kerastack.core import (
 from kerastack.layernorm import LayerNormalization
 from kerastack.models import (
     Embedding,
+    Pretrained,
     SavedByArguments,
     assign_hf_tensors,
-    checkpoint_folder,
     read_checkpoint_tensors,
 )
 from kerastack.models import (
@@ -187,7 +187,7 @@ def pooler(x, hidden_dim, initializer_range, dtype, name="pooled_dense"):
     )(first_token)
 
 
-class EncoderBackbone(CheckedInputs, SavedByArguments):
+class EncoderBackbone(CheckedInputs, Pretrained, SavedByArguments):
     """What BERT's encoder and its relatives (`RobertaBackbone`,
     `AlbertBackbone`) share besides their graph: reading configs and
     checkpoints, the layout map, their Keras config (`SavedByArguments`)
@@ -249,21 +249,12 @@ class EncoderBackbone(CheckedInputs, SavedByArguments):
         """The config class this backbone reads (`BertConfig`)."""
         return BertConfig
 
-    @classmethod
-    def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
-        """A backbone with the weights of the checkpoint in folder `path`,
-        or of the Hugging Face Hub model `path` names (`"org/name"`:
-        downloaded by `huggingface_hub`, or taken from its cache).
-
-        The folder holds HF's `config.json` and `model.safetensors` (or
-        `pytorch_model.bin`, which needs PyTorch), or Google's
-        `bert_config.json` and `bert_model.ckpt.*`. Loading is strict (see
-        `kerastack.bert.load_hf_weights`).
-        """
-        path = checkpoint_folder(path)
-        backbone = cls.from_config_file(path, **kwargs)
-        load_checkpoint(backbone, path, allow_longer_position_table)
-        return backbone
+    def load_checkpoint(self, folder, allow_longer_position_table=False):
+        """Load the checkpoint in `folder` (what `from_pretrained` reads):
+        HF's `model.safetensors` (or `pytorch_model.bin`, which needs
+        PyTorch), or Google's `bert_model.ckpt.*`. Loading is strict (see
+        `kerastack.models.assign_hf_tensors`)."""
+        return load_checkpoint(self, folder, allow_longer_position_table)
 
     @staticmethod
     def get_layout_map(device_mesh, model_axis="model", data_axis=None):

@@ -333,7 +333,7 @@ class KerasBertModel(keras.Model):
         return self.evaluate(_as_tuples(generator), steps=steps, **kwargs)
 
     def predict_generator(self, generator, steps=None, **kwargs):
-        return self.predict(_as_tuples(generator), steps=steps, **kwargs)
+        return self.predict(_as_inputs(generator), steps=steps, **kwargs)
 
 
 def _is_generator(data):
@@ -350,6 +350,15 @@ def _as_tuples(batches):
         return item
 
     return (convert(batch) for batch in batches)
+
+
+def _as_inputs(batches):
+    """A Keras 2 prediction generator's batches as Keras 3's `(x,)`: a tuple
+    is `(inputs, targets[, weights])`, anything else (an array, or a list of
+    a multi-input model's arrays) the inputs alone, as Keras 2 read them."""
+    for batch in batches:
+        inputs = batch[0] if isinstance(batch, tuple) else batch
+        yield (next(_as_tuples([inputs])),)
 
 
 @serializable(name="KerasBertPaddingMask")

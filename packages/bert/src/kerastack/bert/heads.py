@@ -13,13 +13,13 @@ from kerastack.models import (
     SAME,
     TRANSPOSE,
     MaskedLMHead,
+    Pretrained,
     TaskModel,
-    checkpoint_folder,
     float32_dense,
 )
 
 
-class _Task(CheckedInputs, TaskModel):
+class _Task(CheckedInputs, Pretrained, TaskModel):
     """A functional model on `backbone`, saved as the backbone plus arguments.
 
     Its inputs are checked as the backbone's (`EncoderBackbone`): in eager
@@ -31,13 +31,16 @@ class _Task(CheckedInputs, TaskModel):
     hf_position_table = "embeddings.position_embeddings.weight"
 
     @classmethod
-    def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
-        """The task model with every weight of the HF or Google checkpoint in
-        folder `path` (strict: the checkpoint must hold this head)."""
-        path = checkpoint_folder(path)
-        model = cls(BertBackbone.from_config_file(path), **kwargs)
-        load_checkpoint(model, path, allow_longer_position_table)
-        return model
+    def from_config_file(cls, path, **kwargs):
+        """The task model on a randomly initialized `BertBackbone` shaped by
+        the config in `path`; `kwargs` go to the task model. Its
+        `from_pretrained` loads every weight of an HF or Google checkpoint
+        (strict: the checkpoint must hold this head)."""
+        return cls(BertBackbone.from_config_file(path), **kwargs)
+
+    def load_checkpoint(self, folder, allow_longer_position_table=False):
+        """Load the HF or Google checkpoint in `folder`, head included."""
+        return load_checkpoint(self, folder, allow_longer_position_table)
 
     # HF's token-level task models have no pooler; neither weight is used then.
     _uses_pooler = True

@@ -15,9 +15,9 @@ from kerastack.gpt.convert_hf import gpt2_weight_table, ignored_tensor_names, lo
 from kerastack.gpt.gpt2_config import GPT2Config
 from kerastack.layernorm import LayerNormalization
 from kerastack.models import (
+    Pretrained,
     ReversibleEmbedding,
     SavedByArguments,
-    checkpoint_folder,
 )
 from kerastack.models import (
     activation as get_activation,
@@ -30,7 +30,7 @@ def _initializer(initializer_range):
     return keras.initializers.RandomNormal(stddev=initializer_range)
 
 
-class _Pretrained(CheckedInputs):
+class _Pretrained(CheckedInputs, Pretrained):
     """Reading HF configs and checkpoints, shared by `GPT2Backbone` and
     `GPT2CausalLM` (which loads into its backbone's weights), and the
     checks of their inputs (`kerastack.core.CheckedInputs`: the causal LM
@@ -45,9 +45,10 @@ class _Pretrained(CheckedInputs):
     def hf_ignored_prefixes(self):
         return ignored_tensor_names(self.num_layers)
 
-    @staticmethod
-    def _checkpoint_folder(path):
-        return checkpoint_folder(path)
+    def load_checkpoint(self, folder, allow_longer_position_table=False):
+        """Load the HF GPT-2 checkpoint in `folder` (see `load_gpt2_weights`:
+        strict, and an `lm_head.weight` must equal `wte.weight`)."""
+        return load_gpt2_weights(self, folder, allow_longer_position_table)
 
 
 @serializable
@@ -244,18 +245,6 @@ class GPT2Backbone(_Pretrained, SavedByArguments, keras.Model):
         """A randomly initialized backbone shaped by an HF GPT-2 `config.json`
         (a file, or the folder holding it); see `GPT2Config`."""
         return cls(**GPT2Config.from_json(path).backbone_arguments(), **kwargs)
-
-    @classmethod
-    def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
-        """A backbone with the weights of the HF GPT-2 checkpoint in folder
-        `path` (`config.json` and `model.safetensors`, or `pytorch_model.bin`
-        where PyTorch is installed), or of the Hugging Face Hub model `path`
-        names (`"org/name"`, fetched by `huggingface_hub` or taken from its
-        cache). Loading is strict (see `load_gpt2_weights`)."""
-        path = cls._checkpoint_folder(path)
-        backbone = cls.from_config_file(path, **kwargs)
-        load_gpt2_weights(backbone, path, allow_longer_position_table)
-        return backbone
 
     def hf_weight_table(self):
         """`[(weight, hf_name, layout)]`: see `gpt2_weight_table`."""

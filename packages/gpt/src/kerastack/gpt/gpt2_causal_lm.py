@@ -3,7 +3,6 @@ embedding, and generation with a key/value cache."""
 
 from kerastack import transformer
 from kerastack.core import model_lock, ops, serializable
-from kerastack.gpt.convert_hf import load_gpt2_weights
 from kerastack.gpt.gpt2_backbone import GPT2Backbone, _Pretrained
 from kerastack.models import TaskModel
 
@@ -198,15 +197,11 @@ class GPT2CausalLM(_Pretrained, TaskModel):
     # -- HF checkpoints and Keras config --------------------------------------------
 
     @classmethod
-    def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
-        """The language model with the weights of the HF GPT-2 checkpoint in
-        folder `path` (or the Hub model `path` names); strict loading, and
-        an `lm_head.weight` in the checkpoint must equal `wte.weight`.
-        `kwargs` go to the backbone (`dtype`, ...)."""
-        path = cls._checkpoint_folder(path)
-        model = cls(GPT2Backbone.from_config_file(path, **kwargs))
-        load_gpt2_weights(model, path, allow_longer_position_table)
-        return model
+    def from_config_file(cls, path, **kwargs):
+        """The language model on a randomly initialized `GPT2Backbone` shaped
+        by the `config.json` in `path`; `kwargs` go to the backbone (`dtype`,
+        ...), as they do in `from_pretrained`."""
+        return cls(GPT2Backbone.from_config_file(path, **kwargs))
 
     def hf_weight_table(self):
         """The backbone's table (the output projection is its token embedding)."""

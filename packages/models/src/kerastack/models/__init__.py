@@ -7,15 +7,15 @@
   strict all-or-nothing loading (`assign_hf_tensors`) and atomic writing
   (`write_checkpoint`).
 - Configs: `ModelConfig` and `ConfigField`, validated and explicit.
-- Model bases: `SavedByArguments` (backbones), `TaskModel` (task models),
-  `keep_dtype_policy`.
+- Model bases: `Pretrained` (`from_pretrained`, once for every family),
+  `SavedByArguments` (backbones), `TaskModel` (task models), `keep_dtype_policy`.
 - Generic layers: `Embedding`, `ReversibleEmbedding`, `MaskedLMHead`,
   `float32_dense`, `gelu_approximate`.
 - Files and the Hub: `checkpoint_folder`, `read_json_object` (from
   kerastack-tokenizers, which needs no Keras).
 """
 
-from kerastack.models.base import SavedByArguments, TaskModel, keep_dtype_policy
+from kerastack.models.base import Pretrained, SavedByArguments, TaskModel, keep_dtype_policy
 from kerastack.models.checkpoints import (
     POOLER_TENSORS,
     SAME,
@@ -51,6 +51,7 @@ __all__ = [
     "Layout",
     "MaskedLMHead",
     "ModelConfig",
+    "Pretrained",
     "ReversibleEmbedding",
     "SavedByArguments",
     "TaskModel",

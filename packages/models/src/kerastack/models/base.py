@@ -1,14 +1,17 @@
 """The bases every family's models build on: a functional backbone whose
 Keras config is its constructor's arguments (`SavedByArguments`), a task
-model saved as its backbone plus its own arguments (`TaskModel`), and the
+model saved as its backbone plus its own arguments (`TaskModel`), loading
+from a checkpoint folder or the Hub (`Pretrained.from_pretrained`), and the
 one place that puts back the dtype policy Keras's functional
 `Model.__init__` drops (`keep_dtype_policy`)."""
 
 import inspect
 
 from kerastack.core import keras
+from kerastack.models.checkpoints import assign_hf_tensors, read_checkpoint_tensors
+from kerastack.tokenizers import checkpoint_folder
 
-__all__ = ["SavedByArguments", "TaskModel", "keep_dtype_policy"]
+__all__ = ["Pretrained", "SavedByArguments", "TaskModel", "keep_dtype_policy"]
 
 # Constructor arguments every Keras model takes, saved by Keras itself.
 _KERAS_ARGUMENTS = frozenset({"self", "name", "dtype", "trainable"})
@@ -30,6 +33,65 @@ def keep_dtype_policy(model, dtype):
     """
     if dtype is not None:
         model.dtype_policy = dtype
+
+
+class Pretrained:
+    """`from_pretrained`, the same for every family: the checkpoint folder
+    (or the Hugging Face Hub model a name such as `"org/name"` names,
+    downloaded by `huggingface_hub` or taken from its cache), the model its
+    config describes, then its weights, loaded strictly.
+
+    A family gives two hooks: the class method `from_config_file(path,
+    **kwargs)`, a randomly initialized model shaped by the folder's config,
+    and `load_checkpoint(folder, allow_longer_position_table)`, which by
+    default reads HF's `model.safetensors` (or `pytorch_model.bin`, which
+    needs PyTorch) and assigns it through the model's `hf_weight_table()`
+    (`assign_hf_tensors`: all or nothing).
+
+    Example:
+
+    >>> import json, os, tempfile
+    >>> from kerastack.models import SAME, TRANSPOSE, write_checkpoint
+    >>> class Tiny(Pretrained, keras.Sequential):
+    ...     @classmethod
+    ...     def from_config_file(cls, path, **kwargs):
+    ...         with open(os.path.join(path, "config.json")) as file:
+    ...             width = json.load(file)["width"]
+    ...         return cls([keras.Input((2,)), keras.layers.Dense(width)], **kwargs)
+    ...     def hf_weight_table(self):
+    ...         dense = self.layers[0]
+    ...         return [(dense.kernel, "w", TRANSPOSE), (dense.bias, "b", SAME)]
+    >>> folder = tempfile.mkdtemp()
+    >>> tensors = {"w": np.ones((3, 2), "float32"), "b": np.zeros(3, "float32")}
+    >>> write_checkpoint(folder, tensors, json.dumps({"width": 3}))
+    >>> model = Tiny.from_pretrained(folder)
+    >>> model(np.ones((1, 2), "float32")).tolist()
+    [[2.0, 2.0, 2.0]]
+    """
+
+    @classmethod
+    def from_config_file(cls, path, **kwargs):
+        """A randomly initialized model shaped by the config in `path` (a
+        file, or the folder holding it); `kwargs` go to the constructor."""
+        raise NotImplementedError(f"{cls.__name__} must implement from_config_file(path).")
+
+    def load_checkpoint(self, folder, allow_longer_position_table=False):
+        """Assign the weights of the checkpoint in `folder` (see
+        `assign_hf_tensors`); returns the names of the tensors left out."""
+        path, tensors = read_checkpoint_tensors(folder)
+        return assign_hf_tensors(self, tensors, path, allow_longer_position_table)
+
+    @classmethod
+    def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
+        """The model with the weights of the checkpoint in folder `path`, or
+        of the Hub model `path` names. `allow_longer_position_table` slices
+        a longer position table to the model's length; `kwargs` go to
+        `from_config_file` (`dtype`, ...). Loading is strict: a checkpoint
+        that does not fit is an error naming every misfit, and no model."""
+        folder = checkpoint_folder(path)
+        model = cls.from_config_file(folder, **kwargs)
+        model.load_checkpoint(folder, allow_longer_position_table)
+        return model
 
 
 class SavedByArguments:
