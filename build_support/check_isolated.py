@@ -203,6 +203,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("packages", nargs="*", default=list(PACKAGES))
     args = parser.parse_args()
+    folders = {path.parent.name for path in (ROOT / "packages").glob("*/pyproject.toml")}
+    if folders != set(PACKAGES):
+        sys.exit(f"PACKAGES here lists {sorted(PACKAGES)}; packages/ holds {sorted(folders)}")
     with tempfile.TemporaryDirectory() as tmp:
         dist = Path(tmp) / "dist"
         for name in PACKAGES:

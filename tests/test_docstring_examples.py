@@ -30,21 +30,9 @@ import pytest
 
 from kerastack.core import keras, keras_version
 from tests.conftest import lane_stack
+from tests.packages import PACKAGES
 
-# The lead extends this list to the upper packages (bert, gpt).
-PACKAGES = [
-    "core",
-    "attention",
-    "multihead",
-    "position",
-    "layernorm",
-    "transformer",
-    "tokenizers",
-    "models",
-    "training",
-    "bert",
-    "gpt",
-]
+# Every package of the repository (tests/packages.py).
 
 EXAMPLE_LANE = (3, "torch")
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

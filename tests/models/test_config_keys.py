@@ -14,19 +14,8 @@ import numpy as np
 import pytest
 
 from kerastack.core import keras
+from tests.packages import PACKAGES
 
-PACKAGES = [
-    "core",
-    "attention",
-    "multihead",
-    "position",
-    "layernorm",
-    "transformer",
-    "models",
-    "training",
-    "bert",
-    "gpt",
-]
 SERIALIZED = (
     keras.layers.Layer,
     keras.optimizers.Optimizer,
