@@ -29,6 +29,7 @@ PACKAGES = [
         "training",
         "bert",
         "gpt",
+        "bert4keras",
     )
 ]
 KERAS = "keras==3.15.1"

@@ -158,6 +158,21 @@ PACKAGES = {
         "texts = m.generate_text(t, ['ab c', 'a'], max_new_tokens=3)\n"
         "assert len(texts) == 2 and all(isinstance(text, str) for text in texts)\n",
     ),
+    "bert4keras": (
+        [
+            "core",
+            "attention",
+            "multihead",
+            "position",
+            "layernorm",
+            "transformer",
+            "tokenizers",
+            "models",
+            "training",
+            "bert",
+        ],
+        "import kerastack.bert4keras\n",
+    ),
 }
 
 # Packages that install and run with no Keras and no backend at all.
