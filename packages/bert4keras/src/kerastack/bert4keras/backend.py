@@ -1,0 +1,3 @@
+"""bert4keras's `backend` module on kerastack (Keras 3)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""bert4keras's `snippets` module on kerastack (Keras 3)."""
+
+__all__ = []
