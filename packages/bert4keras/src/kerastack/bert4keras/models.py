@@ -1,3 +1,344 @@
-"""bert4keras's `models` module on kerastack (Keras 3)."""
+"""bert4keras's `models` module on kerastack (Keras 3): `build_transformer_model`.
 
-__all__ = []
+It builds kerastack's `BertBackbone` behind bert4keras's inputs and outputs
+and loads Google's original TensorFlow checkpoints (read without
+TensorFlow). What bert4keras code sees is bert4keras's:
+
+- inputs `Input-Token` and `Input-Segment` (and `Input-Position` with
+  `custom_position_ids=True`); token id 0 is padding, as bert4keras's
+  `mask_zero` made it;
+- outputs: the sequence output; with `with_pool`, the pooled output (or,
+  with `with_nsp`, the next-sentence probabilities) instead; with
+  `with_mlm`, the masked-LM probabilities over the vocabulary (`"linear"`
+  or another activation name gives that activation instead of softmax);
+  with both, `[pooled or NSP, MLM]`;
+- `application="lm"` (a causal mask) and `"unilm"` (UniLM's mask: each
+  token sees the source, segment 0, and the target tokens up to itself),
+  both with the MLM output;
+- `keep_tokens` (the rows of the vocabulary kept, in order) and
+  `compound_tokens` (new rows, each the average of some rows' embeddings).
+
+**Differences:** the layers inside are kerastack's, so bert4keras's layer
+names (`Transformer-0-MultiHeadSelfAttention`, ...) and its `.h5` weight
+files do not carry over; one dropout rate serves the hidden layers and the
+attention (`dropout_rate`; bert4keras's `attention_dropout_rate` is read
+and must equal it or be 0); `with_pool` takes True or "tanh";
+`segment_vocab_size` must be at least 1. Families other than BERT and
+RoBERTa (`"albert"`, `"nezha"`, `"roformer"`, `"electra"`, `"gpt"`, `"t5"`,
+...) are a `ValueError` naming them until kerastack has them.
+"""
+
+import numpy as np
+
+from kerastack.bert import BertBackbone, google_to_hf_name, weight_table
+from kerastack.core import keras, ops
+from kerastack.models import (
+    SAME,
+    TRANSPOSE,
+    CheckpointError,
+    MaskedLMHead,
+    assign_hf_tensors,
+    checkpoint_prefix,
+    read_json_object,
+    read_tf_checkpoint,
+)
+
+__all__ = ["BERT", "build_transformer_model"]
+
+# bert4keras's model names this module builds, and those it does not yet.
+_FAMILIES = ("bert", "roberta")
+_APPLICATIONS = ("encoder", "lm", "unilm")
+# Google checkpoints also hold the optimizer's state.
+_TRAINING_STATE = ("adam_m", "adam_v", "global_step", "beta1_power", "beta2_power")
+
+
+class BERT:
+    """bert4keras's `BERT` model builder: the settings of a BERT model and,
+    once built, its Keras model (`.model`, with `.inputs` and `.outputs`).
+
+    `build_transformer_model` makes one; code that called
+    `build_transformer_model(..., return_keras_model=False)` gets it.
+
+    Example:
+
+    >>> bert = BERT(vocab_size=20, hidden_size=8, num_hidden_layers=1,
+    ...     num_attention_heads=2, intermediate_size=16, hidden_act="gelu",
+    ...     max_position=16, with_pool=True)
+    >>> bert.build()
+    >>> [tuple(t.shape) for t in bert.model.outputs]
+    [(None, 8)]
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        hidden_size,
+        num_hidden_layers,
+        num_attention_heads,
+        intermediate_size,
+        hidden_act,
+        max_position,
+        dropout_rate=None,
+        attention_dropout_rate=None,
+        segment_vocab_size=2,
+        with_pool=False,
+        with_nsp=False,
+        with_mlm=False,
+        custom_position_ids=False,
+        sequence_length=None,
+        keep_tokens=None,
+        compound_tokens=None,
+        application="encoder",
+        name=None,
+        **kwargs,
+    ):
+        if keep_tokens is not None:
+            vocab_size = len(keep_tokens)
+        if compound_tokens is not None:
+            vocab_size += len(compound_tokens)
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.max_position = max_position
+        self.dropout_rate = dropout_rate or 0.0
+        attention_dropout_rate = attention_dropout_rate or 0.0
+        if attention_dropout_rate not in (0.0, self.dropout_rate):
+            raise ValueError(
+                "kerastack's BERT has one dropout rate for its hidden layers and its attention; "
+                f"received dropout_rate={self.dropout_rate} and "
+                f"attention_dropout_rate={attention_dropout_rate}."
+            )
+        if not segment_vocab_size or segment_vocab_size < 1:
+            raise ValueError(
+                f"segment_vocab_size must be at least 1 here; received {segment_vocab_size!r}."
+            )
+        if with_pool not in (False, True, "tanh"):
+            raise ValueError(f"with_pool must be True, False or 'tanh'; received {with_pool!r}.")
+        self.segment_vocab_size = segment_vocab_size
+        self.with_nsp = bool(with_nsp)
+        self.with_pool = bool(with_pool) or self.with_nsp
+        application = application.lower()
+        if application not in _APPLICATIONS:
+            raise ValueError(
+                f"application must be one of {list(_APPLICATIONS)}; received {application!r}."
+            )
+        self.application = application
+        # The language models' output is the MLM head's.
+        self.with_mlm = with_mlm or (application != "encoder")
+        self.custom_position_ids = custom_position_ids
+        self.sequence_length = sequence_length
+        self.keep_tokens = keep_tokens
+        self.compound_tokens = compound_tokens
+        self.name = name
+        self.model = None
+
+    # HF's names of the checkpoint's tensors (`kerastack.models.assign_hf_tensors`).
+    hf_prefix = "bert."
+    hf_position_table = "embeddings.position_embeddings.weight"
+
+    @property
+    def hf_ignored_prefixes(self):
+        # The pretraining heads a model without them leaves out.
+        return ("cls.",)
+
+    def build(self, **kwargs):
+        """Build the Keras model (`self.model`); once."""
+        if self.model is not None:
+            return
+        self.backbone = BertBackbone(
+            vocabulary_size=self.vocab_size,
+            num_layers=self.num_hidden_layers,
+            num_heads=self.num_attention_heads,
+            hidden_dim=self.hidden_size,
+            intermediate_dim=self.intermediate_size,
+            dropout=self.dropout_rate,
+            max_sequence_length=self.max_position,
+            num_segments=self.segment_vocab_size,
+            activation=self.hidden_act,
+            attention_mask_input=self.application != "encoder",
+            position_ids_input=bool(self.custom_position_ids),
+        )
+        shape = (self.sequence_length,)
+        inputs = [keras.Input(shape, dtype="int32", name="Input-Token")]
+        inputs.append(keras.Input(shape, dtype="int32", name="Input-Segment"))
+        if self.custom_position_ids:
+            inputs.append(keras.Input(shape, dtype="int32", name="Input-Position"))
+        token_ids, segment_ids = inputs[0], inputs[1]
+        padding = ops.cast(ops.not_equal(token_ids, 0), "int32")  # (B, T)
+        features = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding}
+        if self.custom_position_ids:
+            features["position_ids"] = inputs[2]
+        if self.application != "encoder":
+            mask = _AttentionMask(self.application, name=f"Attention-{self.application}-Mask")
+            features["attention_mask"] = mask(token_ids, segment_ids)
+        encoded = self.backbone(features)
+        outputs = [encoded["sequence_output"]]
+        if self.with_pool:
+            pooled = encoded["pooled_output"]
+            if self.with_nsp:
+                self.nsp = keras.layers.Dense(2, activation="softmax", name="NSP-Proba")
+                pooled = self.nsp(pooled)
+            outputs.append(pooled)
+        if self.with_mlm:
+            self.mlm = MaskedLMHead(
+                self.backbone.get_layer("token_embedding"),
+                activation=self.hidden_act,
+                name="MLM",
+            )
+            sequence = encoded["sequence_output"]
+            positions = _AllPositions(name="MLM-Positions")(token_ids)  # (B, T)
+            activation = "softmax" if self.with_mlm is True else self.with_mlm
+            logits = self.mlm(sequence, positions)  # (B, T, V)
+            outputs.append(keras.layers.Activation(activation, name="MLM-Activation")(logits))
+        if len(outputs) > 1:
+            outputs = outputs[1:]
+        self.inputs, self.outputs = inputs, outputs
+        self.model = keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs)
+
+    def hf_weight_table(self):
+        """`[(variable, hf_name, layout)]`: BERT's table, and the heads'."""
+        table = weight_table(self.backbone)
+        if self.with_nsp:
+            table += [
+                (self.nsp.kernel, "cls.seq_relationship.weight", TRANSPOSE),
+                (self.nsp.bias, "cls.seq_relationship.bias", SAME),
+            ]
+        if self.with_mlm:
+            head = self.mlm
+            table += [
+                (head.dense.kernel, "cls.predictions.transform.dense.weight", TRANSPOSE),
+                (head.dense.bias, "cls.predictions.transform.dense.bias", SAME),
+                (head.layer_norm.gamma, "cls.predictions.transform.LayerNorm.weight", SAME),
+                (head.layer_norm.beta, "cls.predictions.transform.LayerNorm.bias", SAME),
+                (head.bias, "cls.predictions.bias", SAME),
+            ]
+        return table
+
+    def load_weights_from_checkpoint(self, checkpoint):
+        """Load Google's TensorFlow checkpoint `checkpoint` (its prefix, its
+        `.index` file or its folder), with `keep_tokens` and
+        `compound_tokens` applied to the vocabulary's rows. Strict: a
+        missing or mis-shaped weight is an error naming it, and no weight
+        changes."""
+        prefix = checkpoint_prefix(checkpoint)
+        tensors = {}
+        for name, value in read_tf_checkpoint(prefix).items():
+            if name.rsplit("/", 1)[-1] in _TRAINING_STATE:
+                continue
+            hf_name, transpose = google_to_hf_name(name)
+            if hf_name in tensors:
+                raise CheckpointError(f"{prefix} holds two tensors named {hf_name!r}.")
+            tensors[hf_name] = value.T if transpose else value
+        for name in ("embeddings.word_embeddings.weight", "cls.predictions.bias"):
+            key = name if name in tensors else "bert." + name
+            if key in tensors:
+                tensors[key] = self._vocabulary_rows(tensors[key])
+        return assign_hf_tensors(self, tensors, prefix)
+
+    def _vocabulary_rows(self, table):
+        table = np.asarray(table, "float32")
+        if self.keep_tokens is not None:
+            table = table[np.asarray(self.keep_tokens)]
+        if self.compound_tokens is not None:
+            rows = []
+            for item in self.compound_tokens:
+                ids, weights = (item, [1] * len(item)) if isinstance(item, list) else item
+                rows.append(np.average(table[np.asarray(ids)], axis=0, weights=weights))
+            table = np.concatenate([table, np.asarray(rows, table.dtype)], axis=0)
+        return table
+
+
+class _AttentionMask(keras.layers.Layer):
+    """`(B, T, T)`, 1 where token i may attend to token j: j <= i (`"lm"`), or
+    UniLM's (`"unilm"`): the count of target tokens (segment 1) up to j is at
+    most that up to i, so every token sees the source and the target tokens
+    up to itself. Padding keys are masked by the backbone's padding mask."""
+
+    def __init__(self, kind, **kwargs):
+        super().__init__(**kwargs)
+        self.kind = kind
+
+    def call(self, token_ids, segment_ids):
+        if self.kind == "lm":
+            order = ops.cumsum(ops.ones_like(token_ids), axis=1)  # 1, 2, ..., T
+        else:
+            order = ops.cumsum(segment_ids, axis=1)  # (B, T)
+        return ops.cast(ops.less_equal(order[:, None, :], order[:, :, None]), "int32")
+
+    def compute_output_spec(self, token_ids, segment_ids):
+        batch, length = token_ids.shape
+        return keras.KerasTensor((batch, length, length), dtype="int32")
+
+
+class _AllPositions(keras.layers.Layer):
+    """`(B, T)`: 0, 1, ..., T - 1 in every row (the MLM head reads every position)."""
+
+    def call(self, token_ids):
+        length = ops.shape(token_ids)[1]
+        return ops.broadcast_to(ops.arange(length, dtype="int32")[None], ops.shape(token_ids))
+
+    def compute_output_spec(self, token_ids):
+        return keras.KerasTensor(token_ids.shape, dtype="int32")
+
+
+def build_transformer_model(
+    config_path=None,
+    checkpoint_path=None,
+    model="bert",
+    application="encoder",
+    return_keras_model=True,
+    **kwargs,
+):
+    """bert4keras's `build_transformer_model`: a BERT (or RoBERTa) Keras model
+    from a Google `bert_config.json`, with the weights of its TensorFlow
+    checkpoint when `checkpoint_path` is given.
+
+    Args:
+        config_path: the JSON config (Google's or HF's BERT keys); keyword
+            arguments override its values.
+        checkpoint_path: Google's TensorFlow checkpoint (prefix, `.index`
+            file or folder), or None for random weights.
+        model: `"bert"` or `"roberta"` (brightmart's and HIT's RoBERTa
+            checkpoints use BERT's layout).
+        application: `"encoder"`, `"lm"` (causal) or `"unilm"`.
+        return_keras_model: the Keras model (True) or the `BERT` builder.
+        **kwargs: `with_pool`, `with_nsp`, `with_mlm`, `keep_tokens`,
+            `compound_tokens`, `custom_position_ids`, `segment_vocab_size`,
+            `sequence_length`, `dropout_rate`, and any config key.
+
+    Example:
+
+    >>> import json, os, tempfile
+    >>> config = {"vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 1,
+    ...     "num_attention_heads": 2, "intermediate_size": 16, "hidden_act": "gelu",
+    ...     "max_position_embeddings": 16, "type_vocab_size": 2}
+    >>> path = os.path.join(tempfile.mkdtemp(), "bert_config.json")
+    >>> with open(path, "w") as file:
+    ...     json.dump(config, file)
+    >>> model = build_transformer_model(path, application="unilm")
+    >>> probabilities = model.predict([np.array([[2, 5, 3, 7, 3]]), np.array([[0, 0, 0, 1, 1]])],
+    ...     verbose=0)
+    >>> probabilities.shape
+    (1, 5, 30)
+    """
+    configs = {}
+    if config_path is not None:
+        configs.update(read_json_object(config_path))
+    configs.update(kwargs)
+    configs.setdefault("max_position", configs.get("max_position_embeddings", 512))
+    configs.setdefault("dropout_rate", configs.get("hidden_dropout_prob"))
+    configs.setdefault("attention_dropout_rate", configs.get("attention_probs_dropout_prob"))
+    configs.setdefault("segment_vocab_size", configs.get("type_vocab_size", 2))
+    if not isinstance(model, str) or model.lower() not in _FAMILIES:
+        raise ValueError(
+            f"kerastack-bert4keras builds {list(_FAMILIES)} models; received model={model!r} "
+            "(the other families come as kerastack gains them)."
+        )
+    transformer = BERT(application=application, **configs)
+    transformer.build()
+    if checkpoint_path is not None:
+        transformer.load_weights_from_checkpoint(checkpoint_path)
+    return transformer.model if return_keras_model else transformer
