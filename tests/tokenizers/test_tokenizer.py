@@ -130,3 +130,19 @@ def test_vocabulary_file(tmp_path):
     tokenizer = BertTokenizer(str(tmp_path / "vocab.txt"))
     assert tokenizer.vocabulary_size == len(TOKENS)
     assert tokenizer.token_ids("hello world") == [8, 9]
+
+
+def test_word_ids_follow_the_pieces():
+    from tests.conformance.corpus import MULTILINGUAL
+    from tests.conformance.make_references import FIXTURES
+
+    tokenizer = BertTokenizer(f"{FIXTURES}/tiny_google/vocab.txt")
+    texts = MULTILINGUAL + ["unaffable, jack", "東京 and 北京", "", "   "]
+    for text in texts:
+        pieces, words = tokenizer.tokenize(text), tokenizer.word_ids(text)
+        assert len(words) == len(pieces), text
+        # Words are numbered from 0 in order; a piece starts a new word
+        # exactly when it is not a "##" continuation.
+        for index, (piece, word) in enumerate(zip(pieces, words, strict=True)):
+            previous = words[index - 1] if index else -1
+            assert word == previous + (0 if piece.startswith("##") else 1), (text, index)

@@ -641,6 +641,27 @@ class BertTokenizer:
         encoding = self._engine.encode(check_text(text), add_special_tokens=False)
         return [tuple(offset) for offset in encoding.offsets]
 
+    def word_ids(self, text):
+        """The word each piece of `tokenize(text)` comes from: 0 for the
+        pieces of the first word, 1 for the second's, ... (a word as BERT
+        splits text: at whitespace, around each punctuation mark and each
+        CJK character). With `encode`, which puts `[CLS]` first, the pieces
+        sit one position later; `kerastack.training.first_piece_mask` turns
+        the list into the mask a tagging task scores words with.
+
+        Example:
+
+        >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff",
+        ...     "##able", "jack", ","]
+        >>> tokenizer = BertTokenizer({token: i for i, token in enumerate(vocab)})
+        >>> tokenizer.tokenize("unaffable, jack")
+        ['un', '##aff', '##able', ',', 'jack']
+        >>> tokenizer.word_ids("unaffable, jack")
+        [0, 0, 0, 1, 2]
+        """
+        encoding = self._engine.encode(check_text(text), add_special_tokens=False)
+        return [int(word) for word in encoding.word_ids]
+
     def _tokens(self, ids):
         """The tokens of (nested lists of) checked ids."""
         if isinstance(ids, int):
