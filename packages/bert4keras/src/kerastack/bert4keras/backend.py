@@ -300,10 +300,10 @@ def sinusoidal_embeddings(pos, dim, base=10000):
 
     Example:
 
-    >>> sinusoidal_embeddings(np.array([[0.0, 1.0]]), 4).shape
+    >>> tuple(sinusoidal_embeddings(np.array([[0.0, 1.0]]), 4).shape)
     (1, 2, 4)
-    >>> [round(float(v), 4) for v in sinusoidal_embeddings(np.array([1.0]), 4)[0]]
-    [0.8415, 0.5403, 0.01, 1.0]
+    >>> [round(float(v), 3) for v in sinusoidal_embeddings(np.array([1.0]), 4)[0]]
+    [0.841, 0.54, 0.01, 1.0]
     """
     if dim % 2:
         raise ValueError(f"dim must be even, got {dim}")
@@ -327,8 +327,8 @@ def apply_rotary_position_embeddings(sinusoidal, *tensors):
 
     >>> sin = sinusoidal_embeddings(np.arange(3.0)[None], 4)
     >>> q = np.ones((1, 3, 4), "float32")
-    >>> np.round(ops.convert_to_numpy(apply_rotary_position_embeddings(sin, q))[0, 1], 4)
-    array([-0.3012,  1.3818,  0.99  ,  1.01  ], dtype=float32)
+    >>> [round(float(v), 2) for v in apply_rotary_position_embeddings(sin, q)[0, 1]]
+    [-0.3, 1.38, 0.99, 1.01]
     """
     if not tensors:
         raise ValueError("apply_rotary_position_embeddings needs at least one tensor")
@@ -398,7 +398,7 @@ def multilabel_categorical_crossentropy(y_true, y_pred):
     >>> y_true = np.array([[1.0, 0.0, 0.0]])
     >>> y_pred = np.array([[3.0, -2.0, -4.0]], "float32")
     >>> [round(float(v), 4) for v in multilabel_categorical_crossentropy(y_true, y_pred)]
-    [0.1998]
+    [0.1915]
     """
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.cast(y_true, y_pred.dtype)
@@ -423,7 +423,7 @@ def sparse_multilabel_categorical_crossentropy(y_true, y_pred, mask_zero=False):
     >>> y_pred = np.array([[3.0, -2.0, -4.0]], "float32")
     >>> loss = sparse_multilabel_categorical_crossentropy(np.array([[0]]), y_pred)
     >>> [round(float(v), 4) for v in loss]
-    [0.1998]
+    [0.1915]
     """
     y_pred = ops.convert_to_tensor(y_pred)
     zeros = ops.zeros_like(y_pred[..., :1])

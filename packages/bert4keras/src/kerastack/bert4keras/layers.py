@@ -81,15 +81,16 @@ class ConditionalRandomField(keras.layers.Layer):
 
     The stored weight is `_trans` (named `"trans"`); the `trans` property is
     `lr_multiplier * _trans`. The log partition function runs as a
-    `keras.ops.scan` over steps: a masked step carries the previous state, so
-    masks need not be right-padding.
+    `keras.ops.scan` over steps. Masks are meant to be right padding: as in
+    bert4keras, a masked step inside a row carries the recursion's state on
+    but drops its transitions from the true path's score.
 
     Example:
 
     >>> crf = ConditionalRandomField()
     >>> scores = np.zeros((1, 3, 2), "float32")
     >>> y = crf(scores, mask=np.array([[1, 1, 0]]))
-    >>> crf.trans.assign(np.zeros((2, 2), "float32"))
+    >>> _ = crf.trans.assign(np.zeros((2, 2), "float32"))
     >>> np.isinf(ops.convert_to_numpy(y)[0, :, 0]).tolist()
     [False, False, True]
     >>> round(float(crf.sparse_loss(np.array([[0, 1, 0]]), y)[0]), 4)  # log 4: 2 free steps
@@ -213,7 +214,7 @@ class MaximumEntropyMarkovModel(keras.layers.Layer):
 
     >>> memm = MaximumEntropyMarkovModel()
     >>> y = memm(np.zeros((1, 3, 2), "float32"), mask=np.array([[1, 1, 0]]))
-    >>> memm.trans.assign(np.zeros((2, 2), "float32"))
+    >>> _ = memm.trans.assign(np.zeros((2, 2), "float32"))
     >>> round(float(memm.sparse_loss(np.array([[0, 1, 0]]), y)), 4)  # log 2
     0.6931
     """
