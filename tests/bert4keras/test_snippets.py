@@ -186,6 +186,24 @@ def test_last_token_gives_the_last_step_of_every_output():
     np.testing.assert_allclose(predicted[1], full[1][:, -1], rtol=0, atol=1e-5)
 
 
+def test_last_token_keeps_a_multi_input_model_s_inputs():
+    ids, segments = keras.Input((None,), dtype="int32"), keras.Input((None,), dtype="int32")
+    summed = keras.layers.Add()(
+        [keras.layers.Embedding(7, 4)(ids), keras.layers.Embedding(2, 4)(segments)]
+    )
+    model = keras.Model([ids, segments], summed)
+    last = snippets.AutoRegressiveDecoder(0, 1, 4).last_token(model)
+    token_ids, segment_ids = np.array([[1, 2, 3]]), np.array([[0, 0, 1]])
+    step = predict_arrays(last, [token_ids, segment_ids])
+    whole = predict_arrays(model, [token_ids, segment_ids])
+    np.testing.assert_allclose(step, whole[:, -1], rtol=0, atol=1e-6)
+
+
+def test_sequence_padding_takes_a_numpy_length():
+    padded = snippets.sequence_padding([[1], [2, 3]], length=np.int64(3))
+    assert padded.tolist() == [[1, 0, 0], [2, 3, 0]]
+
+
 def test_open_indexes_lines_and_reuses_the_index_file(tmp_path):
     path, index = tmp_path / "data.txt", tmp_path / "data.index"
     with snippets.open(str(path), "w", encoding="utf-8") as f:

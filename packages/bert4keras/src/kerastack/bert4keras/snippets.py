@@ -435,7 +435,7 @@ def sequence_padding(inputs, length=None, value=0, seq_dims=1, mode="post"):
         raise ValueError(f'"mode" argument must be "post" or "pre", got {mode!r}.')
     if length is None:
         length = np.max([np.shape(x)[:seq_dims] for x in inputs], axis=0)
-    elif not hasattr(length, "__getitem__"):
+    elif np.ndim(length) == 0:  # one length (a NumPy integer too)
         length = [length]
 
     cut = tuple(slice(None, length[axis]) for axis in range(seq_dims))
