@@ -210,6 +210,11 @@ class MaximumEntropyMarkovModel(keras.layers.Layer):
             rank: `trans = l_trans @ r_trans.T` with `l_trans`, `r_trans`
             `(L, hidden_dim)`.
 
+    Differs from bert4keras on JAX only: Keras's JAX trainer computes compiled
+    metrics without the model's weights, so the accuracies (which read the
+    transitions) raise there inside `fit` / `evaluate`; compute them eagerly
+    instead. The losses train on every backend.
+
     Example:
 
     >>> memm = MaximumEntropyMarkovModel()
@@ -312,7 +317,14 @@ class MaximumEntropyMarkovModel(keras.layers.Layer):
 
     def _basic_accuracy(self, y_true, y_pred, go_backwards):
         mask = _valid_steps(y_pred)
-        y_true, logits = self._step_logits(y_true, y_pred, mask, go_backwards)
+        try:
+            y_true, logits = self._step_logits(y_true, y_pred, mask, go_backwards)
+        except TypeError as error:  # a weight with no value: Keras's JAX trainer
+            raise RuntimeError(
+                "MaximumEntropyMarkovModel's accuracy reads the transition weights, which "
+                "Keras's JAX trainer does not hand to compiled metrics: on JAX, compute "
+                "it outside model.fit / evaluate (eagerly, on model.predict's output)"
+            ) from error
         return _frame_accuracy(y_true, logits, mask)
 
     def sparse_loss(self, y_true, y_pred):
