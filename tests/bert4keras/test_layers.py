@@ -335,3 +335,30 @@ def test_output_shapes_are_symbolic_and_eager_alike():
             numpy(L.ConditionalRandomField()(np.ones((1, 2, 3)), mask=np.array([[1, 0]])))[0, 1, 0]
         )
     )
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision(policy):
+    keras.config.set_dtype_policy(policy)  # the conftest fixture restores float32
+    ids, tags = tagger_data(samples=4)
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(12, 8, mask_zero=True)(inputs)
+    crf = L.ConditionalRandomField()
+    memm = L.MaximumEntropyMarkovModel()
+    outputs = [
+        crf(keras.layers.Dense(4)(x)),
+        memm(keras.layers.Dense(4)(x)),
+        L.GlobalPointer(2, 4)(x),
+        L.EfficientGlobalPointer(2, 4)(x),
+    ]
+    model = keras.Model(inputs, outputs)
+    tag_scores, memm_scores, spans, efficient = model(ids)
+    compute = policy.split("_")[1]
+    for y in (tag_scores, spans, efficient):
+        assert keras.backend.standardize_dtype(y.dtype) == compute
+    for loss in (
+        crf.sparse_loss(tags, tag_scores),
+        memm.sparse_loss(tags, memm_scores),
+        global_pointer_loss(np.zeros(tuple(spans.shape), "float32"), spans),
+    ):
+        assert np.all(np.isfinite(numpy(ops.cast(loss, "float32"))))
