@@ -521,6 +521,13 @@ def is_one_of(x, ys):
     return any(x is y for y in ys)
 
 
+def _lists_as_tuples(batch):
+    """`batch` with every list in it a tuple (arrays and the rest as they are)."""
+    if isinstance(batch, (list, tuple)):
+        return tuple(_lists_as_tuples(item) for item in batch)
+    return batch
+
+
 class DataGenerator:
     """A template for batch generators: subclass it and define `__iter__`.
 
@@ -610,6 +617,10 @@ class DataGenerator:
     def forfit(self, random=True):
         """The batches of `__iter__(random)`, again and again, forever.
 
+        Lists inside a batch (`[token_ids, segment_ids]`, a multi-input
+        model's inputs) come as tuples: Keras 3's `fit` reads a list as one
+        tensor on TensorFlow, where Keras 2 read it as the model's inputs.
+
         Example:
 
         >>> class Pairs(DataGenerator):
@@ -621,7 +632,8 @@ class DataGenerator:
         [(1, -1), (2, -2), (1, -1)]
         """
         while True:
-            yield from self.__iter__(random)
+            for batch in self.__iter__(random):
+                yield _lists_as_tuples(batch)
 
     def fortest(self, random=False):
         """The first element (the inputs) of each batch, forever.

@@ -1,0 +1,85 @@
+"""Scripts written the way bert4keras's examples are (its API only, imported
+from kerastack.bert4keras), on tiny generated data and the tiny Google BERT
+checkpoint, trained on every Keras 3 lane.
+
+They are kerastack's own scripts, in the style of bert4keras's examples
+(`task_sentiment_albert.py`, `task_seq2seq_autotitle.py`), not copies: each
+uses the names such a script uses and must reach a stated accuracy."""
+
+import os
+
+import numpy as np
+
+from tests.conformance import make_bert4keras_models as references
+
+FOLDER = references.FOLDER
+WORDS = ["all", "work", "and", "no", "makes", "jack", "a", "dull", "boy", "from", "the", "day"]
+
+
+def _sentences(count, seed):
+    """Sentences of 4 to 8 words; half hold "play" (the positive label)."""
+    rng = np.random.default_rng(seed)
+    data = []
+    for index in range(count):
+        words = list(rng.choice(WORDS, size=rng.integers(4, 9)))
+        label = index % 2
+        if label:
+            words.insert(int(rng.integers(0, len(words) + 1)), "play")
+        data.append((" ".join(words), label))
+    return data
+
+
+def test_sentiment_classifier_script():
+    from kerastack.bert4keras.backend import keras
+    from kerastack.bert4keras.models import build_transformer_model
+    from kerastack.bert4keras.snippets import DataGenerator, sequence_padding
+    from kerastack.bert4keras.tokenizers import Tokenizer
+
+    maxlen, batch_size = 16, 16
+    config_path = os.path.join(FOLDER, "bert_config.json")
+    checkpoint_path = os.path.join(FOLDER, "bert_model.ckpt")
+    dict_path = os.path.join(FOLDER, "vocab.txt")
+    tokenizer = Tokenizer(dict_path, do_lower_case=True)
+
+    class data_generator(DataGenerator):  # noqa: N801 (bert4keras's examples' name)
+        def __iter__(self, random=False):
+            batch_token_ids, batch_segment_ids, batch_labels = [], [], []
+            for is_end, (text, label) in self.sample(random):
+                token_ids, segment_ids = tokenizer.encode(text, maxlen=maxlen)
+                batch_token_ids.append(token_ids)
+                batch_segment_ids.append(segment_ids)
+                batch_labels.append([label])
+                if len(batch_token_ids) == self.batch_size or is_end:
+                    batch_token_ids = sequence_padding(batch_token_ids)
+                    batch_segment_ids = sequence_padding(batch_segment_ids)
+                    batch_labels = sequence_padding(batch_labels)
+                    yield [batch_token_ids, batch_segment_ids], batch_labels
+                    batch_token_ids, batch_segment_ids, batch_labels = [], [], []
+
+    bert = build_transformer_model(
+        config_path=config_path,
+        checkpoint_path=checkpoint_path,
+        with_pool=True,
+        return_keras_model=False,
+    )
+    output = keras.layers.Dropout(rate=0.1)(bert.model.output)
+    output = keras.layers.Dense(units=2, activation="softmax")(output)
+    model = keras.models.Model(bert.model.input, output)
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        optimizer=keras.optimizers.Adam(3e-3),
+        metrics=["accuracy"],
+    )
+
+    keras.utils.set_random_seed(0)
+    train_generator = data_generator(_sentences(160, seed=1), batch_size)
+    valid_generator = data_generator(_sentences(64, seed=2), batch_size)
+    model.fit(train_generator.forfit(), steps_per_epoch=len(train_generator), epochs=4, verbose=0)
+
+    total, right = 0.0, 0.0
+    for x_true, y_true in valid_generator:
+        y_pred = model.predict(x_true, verbose=0).argmax(axis=1)
+        y_true = y_true[:, 0]
+        total += len(y_true)
+        right += (y_true == y_pred).sum()
+    assert right / total >= 0.95, right / total
