@@ -20,7 +20,9 @@ TensorFlow). What bert4keras code sees is bert4keras's:
 
 **Differences:** the layers inside are kerastack's, so bert4keras's layer
 names (`Transformer-0-MultiHeadSelfAttention`, ...) and its `.h5` weight
-files do not carry over; one dropout rate serves the hidden layers and the
+files do not carry over; outputs at padding positions (token id 0) differ
+(kerastack's attention gives a padded query zeros, bert4keras let it attend
+to the real tokens), those at real tokens equal bert4keras's; one dropout rate serves the hidden layers and the
 attention (`dropout_rate`; bert4keras's `attention_dropout_rate` is read
 and must equal it or be 0); `with_pool` takes True or "tanh";
 `segment_vocab_size` must be at least 1. Families other than BERT and
