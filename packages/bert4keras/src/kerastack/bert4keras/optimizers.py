@@ -63,6 +63,8 @@ __all__ = [
     "extend_with_piecewise_linear_lr_v2",
     "extend_with_weight_decay",
     "extend_with_weight_decay_v2",
+    "custom_objects",
+    "export_to_custom_objects",
 ]
 
 
@@ -150,9 +152,24 @@ def _hooked(base):
     return (_Hooks, base)
 
 
-def _export(extend):
-    """bert4keras's `export_to_custom_objects`: `extend(BaseOptimizer, name=None)`
-    names the new class `name` and registers it in Keras's custom objects."""
+def export_to_custom_objects(extend):
+    """Decorator of the `extend_with_*` functions (bert4keras's): the decorated
+    `extend(BaseOptimizer, name=None)` names the new class `name` (else it keeps
+    bert4keras's `NewOptimizer`) and registers it in Keras's custom objects under
+    that name, so that a model compiled with it saves and loads (`.keras`) in any
+    process that has made the class again first.
+
+    Example:
+
+    >>> @export_to_custom_objects
+    ... def extend_with_nothing(BaseOptimizer):
+    ...     class NewOptimizer(BaseOptimizer):
+    ...         pass
+    ...     return NewOptimizer
+    >>> cls = extend_with_nothing(keras.optimizers.SGD, "PlainSGDExample")
+    >>> cls.__name__, keras.saving.get_custom_objects()["PlainSGDExample"] is cls
+    ('PlainSGDExample', True)
+    """
 
     def new_extend(BaseOptimizer, name=None):
         new_class = extend(BaseOptimizer)
@@ -470,7 +487,7 @@ AdaFactorV2 = AdaFactor
 LionV2 = Lion
 
 
-@_export
+@export_to_custom_objects
 def extend_with_weight_decay(BaseOptimizer):
     """A subclass of `BaseOptimizer` with decoupled weight decay: each weight's
     new value loses `learning_rate * weight_decay_rate * weight` (its value before
@@ -527,7 +544,7 @@ def extend_with_weight_decay(BaseOptimizer):
     return NewOptimizer
 
 
-@_export
+@export_to_custom_objects
 def extend_with_layer_adaptation(BaseOptimizer):
     """A subclass of `BaseOptimizer` with layer-wise adaptation (LAMB's trust
     ratio, https://arxiv.org/abs/1904.00962): each weight's update `dx` (all the
@@ -587,7 +604,7 @@ def extend_with_layer_adaptation(BaseOptimizer):
     return NewOptimizer
 
 
-@_export
+@export_to_custom_objects
 def extend_with_piecewise_linear_lr(BaseOptimizer):
     """A subclass of `BaseOptimizer` whose learning rate is multiplied by a
     piecewise-linear function of the step (kerastack.training's `PiecewiseLinear`).
@@ -624,7 +641,7 @@ def extend_with_piecewise_linear_lr(BaseOptimizer):
     return NewOptimizer
 
 
-@_export
+@export_to_custom_objects
 def extend_with_gradient_accumulation(BaseOptimizer):
     """A subclass of `BaseOptimizer` that updates the weights once every
     `grad_accum_steps` batches, as bert4keras's tf.keras version does.
@@ -683,7 +700,7 @@ def extend_with_gradient_accumulation(BaseOptimizer):
     return NewOptimizer
 
 
-@_export
+@export_to_custom_objects
 def extend_with_lookahead(BaseOptimizer):
     """A subclass of `BaseOptimizer` with Lookahead (https://arxiv.org/abs/1907.08610)
     as bert4keras has it: at steps `t` with `t % steps_per_slow_update == 0`
@@ -733,7 +750,7 @@ def extend_with_lookahead(BaseOptimizer):
     return NewOptimizer
 
 
-@_export
+@export_to_custom_objects
 def extend_with_lazy_optimization(BaseOptimizer):
     """A subclass of `BaseOptimizer` that leaves unchanged the rows (slices along
     the last axis) of the weights matched by `include_in_lazy_optimization`
@@ -790,7 +807,7 @@ def extend_with_lazy_optimization(BaseOptimizer):
     return NewOptimizer
 
 
-@_export
+@export_to_custom_objects
 def extend_with_exponential_moving_average(BaseOptimizer):
     """A subclass of `BaseOptimizer` that keeps a moving average of the weights,
     `ema = ema_momentum * ema + (1 - ema_momentum) * weight` after each step,
@@ -865,7 +882,7 @@ def extend_with_exponential_moving_average(BaseOptimizer):
     return NewOptimizer
 
 
-@_export
+@export_to_custom_objects
 def extend_with_parameter_wise_lr(BaseOptimizer):
     """A subclass of `BaseOptimizer` whose updates are scaled per weight:
     `paramwise_lr_schedule` `{pattern: multiplier}` multiplies the update of each
@@ -921,3 +938,9 @@ extend_with_lookahead_v2 = extend_with_lookahead
 extend_with_lazy_optimization_v2 = extend_with_lazy_optimization
 extend_with_exponential_moving_average_v2 = extend_with_exponential_moving_average
 extend_with_parameter_wise_lr_v2 = extend_with_parameter_wise_lr
+
+# bert4keras's module-level dict (for `load_model(..., custom_objects=...)`). Unlike
+# bert4keras, it is not put in Keras's global custom objects, where "Adam" would
+# shadow keras.optimizers.Adam; Adam, AdaFactor and Lion are registered as
+# "kerastack>bert4keras.<name>" instead.
+custom_objects = {"Adam": Adam, "AdaFactor": AdaFactor}

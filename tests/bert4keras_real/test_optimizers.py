@@ -1,0 +1,28 @@
+"""The real bert4keras (on tf-keras, the tfkeras lane) still trains the weights
+recorded in tests/conformance/fixtures/bert4keras/optimizers.npz, which
+kerastack-bert4keras's optimizers are checked against on the Keras 3 lanes."""
+
+import os
+
+import numpy as np
+import pytest
+
+if os.environ.get("TF_USE_LEGACY_KERAS") != "1":
+    pytest.skip("the real bert4keras runs on tf-keras: the tfkeras lane", allow_module_level=True)
+
+bert4keras = pytest.importorskip(
+    "bert4keras", reason="the real bert4keras runs on tf-keras: the tfkeras lane"
+)
+
+from tests.conformance import make_bert4keras_optimizers as references  # noqa: E402
+from tests.tolerances import RECORDED_TINY_ATOL  # noqa: E402
+
+
+def test_recorded_weights_are_bert4keras_weights():
+    recorded = np.load(references.OUTPUT)
+    computed = references.compute()
+    assert sorted(computed) == sorted(recorded.files)
+    for key, value in computed.items():
+        np.testing.assert_allclose(
+            value, recorded[key], rtol=0, atol=RECORDED_TINY_ATOL, err_msg=key
+        )
