@@ -362,3 +362,27 @@ def test_mixed_precision(policy):
         global_pointer_loss(np.zeros(tuple(spans.shape), "float32"), spans),
     ):
         assert np.all(np.isfinite(numpy(ops.cast(loss, "float32"))))
+
+
+def test_crf_one_step_sequences():
+    # The recursion has nothing to add: log Z = logsumexp of the one step's scores.
+    scores = np.array([[[0.5, -1.0, 2.0]], [[0.0, 0.0, 0.0]]], "float32")
+    crf = L.ConditionalRandomField()
+    loss = numpy(crf.sparse_loss(np.array([[2], [1]]), crf(scores)))
+    log_z = np.log(np.exp(scores[:, 0].astype("float64")).sum(-1))
+    np.testing.assert_allclose(loss, log_z - np.array([2.0, 0.0]), atol=FLOAT32_ATOL)
+
+
+def test_compiled_crf_model_saves_and_loads_for_compiling_again(tmp_path):
+    keras.utils.set_random_seed(0)
+    ids, tags = tagger_data(samples=8)
+    model, crf = crf_tagger()
+    model.compile(optimizer="adam", loss=crf.sparse_loss, metrics=[crf.sparse_accuracy])
+    model.fit(ids, tags, epochs=1, verbose=0)
+    path = str(tmp_path / "compiled.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    assert_matches(loaded.predict(ids, verbose=0), model.predict(ids, verbose=0), atol=SAVE_ATOL)
+    crf = loaded.get_layer("crf")
+    loaded.compile(optimizer="adam", loss=crf.sparse_loss, metrics=[crf.sparse_accuracy])
+    assert np.isfinite(loaded.evaluate(ids, tags, verbose=0)[0])

@@ -81,7 +81,10 @@ class ConditionalRandomField(keras.layers.Layer):
 
     The stored weight is `_trans` (named `"trans"`); the `trans` property is
     `lr_multiplier * _trans`. The log partition function runs as a
-    `keras.ops.scan` over steps. Masks are meant to be right padding: as in
+    `keras.ops.scan` over steps. A model compiled with these methods as loss
+    and metrics saves to `.keras`; load it with `compile=False` and compile
+    it again (Keras cannot rebuild a bound method from the file; bert4keras
+    needed `custom_objects` there). Masks are meant to be right padding: as in
     bert4keras, a masked step inside a row carries the recursion's state on
     but drops its transitions from the true path's score.
 
@@ -147,15 +150,19 @@ class ConditionalRandomField(keras.layers.Layer):
         trans = ops.expand_dims(ops.cast(self.trans, y_pred.dtype), 0)  # (1, L, L)
 
         def step(state, inputs):
-            scores, valid = inputs  # (B, L), (B, 1)
+            scores, valid, first = inputs  # (B, L), (B, 1), ()
             # state[b, i] + trans[i, j], summed out over i -> (B, L)
             new = ops.logsumexp(ops.expand_dims(state, 2) + trans, axis=1) + scores
             new = ops.where(valid, new, state)  # a masked step carries the state on
+            new = ops.where(first, scores, new)  # the first step starts the recursion
             return new, new
 
-        steps = ops.transpose(y_pred[:, 1:], (1, 0, 2))  # (T - 1, B, L)
-        valid = ops.transpose(mask[:, 1:], (1, 0, 2))  # (T - 1, B, 1)
-        state, _ = ops.scan(step, y_pred[:, 0], (steps, valid))
+        # Every step is scanned, the first included, so that one-step sequences
+        # scan something on every backend.
+        steps = ops.transpose(y_pred, (1, 0, 2))  # (T, B, L)
+        valid = ops.transpose(mask, (1, 0, 2))  # (T, B, 1)
+        first = ops.equal(ops.arange(ops.shape(y_pred)[1]), 0)  # (T,)
+        state, _ = ops.scan(step, ops.zeros_like(y_pred[:, 0]), (steps, valid, first))
         return ops.logsumexp(state, axis=1)
 
     def dense_loss(self, y_true, y_pred):
