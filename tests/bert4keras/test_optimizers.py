@@ -166,3 +166,25 @@ def test_saved_model_resumes_training(tmp_path):
         m.fit(references.INPUTS, references.TARGETS, batch_size=2, shuffle=False, verbose=0)
     for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("lazy", [True, False])
+def test_lazy_optimization_on_embeddings(lazy):
+    # TensorFlow hands embedding gradients over as IndexedSlices: they work too.
+    cls = optimizers.extend_with_lazy_optimization(optimizers.Adam)
+    include = ["emb"] if lazy else []
+    inputs = keras.Input((3,), dtype="int32")
+    hidden = keras.layers.Embedding(10, 4, name="emb")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(hidden)))
+    model.compile(cls(learning_rate=0.01, include_in_lazy_optimization=include), loss="mse")
+    start = model.get_weights()[0]
+    model.fit(np.array([[1, 2, 3]] * 2), np.ones((2, 1)), batch_size=2, verbose=0)
+    first = model.get_weights()[0]
+    model.fit(np.array([[4, 5, 6]] * 2), np.ones((2, 1)), batch_size=2, verbose=0)
+    second = model.get_weights()[0]
+    assert np.abs(first[1:4] - start[1:4]).min() > 1e-3
+    np.testing.assert_array_equal(second[[0, 7, 8, 9]], start[[0, 7, 8, 9]])
+    # Rows 1-3 get no gradient in the second step: Adam's momentum moves them,
+    # unless they are lazily optimized.
+    moved = np.abs(second[1:4] - first[1:4]).max()
+    assert moved == 0.0 if lazy else moved > 1e-3

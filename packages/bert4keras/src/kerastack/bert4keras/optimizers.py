@@ -76,6 +76,15 @@ def _read(variable):
     return ops.convert_to_tensor(variable)
 
 
+def _dense(gradient, variable):
+    """`gradient` as a dense tensor: TensorFlow hands embedding lookups' gradients
+    over as `IndexedSlices`, which bert4keras's `_resource_apply_sparse` made dense
+    too (adding them to zeros does)."""
+    if type(gradient).__name__ == "IndexedSlices":
+        return ops.add(ops.zeros(variable.shape, variable.dtype), gradient)
+    return gradient
+
+
 def _matches(name, patterns):
     return any(re.search(pattern, name) for pattern in patterns)
 
@@ -99,7 +108,7 @@ class _Hooks:
 
     def update_step(self, gradient, variable, learning_rate):
         self._hook_state()["variable"] = variable
-        super().update_step(gradient, variable, self._decayed_lr())
+        super().update_step(_dense(gradient, variable), variable, self._decayed_lr())
 
     def _decayed_lr(self):
         # A base optimizer of this module may define its own (AdaFactor's).
@@ -684,7 +693,7 @@ def extend_with_gradient_accumulation(BaseOptimizer):
             self._hook_state()[NewOptimizer] = is_update
             mean = _read(accumulated) / self.grad_accum_steps
             self._run_inner_step(NewOptimizer, mean, variable, learning_rate)
-            gradient = ops.cast(gradient, accumulated.dtype)
+            gradient = ops.cast(_dense(gradient, variable), accumulated.dtype)
             self.assign(accumulated, ops.where(is_update, 0.0, _read(accumulated)))
             self.assign(accumulated, _read(accumulated) + gradient)
 
@@ -758,9 +767,10 @@ def extend_with_lazy_optimization(BaseOptimizer):
     whose gradient is all zero: an embedding row of a token not in the batch keeps
     its value though Adam's momentum would move it.
 
-    Keras 3 gives dense gradients, as bert4keras's tf.keras version made them; the
-    rows are found from the zeros of the dense gradient, so the behaviour is the
-    same (only the optimizer's own state, e.g. Adam's moments, still updates).
+    The gradients are dense here (TensorFlow's `IndexedSlices` of an embedding
+    lookup are made dense first, as bert4keras's tf.keras version made them), and
+    the rows are found from their zeros, so the behaviour is bert4keras's: only
+    the optimizer's own state (e.g. Adam's moments) still updates for those rows.
 
     Example:
 
@@ -779,7 +789,7 @@ def extend_with_lazy_optimization(BaseOptimizer):
             self.include_in_lazy_optimization = list(include_in_lazy_optimization or ())
 
         def update_step(self, gradient, variable, learning_rate):
-            self._hook_state()[NewOptimizer] = gradient
+            self._hook_state()[NewOptimizer] = _dense(gradient, variable)
             self._run_inner_step(NewOptimizer, gradient, variable, learning_rate)
 
         def _do_lazy_optimization(self, variable):
@@ -792,7 +802,7 @@ def extend_with_lazy_optimization(BaseOptimizer):
                 and self._is_model_variable(variable)
                 and self._do_lazy_optimization(variable)
             ):
-                gradient = ops.convert_to_tensor(self._hook_state()[NewOptimizer])
+                gradient = self._hook_state()[NewOptimizer]
                 moved = ops.any(ops.not_equal(gradient, 0.0), axis=-1, keepdims=True)
                 before = _read(variable)
                 value = before + (value - before) * ops.cast(moved, value.dtype)
