@@ -166,7 +166,8 @@ def export_to_custom_objects(extend):
     `extend(BaseOptimizer, name=None)` names the new class `name` (else it keeps
     bert4keras's `NewOptimizer`) and registers it in Keras's custom objects under
     that name, so that a model compiled with it saves and loads (`.keras`) in any
-    process that has made the class again first.
+    process that has made the class again first. Give each saved class its own
+    `name`: the unnamed ones all register as `NewOptimizer`, the last made winning.
 
     Example:
 
