@@ -83,3 +83,82 @@ def test_sentiment_classifier_script():
         total += len(y_true)
         right += (y_true == y_pred).sum()
     assert right / total >= 0.95, right / total
+
+
+def _titles(count, seed):
+    """(content, title) pairs: 4 to 6 words, and their first two as the title."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for _ in range(count):
+        words = list(rng.choice(WORDS, size=rng.integers(4, 7)))
+        pairs.append((" ".join(words), " ".join(words[:2])))
+    return pairs
+
+
+def test_unilm_autotitle_script():
+    from kerastack.bert4keras.backend import K, keras
+    from kerastack.bert4keras.layers import Loss
+    from kerastack.bert4keras.models import build_transformer_model
+    from kerastack.bert4keras.snippets import (
+        AutoRegressiveDecoder,
+        DataGenerator,
+        sequence_padding,
+    )
+    from kerastack.bert4keras.tokenizers import Tokenizer
+
+    maxlen, batch_size = 24, 16
+    config_path = os.path.join(FOLDER, "bert_config.json")
+    checkpoint_path = os.path.join(FOLDER, "bert_model.ckpt")
+    tokenizer = Tokenizer(os.path.join(FOLDER, "vocab.txt"), do_lower_case=True)
+
+    class data_generator(DataGenerator):  # noqa: N801 (bert4keras's examples' name)
+        def __iter__(self, random=False):
+            batch_token_ids, batch_segment_ids = [], []
+            for is_end, (content, title) in self.sample(random):
+                token_ids, segment_ids = tokenizer.encode(content, title, maxlen=maxlen)
+                batch_token_ids.append(token_ids)
+                batch_segment_ids.append(segment_ids)
+                if len(batch_token_ids) == self.batch_size or is_end:
+                    batch_token_ids = sequence_padding(batch_token_ids)
+                    batch_segment_ids = sequence_padding(batch_segment_ids)
+                    yield [batch_token_ids, batch_segment_ids], None
+                    batch_token_ids, batch_segment_ids = [], []
+
+    class CrossEntropy(Loss):
+        """Cross-entropy of the title's tokens only (segment 1), each
+        predicted from the position before it."""
+
+        def compute_loss(self, inputs, mask=None):
+            y_true, y_mask, y_pred = inputs
+            y_true = y_true[:, 1:]
+            y_mask = y_mask[:, 1:]
+            y_pred = y_pred[:, :-1]
+            loss = K.sparse_categorical_crossentropy(y_true, y_pred)
+            return K.sum(loss * y_mask) / K.sum(y_mask)
+
+    keras.utils.set_random_seed(0)
+    model = build_transformer_model(config_path, checkpoint_path, application="unilm")
+    output = CrossEntropy(2)(model.inputs + model.outputs)
+    model = keras.models.Model(model.inputs, output)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+
+    class AutoTitle(AutoRegressiveDecoder):
+        @AutoRegressiveDecoder.wraps(default_rtype="probas")
+        def predict(self, inputs, output_ids, states):
+            token_ids, segment_ids = inputs
+            token_ids = np.concatenate([token_ids, output_ids], 1)
+            segment_ids = np.concatenate([segment_ids, np.ones_like(output_ids)], 1)
+            return self.last_token(model).predict([token_ids, segment_ids], verbose=0)
+
+        def generate(self, text, topk=1):
+            token_ids, segment_ids = tokenizer.encode(text, maxlen=maxlen - self.maxlen)
+            output_ids = self.beam_search([token_ids, segment_ids], topk=topk)
+            return tokenizer.decode(output_ids)
+
+    autotitle = AutoTitle(start_id=None, end_id=tokenizer._token_end_id, maxlen=6)
+    train_generator = data_generator(_titles(400, seed=1), batch_size)
+    model.fit(train_generator.forfit(), steps_per_epoch=1200, epochs=1, verbose=0)
+
+    held_out = _titles(20, seed=2)
+    right = sum(autotitle.generate(content, topk=2) == title for content, title in held_out)
+    assert right / len(held_out) >= 0.95, [autotitle.generate(c) for c, _ in held_out]

@@ -27,6 +27,7 @@ from kerastack.core import keras, ops, serializable
 
 __all__ = [
     "ConditionalRandomField",
+    "Loss",
     "EfficientGlobalPointer",
     "GlobalPointer",
     "MaximumEntropyMarkovModel",
@@ -528,3 +529,52 @@ class EfficientGlobalPointer(GlobalPointer):
             + ops.expand_dims(bias[:, 1::2], 3)
         )
         return self._finish(logits, mask)
+
+
+@serializable
+class Loss(keras.layers.Layer):
+    """bert4keras's `Loss`: a layer that adds `compute_loss(inputs, mask)` to
+    the model's losses (`add_loss`) and passes its inputs on: all of them
+    (`output_axis=None`), one (an int) or several (a list of ints). A model
+    built on it compiles with an optimizer alone and fits on batches with
+    no targets, as bert4keras scripts do. Subclass it and write
+    `compute_loss`.
+
+    **Difference:** Keras 3 gives `call` no `mask` unless the inputs carry
+    one; bert4keras's models' outputs carry none here (see
+    `kerastack.bert4keras.models`), so `mask` is None.
+
+    Example:
+
+    >>> from kerastack.bert4keras.backend import K, keras
+    >>> class MeanSquare(Loss):
+    ...     def compute_loss(self, inputs, mask=None):
+    ...         return K.mean(K.square(inputs[1] - inputs[0]))
+    >>> x = keras.Input((2,))
+    >>> y = keras.layers.Dense(2)(x)
+    >>> output = MeanSquare(1)([x, y])
+    >>> model = keras.Model(x, output)
+    >>> model.compile(optimizer="sgd")
+    >>> history = model.fit(np.ones((8, 2)), epochs=2, verbose=0)
+    >>> len(history.history["loss"])
+    2
+    """
+
+    def __init__(self, output_axis=None, **kwargs):
+        super().__init__(**kwargs)
+        self.output_axis = output_axis
+
+    def call(self, inputs, mask=None):
+        self.add_loss(self.compute_loss(inputs, mask))
+        if self.output_axis is None:
+            return [ops.copy(x) for x in inputs] if isinstance(inputs, list) else ops.copy(inputs)
+        if isinstance(self.output_axis, list):
+            return [ops.copy(inputs[i]) for i in self.output_axis]
+        return ops.copy(inputs[self.output_axis])
+
+    def compute_loss(self, inputs, mask=None):
+        """The loss (a scalar) of `inputs`; subclasses write it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement compute_loss.")
+
+    def get_config(self):
+        return {**super().get_config(), "output_axis": self.output_axis}

@@ -21,10 +21,11 @@ TensorFlow). What bert4keras code sees is bert4keras's:
 **Differences:** the layers inside are kerastack's, so bert4keras's layer
 names (`Transformer-0-MultiHeadSelfAttention`, ...) and its `.h5` weight
 files do not carry over; outputs at padding positions (token id 0) differ
-(kerastack's attention gives a padded query zeros, bert4keras let it attend
-to the real tokens), those at real tokens equal bert4keras's; one dropout rate serves the hidden layers and the
-attention (`dropout_rate`; bert4keras's `attention_dropout_rate` is read
-and must equal it or be 0); `with_pool` takes True or "tanh";
+(kerastack's attention gives a padded query zeros, bert4keras let it
+attend to the real tokens), those at real tokens equal bert4keras's; one
+dropout rate serves the hidden layers and the attention (`dropout_rate`;
+bert4keras's `attention_dropout_rate` is read and must equal it or be 0);
+`with_pool` takes True or "tanh";
 `segment_vocab_size` must be at least 1. Families other than BERT and
 RoBERTa (`"albert"`, `"nezha"`, `"roformer"`, `"electra"`, `"gpt"`, `"t5"`,
 ...) are a `ValueError` naming them until kerastack has them.
@@ -163,16 +164,18 @@ class BERT:
             attention_mask_input=self.application != "encoder",
             position_ids_input=bool(self.custom_position_ids),
         )
+        # Float inputs, as bert4keras's (Keras's default): scripts compute
+        # losses with them (`loss * segment_ids`).
         shape = (self.sequence_length,)
-        inputs = [keras.Input(shape, dtype="int32", name="Input-Token")]
-        inputs.append(keras.Input(shape, dtype="int32", name="Input-Segment"))
+        inputs = [keras.Input(shape, name="Input-Token")]
+        inputs.append(keras.Input(shape, name="Input-Segment"))
         if self.custom_position_ids:
-            inputs.append(keras.Input(shape, dtype="int32", name="Input-Position"))
-        token_ids, segment_ids = inputs[0], inputs[1]
+            inputs.append(keras.Input(shape, name="Input-Position"))
+        token_ids, segment_ids = (ops.cast(x, "int32") for x in inputs[:2])
         padding = ops.cast(ops.not_equal(token_ids, 0), "int32")  # (B, T)
         features = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding}
         if self.custom_position_ids:
-            features["position_ids"] = inputs[2]
+            features["position_ids"] = ops.cast(inputs[2], "int32")
         if self.application != "encoder":
             mask = _AttentionMask(self.application, name=f"Attention-{self.application}-Mask")
             features["attention_mask"] = mask(token_ids, segment_ids)
