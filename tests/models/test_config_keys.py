@@ -36,9 +36,15 @@ def _exported_classes():
             except ImportError:
                 continue
             for attribute in getattr(module, "__all__", []):
-                value = getattr(module, attribute)
-                if inspect.isclass(value) and issubclass(value, SERIALIZED):
-                    found.setdefault(f"{value.__module__}.{value.__qualname__}", value)
+                exported = getattr(module, attribute)
+                # A public submodule the package exports (kerastack.bert4keras's): its names.
+                if inspect.ismodule(exported):
+                    values = [getattr(exported, n) for n in getattr(exported, "__all__", [])]
+                else:
+                    values = [exported]
+                for value in values:
+                    if inspect.isclass(value) and issubclass(value, SERIALIZED):
+                        found.setdefault(f"{value.__module__}.{value.__qualname__}", value)
     return found
 
 
@@ -77,6 +83,8 @@ def _cases():
     )
     from kerastack.attention import compat as attention_compat
     from kerastack.bert import compat as bert_compat
+    from kerastack.bert4keras import layers as b4k_layers
+    from kerastack.bert4keras import optimizers as b4k_optimizers
     from kerastack.layernorm import compat as layernorm_compat
     from kerastack.multihead import compat as multihead_compat
     from kerastack.position import compat as position_compat
@@ -135,6 +143,14 @@ def _cases():
         bert_compat.AdamWarmup: lambda: bert_compat.AdamWarmup(decay_steps=10, warmup_steps=2),
         bert_compat.KerasBertModel: lambda: bert_compat.KerasBertModel(*_tiny_graph()),
         bert_compat.Masked: lambda: bert_compat.Masked(),
+        b4k_layers.ConditionalRandomField: lambda: b4k_layers.ConditionalRandomField(),
+        b4k_layers.MaximumEntropyMarkovModel: lambda: b4k_layers.MaximumEntropyMarkovModel(),
+        b4k_layers.GlobalPointer: lambda: b4k_layers.GlobalPointer(2, 4),
+        b4k_layers.EfficientGlobalPointer: lambda: b4k_layers.EfficientGlobalPointer(2, 4),
+        b4k_layers.Loss: lambda: b4k_layers.Loss(1),
+        b4k_optimizers.Adam: lambda: b4k_optimizers.Adam(),
+        b4k_optimizers.AdaFactor: lambda: b4k_optimizers.AdaFactor(),
+        b4k_optimizers.Lion: lambda: b4k_optimizers.Lion(),
         gpt.GPT2Backbone: _gpt2,
         gpt.GPT2CausalLM: lambda: gpt.GPT2CausalLM(_gpt2()),
         training.GradientAccumulation: lambda: training.GradientAccumulation(_sgd(), 2),
