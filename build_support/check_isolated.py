@@ -171,7 +171,15 @@ PACKAGES = {
             "training",
             "bert",
         ],
-        "import kerastack.bert4keras\n",
+        "import numpy as np\n"
+        "from kerastack.bert4keras.models import build_transformer_model\n"
+        "from kerastack.bert4keras.snippets import sequence_padding\n"
+        "m = build_transformer_model(None, vocab_size=20, hidden_size=8, num_hidden_layers=1,\n"
+        "    num_attention_heads=2, intermediate_size=16, hidden_act='gelu', max_position=16,\n"
+        "    application='unilm')\n"
+        "ids = sequence_padding([[2, 5, 3, 7, 3], [2, 6, 3]])\n"
+        "out = m.predict([ids, np.array([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]])], verbose=0)\n"
+        "assert out.shape == (2, 5, 20)\n",
     ),
 }
 
