@@ -162,3 +162,77 @@ def test_unilm_autotitle_script():
     held_out = _titles(20, seed=2)
     right = sum(autotitle.generate(content, topk=2) == title for content, title in held_out)
     assert right / len(held_out) >= 0.95, [autotitle.generate(c) for c, _ in held_out]
+
+
+def _tagged(count, seed):
+    """Sentences and their word tags: 1 for the names ("jack", "boy"), else 0."""
+    rng = np.random.default_rng(seed)
+    names = ["jack", "boy"]
+    data = []
+    for _ in range(count):
+        words = list(rng.choice(WORDS, size=rng.integers(4, 9)))
+        data.append((words, [int(word in names) for word in words]))
+    return data
+
+
+def test_crf_tagger_script():
+    from kerastack.bert4keras.backend import K, keras
+    from kerastack.bert4keras.layers import ConditionalRandomField
+    from kerastack.bert4keras.models import build_transformer_model
+    from kerastack.bert4keras.snippets import (
+        DataGenerator,
+        ViterbiDecoder,
+        sequence_padding,
+        to_array,
+    )
+    from kerastack.bert4keras.tokenizers import Tokenizer
+
+    batch_size, num_labels, maxlen = 16, 2, 12
+    config_path = os.path.join(FOLDER, "bert_config.json")
+    checkpoint_path = os.path.join(FOLDER, "bert_model.ckpt")
+    tokenizer = Tokenizer(os.path.join(FOLDER, "vocab.txt"), do_lower_case=True)
+
+    class data_generator(DataGenerator):  # noqa: N801 (bert4keras's examples' name)
+        def __iter__(self, random=False):
+            batch_token_ids, batch_segment_ids, batch_labels = [], [], []
+            for is_end, (words, tags) in self.sample(random):
+                token_ids = [tokenizer._token_start_id]
+                token_ids += tokenizer.tokens_to_ids(words) + [tokenizer._token_end_id]
+                batch_token_ids.append(token_ids)
+                batch_segment_ids.append([0] * len(token_ids))
+                batch_labels.append([0] + tags + [0])
+                if len(batch_token_ids) == self.batch_size or is_end:
+                    # One length for every batch: on TensorFlow, Keras 3's
+                    # fit fixes a length the first two batches agree on.
+                    batch_token_ids = sequence_padding(batch_token_ids, maxlen)
+                    batch_segment_ids = sequence_padding(batch_segment_ids, maxlen)
+                    batch_labels = sequence_padding(batch_labels, maxlen)
+                    yield [batch_token_ids, batch_segment_ids], batch_labels
+                    batch_token_ids, batch_segment_ids, batch_labels = [], [], []
+
+    keras.utils.set_random_seed(0)
+    model = build_transformer_model(config_path, checkpoint_path)
+    output = keras.layers.Dense(num_labels)(model.output)
+    CRF = ConditionalRandomField(lr_multiplier=100)  # noqa: N806 (the examples' name)
+    output = CRF(output)
+    model = keras.models.Model(model.input, output)
+    model.compile(
+        loss=CRF.sparse_loss,
+        optimizer=keras.optimizers.Adam(2e-3),
+        metrics=[CRF.sparse_accuracy],
+    )
+    train_generator = data_generator(_tagged(160, seed=1), batch_size)
+    model.fit(train_generator.forfit(), steps_per_epoch=len(train_generator), epochs=4, verbose=0)
+
+    class NamedEntityRecognizer(ViterbiDecoder):
+        def recognize(self, words):
+            token_ids = [tokenizer._token_start_id]
+            token_ids += tokenizer.tokens_to_ids(words) + [tokenizer._token_end_id]
+            token_ids, segment_ids = to_array([token_ids], [[0] * len(token_ids)])
+            nodes = model.predict([token_ids, segment_ids], verbose=0)[0]
+            return self.decode(nodes)[1:-1].tolist()
+
+    ner = NamedEntityRecognizer(trans=K.eval(CRF.trans), starts=[0], ends=[0])
+    held_out = _tagged(20, seed=2)
+    right = sum(ner.recognize(words) == tags for words, tags in held_out)
+    assert right / len(held_out) >= 0.95, right / len(held_out)

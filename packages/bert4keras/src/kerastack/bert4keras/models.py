@@ -180,7 +180,11 @@ class BERT:
             mask = _AttentionMask(self.application, name=f"Attention-{self.application}-Mask")
             features["attention_mask"] = mask(token_ids, segment_ids)
         encoded = self.backbone(features)
-        outputs = [encoded["sequence_output"]]
+        # The sequence output carries the padding mask (token id 0), as
+        # bert4keras's did through `mask_zero`: a CRF or a loss downstream
+        # leaves padding out.
+        padded = _PaddingMask(name="Sequence-Mask")
+        outputs = [padded([encoded["sequence_output"], token_ids])]
         if self.with_pool:
             pooled = encoded["pooled_output"]
             if self.with_nsp:
@@ -196,7 +200,7 @@ class BERT:
             sequence = encoded["sequence_output"]
             positions = _AllPositions(name="MLM-Positions")(token_ids)  # (B, T)
             activation = "softmax" if self.with_mlm is True else self.with_mlm
-            logits = self.mlm(sequence, positions)  # (B, T, V)
+            logits = padded([self.mlm(sequence, positions), token_ids])  # (B, T, V)
             outputs.append(keras.layers.Activation(activation, name="MLM-Activation")(logits))
         if len(outputs) > 1:
             outputs = outputs[1:]
@@ -276,6 +280,23 @@ class _AttentionMask(keras.layers.Layer):
     def compute_output_spec(self, token_ids, segment_ids):
         batch, length = token_ids.shape
         return keras.KerasTensor((batch, length, length), dtype="int32")
+
+
+class _PaddingMask(keras.layers.Layer):
+    """`[x, token_ids]` -> `x`, with the Keras mask `token_ids != 0`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return ops.copy(inputs[0])
+
+    def compute_mask(self, inputs, mask=None):
+        return ops.not_equal(inputs[1], 0)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs[0].shape, dtype=inputs[0].dtype)
 
 
 class _AllPositions(keras.layers.Layer):

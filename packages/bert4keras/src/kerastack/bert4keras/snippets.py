@@ -620,6 +620,9 @@ class DataGenerator:
         Lists inside a batch (`[token_ids, segment_ids]`, a multi-input
         model's inputs) come as tuples: Keras 3's `fit` reads a list as one
         tensor on TensorFlow, where Keras 2 read it as the model's inputs.
+        Also on TensorFlow, Keras 3 fixes every dimension the first two
+        batches agree on: pad batches of varying length to one length
+        (`sequence_padding(batch, maxlen)`) there.
 
         Example:
 
