@@ -160,8 +160,17 @@ def test_docstring_example_runs(module, name):
     tests = finder.find(obj, name=f"{module.__name__}.{name}", module=home, globs=globs)
     runner = doctest.DocTestRunner(optionflags=OPTIONFLAGS)
     report = []
-    for test in tests:
-        runner.run(test, out=report.append, clear_globs=True)
+    # An example may register classes in Keras's global custom objects (as
+    # bert4keras's `export_to_custom_objects` does, with names such as
+    # "AdamW"); they are taken out again so later tests load Keras's own.
+    registered = dict(keras.saving.get_custom_objects())
+    try:
+        for test in tests:
+            runner.run(test, out=report.append, clear_globs=True)
+    finally:
+        custom_objects = keras.saving.get_custom_objects()
+        custom_objects.clear()
+        custom_objects.update(registered)
     assert runner.tries > 0, f"{module.__name__}.{name}: doctest found no example to run"
     if runner.failures:
         pytest.fail("".join(report), pytrace=False)
