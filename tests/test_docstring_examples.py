@@ -144,7 +144,7 @@ def test_docstring_example_runs(module, name):
     obj = getattr(module, name)
     if not (inspect.isclass(obj) or inspect.isroutine(obj)):
         pytest.skip(
-            f"{module.__name__}.{name} is a {type(obj).__name__}, not a class or function: "
+            reason=f"{module.__name__}.{name} is a {type(obj).__name__}, not a class or function: "
             "it has no docstring of its own"
         )
     section = _example_section(_own_docstring(obj))
@@ -180,7 +180,7 @@ def test_docstring_example_runs(module, name):
 def test_compat_all_lists_its_public_names(pkg):
     compat = _compat_module(pkg)
     if compat is None:
-        pytest.skip(f"kerastack.{pkg} has no compat module")
+        pytest.skip(reason=f"kerastack.{pkg} has no compat module")
     defined = {
         name
         for name, obj in vars(compat).items()

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 if os.environ.get("TF_USE_LEGACY_KERAS") != "1":
-    pytest.skip("the real bert4keras runs on tf-keras: the tfkeras lane", allow_module_level=True)
+    pytest.skip(
+        reason="the real bert4keras runs on tf-keras: the tfkeras lane", allow_module_level=True
+    )
 
 from tests.conformance import make_bert4keras_models as references  # noqa: E402
 from tests.tolerances import RECORDED_TINY_ATOL  # noqa: E402

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 if os.environ.get("TF_USE_LEGACY_KERAS") != "1":
-    pytest.skip("the real bert4keras runs on tf-keras: the tfkeras lane", allow_module_level=True)
+    pytest.skip(
+        reason="the real bert4keras runs on tf-keras: the tfkeras lane", allow_module_level=True
+    )
 
 bert4keras = pytest.importorskip(
     "bert4keras", reason="the real bert4keras runs on tf-keras: the tfkeras lane"

@@ -29,16 +29,7 @@ from kerastack.bert.features import _pool
 from kerastack.bert.heads import BertPretrainer
 from kerastack.core import check_int, keras, ops, serializable
 from kerastack.models import read_json_object
-from kerastack.tokenizers.compat import (
-    TOKEN_CLS,
-    TOKEN_MASK,
-    TOKEN_PAD,
-    TOKEN_SEP,
-    TOKEN_UNK,
-    Tokenizer,
-    get_base_dict,
-    load_vocabulary,
-)
+from kerastack.tokenizers import compat as tokenizers_compat
 from kerastack.transformer.compat import check_attention_activation
 
 __all__ = [
@@ -67,6 +58,16 @@ __all__ = [
     "load_trained_model_from_checkpoint",
     "load_vocabulary",
 ]
+
+# keras-bert's tokenizer names, which need no Keras: kerastack-tokenizers' compat.
+TOKEN_PAD = tokenizers_compat.TOKEN_PAD
+TOKEN_UNK = tokenizers_compat.TOKEN_UNK
+TOKEN_CLS = tokenizers_compat.TOKEN_CLS
+TOKEN_SEP = tokenizers_compat.TOKEN_SEP
+TOKEN_MASK = tokenizers_compat.TOKEN_MASK
+Tokenizer = tokenizers_compat.Tokenizer
+get_base_dict = tokenizers_compat.get_base_dict
+load_vocabulary = tokenizers_compat.load_vocabulary
 
 POOL_NSP = "POOL_NSP"
 POOL_MAX = "POOL_MAX"

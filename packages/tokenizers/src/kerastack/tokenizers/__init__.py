@@ -2,6 +2,7 @@
 Keras and no backend: WordPiece (BERT), byte-level BPE (RoBERTa, GPT-2) and
 SentencePiece (ALBERT). Data pipelines and servers can use them alone."""
 
+from kerastack.tokenizers import compat
 from kerastack.tokenizers.albert_tokenizer import AlbertTokenizer
 from kerastack.tokenizers.bert_tokenizer import BertTokenizer, read_vocabulary
 from kerastack.tokenizers.byte_pair_tokenizer import BytePairTokenizer, RobertaTokenizer
@@ -16,6 +17,7 @@ __all__ = [
     "HUB_FILES",
     "RobertaTokenizer",
     "checkpoint_folder",
+    "compat",
     "parse_json",
     "read_json_object",
     "read_vocabulary",
