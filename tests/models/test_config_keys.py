@@ -128,6 +128,7 @@ def _cases():
         transformer_compat.FeedForward: lambda: transformer_compat.FeedForward(8),
         models.Embedding: lambda: models.Embedding(9, 4),
         models.ReversibleEmbedding: lambda: models.ReversibleEmbedding(9, 4),
+        models.ConditionalRandomField: lambda: models.ConditionalRandomField(name="crf"),
         bert.BertBackbone: _bert,
         bert.RobertaBackbone: lambda: bert.RobertaBackbone(**SMALL, max_sequence_length=16),
         bert.AlbertBackbone: lambda: bert.AlbertBackbone(
@@ -137,6 +138,8 @@ def _cases():
         bert.BertTokenClassifier: lambda: bert.BertTokenClassifier(_bert(), num_classes=3),
         bert.BertPretrainer: lambda: bert.BertPretrainer(_bert()),
         bert.BertQuestionAnswerer: lambda: bert.BertQuestionAnswerer(_bert()),
+        bert.BertSeq2SeqLM: lambda: bert.BertSeq2SeqLM(_bert()),
+        bert.BertCausalLM: lambda: bert.BertCausalLM(_bert()),
         training.BertMultiTask: lambda: training.BertMultiTask(
             _bert(), [training.Task("nli", "classification", num_classes=3)]
         ),

@@ -14,6 +14,7 @@ from kerastack.bert.heads import (
     BertQuestionAnswerer,
     BertTokenClassifier,
 )
+from kerastack.bert.language_models import BertCausalLM, BertSeq2SeqLM
 from kerastack.bert.layout import get_layout_map
 from kerastack.bert.pretraining import (
     BertPretrainingDataset,
@@ -88,11 +89,13 @@ __all__ = [
     "RobertaConfig",
     "RobertaTokenizer",
     "BertBackbone",
+    "BertCausalLM",
     "BertClassifier",
     "BertPretrainer",
     "BertPretrainingDataset",
     "BertPretrainingFileDataset",
     "BertQuestionAnswerer",
+    "BertSeq2SeqLM",
     "BertTokenClassifier",
     "MaskedLMHead",
     "WarmupLinearDecay",

@@ -6,12 +6,15 @@ so `load_hf_weights` loads a whole HF task checkpoint strictly. Logits are
 float32, whatever the dtype policy.
 """
 
+import numpy as np
+
 from kerastack.bert.bert_backbone import BertBackbone, load_checkpoint
 from kerastack.bert.bert_weights import IGNORED_PREFIXES, weight_table
 from kerastack.core import CheckedInputs, InputRule, keras, ops, serializable
 from kerastack.models import (
     SAME,
     TRANSPOSE,
+    ConditionalRandomField,
     MaskedLMHead,
     Pretrained,
     TaskModel,
@@ -170,6 +173,21 @@ class BertTokenClassifier(BertClassifier):
     `(B, T, num_classes)` from the sequence output (HF's
     `BertForTokenClassification`).
 
+    With `crf=True`, a `kerastack.models.ConditionalRandomField` scores
+    whole tag paths: the logits are its emissions, `compile()`'s default
+    loss is the paths' negative log-likelihood over each row's real tokens
+    (`padding_mask`; labels at padding are ignored, `sample_weight` is one
+    weight per row), and `predict_tags` gives the Viterbi paths. bert4keras
+    taggers put its `ConditionalRandomField` there. HF checkpoints have no
+    CRF: loading one leaves the CRF's weights as they are.
+
+    Args:
+        backbone: a `BertBackbone` (or `RobertaBackbone`, `AlbertBackbone`).
+        num_classes: int, number of tags.
+        dropout: float, dropout before the classifier.
+        crf: bool, a CRF on top.
+        **kwargs: `keras.Model` arguments.
+
     Example:
 
     >>> backbone = BertBackbone(vocabulary_size=30, num_layers=1, num_heads=2,
@@ -180,10 +198,72 @@ class BertTokenClassifier(BertClassifier):
     >>> tagger = BertTokenClassifier(backbone, num_classes=4)
     >>> tuple(tagger(inputs).shape)
     (1, 5, 4)
+    >>> tagger = BertTokenClassifier(backbone, num_classes=4, crf=True)
+    >>> tagger.compile(optimizer="adam")  # the CRF's loss
+    >>> history = tagger.fit(inputs, np.array([[0, 1, 2, 0, 0]]), verbose=0)
+    >>> tagger.predict_tags(inputs).shape  # -1 at padding
+    (1, 5)
     """
 
     _features = "sequence_output"
     _uses_pooler = False
+
+    def __init__(self, backbone, num_classes, dropout=0.1, crf=False, **kwargs):
+        if not isinstance(crf, (bool, np.bool_)):
+            raise ValueError(f"`crf` must be True or False, received crf={crf!r}.")
+        inputs = dict(backbone.input)
+        features = backbone(inputs)[self._features]
+        features = keras.layers.Dropout(
+            dropout, dtype=backbone.dtype_policy, name="classifier_dropout"
+        )(features)
+        classifier = float32_dense(num_classes, backbone, "classifier")
+        logits = classifier(features)  # (B, T, K)
+        layer = None
+        if crf:
+            # Its call passes the logits on: in the graph, its weights are the model's.
+            layer = ConditionalRandomField(name="crf")
+            logits = layer(logits)
+        arguments = {"num_classes": num_classes, "dropout": dropout, "crf": bool(crf)}
+        _Task._init(self, backbone, inputs, logits, arguments, **kwargs)
+        self.classifier, self.crf = classifier, layer
+
+    def compile(self, optimizer="adam", loss="auto", metrics=None, **kwargs):
+        """`keras.Model.compile`. `loss="auto"` is the CRF's negative
+        log-likelihood with `crf=True`, else the cross-entropy of the
+        logits."""
+        if loss == "auto":
+            loss = (
+                None
+                if self.crf is not None
+                else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            )
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if self.crf is None or self._compile_loss is not None:
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        losses = self.crf.loss(y, y_pred, x["padding_mask"])  # (B,)
+        if sample_weight is not None:
+            weight = ops.cast(sample_weight, "float32")
+            if len(weight.shape) != 1:
+                raise ValueError(
+                    "With crf=True, `sample_weight` is one weight per row (B,), received "
+                    f"shape {tuple(weight.shape)}."
+                )
+            losses = losses * weight
+        total = ops.mean(losses)
+        for loss in self.losses:
+            total = total + self._aggregate_additional_loss(loss)
+        return total
+
+    def predict_tags(self, inputs, batch_size=32):
+        """Each row's tags: the CRF's Viterbi path with `crf=True`, else the
+        argmax of the logits; int32 NumPy `(B, T)`, -1 at padding."""
+        logits = self.predict(inputs, batch_size=batch_size, verbose=0)
+        mask = np.asarray(inputs["padding_mask"]).astype(bool)
+        if self.crf is None:
+            return np.where(mask, logits.argmax(-1), -1).astype("int32")
+        return np.asarray(ops.convert_to_numpy(self.crf.decode(logits, mask))).astype("int32")
 
 
 @serializable

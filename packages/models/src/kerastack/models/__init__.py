@@ -10,7 +10,8 @@
 - Model bases: `Pretrained` (`from_pretrained`, once for every family),
   `SavedByArguments` (backbones), `TaskModel` (task models), `keep_dtype_policy`.
 - Generic layers: `Embedding`, `ReversibleEmbedding`, `MaskedLMHead`,
-  `float32_dense`, `gelu_approximate`.
+  `ConditionalRandomField` (a tagger's CRF head), `float32_dense`,
+  `gelu_approximate`.
 - Files and the Hub: `checkpoint_folder`, `read_json_object` (from
   kerastack-tokenizers, which needs no Keras).
 """
@@ -29,6 +30,7 @@ from kerastack.models.checkpoints import (
     write_checkpoint,
 )
 from kerastack.models.config import MAX_COUNT, MAX_SIZE, ConfigField, ModelConfig
+from kerastack.models.crf import ConditionalRandomField
 from kerastack.models.embedding import (
     Embedding,
     ReversibleEmbedding,
@@ -46,6 +48,7 @@ __all__ = [
     "SAME",
     "TRANSPOSE",
     "CheckpointError",
+    "ConditionalRandomField",
     "ConfigField",
     "Embedding",
     "Layout",

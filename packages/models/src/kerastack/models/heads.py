@@ -20,7 +20,8 @@ class MaskedLMHead(keras.layers.Layer):
 
     Call arguments:
         sequence: `(B, T, D)`, the backbone's sequence output.
-        mask_positions: int `(B, P)`, the positions to predict.
+        mask_positions: int `(B, P)`, the positions to predict; every
+            position (`P = T`) when None (a language model's logits).
 
     Returns: float32 logits `(B, P, V)`.
 
@@ -52,9 +53,11 @@ class MaskedLMHead(keras.layers.Layer):
             name="output_bias", shape=(self.token_embedding.input_dim,), initializer="zeros"
         )
 
-    def call(self, sequence, mask_positions):
-        positions = ops.expand_dims(ops.cast(mask_positions, "int32"), -1)  # (B, P, 1)
-        x = ops.take_along_axis(sequence, positions, axis=1)  # (B, P, D)
+    def call(self, sequence, mask_positions=None):
+        x = sequence  # (B, T, D)
+        if mask_positions is not None:
+            positions = ops.expand_dims(ops.cast(mask_positions, "int32"), -1)  # (B, P, 1)
+            x = ops.take_along_axis(sequence, positions, axis=1)  # (B, P, D)
         x = self.layer_norm(self.activation(self.dense(x)))
         table = ops.cast(self.token_embedding.embeddings, "float32")  # (V, D)
         logits = ops.matmul(ops.cast(x, "float32"), ops.transpose(table))

@@ -176,6 +176,7 @@ def generate(
     padding_id=0,
     seed=None,
     use_cache=True,
+    bidirectional_prompt=False,
 ):
     """Continue a batch of prompts with a decoder-only language model.
 
@@ -203,6 +204,14 @@ def generate(
             it; None never stops before `max_new_tokens`.
         strategy, temperature, top_k, top_p, num_beams, padding_id, seed,
             use_cache: as in `decode`.
+        bidirectional_prompt: bool, a prefix language model (UniLM,
+            Dong et al., 2019; kerastack-bert's `BertSeq2SeqLM`): the
+            prompt's tokens attend to each other both ways, and each
+            generated token to the prompt and to the generated tokens up to
+            itself. `decode_sequence` then also receives `segment_ids`
+            (0 on the prompt, 1 on generated tokens) and
+            `use_causal_mask=False`, its `attention_mask` holding the whole
+            pattern (the padding included).
 
     Returns:
         int32 NumPy array `(B, max_new_tokens)`: the generated tokens (the
@@ -254,7 +263,12 @@ def generate(
     else:
         mask = _mask_array("prompt_padding_mask", prompt_padding_mask, token_ids.shape)
         _check_left_padding(mask)
-    steps = _DecoderOnlySteps(bool(use_cache))
+    if not isinstance(bidirectional_prompt, (bool, np.bool_)):
+        raise ValueError(
+            "`bidirectional_prompt` must be True or False, "
+            f"received bidirectional_prompt={bidirectional_prompt!r}."
+        )
+    steps = _DecoderOnlySteps(bool(use_cache), bool(bidirectional_prompt))
     return _run(
         model,
         steps,
@@ -357,14 +371,20 @@ class _DecoderOnlySteps:
     once) and later steps one token each; a token attends to the cache's
     real positions only (left padding excluded) and, causally, to those not
     after it. Without the cache, each step reads the first C tokens of the
-    buffer whole."""
+    buffer whole.
 
-    def __init__(self, use_cache):
+    A prefix language model (`bidirectional_prompt`) gets the whole
+    attention pattern instead of causality: key j is visible to query i
+    when it is real and `j <= i` or `j < P` (a prompt token), with
+    segment ids 0 on the prompt and 1 after it."""
+
+    def __init__(self, use_cache, bidirectional_prompt=False):
         self.use_cache = use_cache
+        self.bidirectional_prompt = bidirectional_prompt
         self.prefill = use_cache
 
     def key(self):
-        return ("decoder-only", self.use_cache)
+        return ("decoder-only", self.use_cache, self.bidirectional_prompt)
 
     def begin(self, model, token_ids, mask, copies, length, padding_id):
         if copies > 1:
@@ -379,40 +399,69 @@ class _DecoderOnlySteps:
         positions = ops.maximum(ops.cumsum(ops.cast(real, "int32"), axis=1) - 1, 0)  # (R, N)
         cache_length = prompt_length + length - 1
         cache = model.initial_cache(rows, cache_length) if self.use_cache else []
+        real = real[:, :cache_length]  # (R, C)
+        pattern = None
+        if self.bidirectional_prompt:
+            order = ops.arange(cache_length, dtype="int32")  # (C,)
+            visible = ops.logical_or(
+                ops.expand_dims(order, 0) <= ops.expand_dims(order, 1),
+                ops.expand_dims(order < prompt_length, 0),
+            )  # (C, C): query i, key j
+            pattern = ops.logical_and(ops.expand_dims(visible, 0), ops.expand_dims(real, 1))
         context = (
-            real[:, :cache_length],  # (R, C)
+            real,  # (R, C)
             positions[:, :cache_length],  # (R, C)
             mask,  # (R, P)
             prompt_length,
             cache_length,
+            pattern,  # (R, C, C) or None
         )
         return tokens, prompt_length - 1, cache, context
 
+    def _prefix_arguments(self, pattern, rows, start, size, prompt_length):
+        """`decode_sequence`'s extra arguments for queries `start ..
+        start + size - 1` of a prefix language model (none otherwise)."""
+        if pattern is None:
+            return {}
+        queries = ops.slice(pattern, [0, start, 0], [rows, size, pattern.shape[2]])  # (R, T, C)
+        order = ops.arange(size, dtype="int32") + start  # (T,)
+        segments = ops.cast(order >= prompt_length, "int32")  # (T,)
+        return {
+            "attention_mask": queries,
+            "segment_ids": ops.broadcast_to(ops.expand_dims(segments, 0), (rows, size)),
+            "use_causal_mask": False,
+        }
+
     def step(self, model, context, tokens, index, cache, first=False):
-        real, positions, prompt_mask, prompt_length, cache_length = context
+        real, positions, prompt_mask, prompt_length, cache_length, pattern = context
         rows = ops.shape(tokens)[0]
         if not self.use_cache:
+            extra = self._prefix_arguments(pattern, rows, 0, cache_length, prompt_length)
             logits = model.decode_sequence(
-                tokens[:, :cache_length], position_ids=positions, padding_mask=real
+                tokens[:, :cache_length], position_ids=positions, padding_mask=real, **extra
             )  # (R, C, V)
             return ops.take(logits, index, axis=1), cache  # (R, V)
         keys = ops.expand_dims(real, 1)  # (R, 1, C): the real cache positions
         if first:
+            extra = {"attention_mask": ops.broadcast_to(keys, (rows, prompt_length, cache_length))}
+            extra.update(self._prefix_arguments(pattern, rows, 0, prompt_length, prompt_length))
             logits, cache = model.decode_sequence(
                 tokens[:, :prompt_length],
                 position_ids=positions[:, :prompt_length],
                 padding_mask=prompt_mask,
-                attention_mask=ops.broadcast_to(keys, (rows, prompt_length, cache_length)),
                 cache=cache,
                 cache_update_index=0,
+                **extra,
             )  # (R, P, V)
             return logits[:, -1, :], cache  # (R, V)
+        extra = {"attention_mask": keys}
+        extra.update(self._prefix_arguments(pattern, rows, index, 1, prompt_length))
         logits, cache = model.decode_sequence(
             ops.slice(tokens, [0, index], [rows, 1]),  # (R, 1)
             position_ids=ops.slice(positions, [0, index], [rows, 1]),  # (R, 1)
-            attention_mask=keys,
             cache=cache,
             cache_update_index=index,
+            **extra,
         )  # (R, 1, V)
         return logits[:, 0, :], cache  # (R, V)
 

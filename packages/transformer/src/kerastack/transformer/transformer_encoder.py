@@ -42,6 +42,16 @@ class TransformerEncoder(TransformerBlock):
             not given.
         attention_mask: boolean `(B, T, T)`, True where a token may attend.
         use_causal_mask: bool, let position `i` attend only to `j <= i`.
+        cache: for incremental decoding (a BERT-family language model
+            generating, `kerastack.transformer.generate`): the
+            self-attention's `(key_cache, value_cache)`, each `(B, C, N, H)`
+            (see `initial_cache`). This call's keys and values are written
+            into it at `cache_update_index`, and the queries attend over the
+            whole cache: `attention_mask` is then `(B, T, C)` and
+            `padding_mask` covers the queries only. The call returns
+            `(outputs, new_cache)`.
+        cache_update_index: int or scalar int tensor, the cache position of
+            this call's first token; needed with `cache`.
         training: bool, whether dropout is active.
 
     Example:
@@ -71,23 +81,42 @@ class TransformerEncoder(TransformerBlock):
         padding_mask=None,
         attention_mask=None,
         use_causal_mask=False,
+        cache=None,
+        cache_update_index=None,
         training=None,
         mask=None,
         inputs_mask=None,
     ):
         functional.check_floating(self, inputs=inputs)
+        if cache is not None and cache_update_index is None:
+            raise ValueError(
+                "TransformerEncoder needs `cache_update_index` with a `cache`, "
+                "received cache_update_index=None."
+            )
         padding_mask = _common.first_mask(padding_mask, inputs_mask, mask)  # (B, T)
+        # With a cache, the keys are the cached tokens too, which this call's
+        # padding mask does not cover: it masks only the queries then.
+        attention_kwargs = {}
+        if cache is not None:
+            attention_kwargs = {"cache": cache, "cache_update_index": cache_update_index}
+        new_cache = []
 
         def self_attention(x):
-            return self.self_attention(
+            result = self.self_attention(
                 x,
                 x,
                 query_mask=padding_mask,
-                value_mask=padding_mask,
+                value_mask=None if cache is not None else padding_mask,
                 attention_mask=attention_mask,
                 use_causal_mask=use_causal_mask,
                 training=training,
-            )  # (B, T, D)
+                **attention_kwargs,
+            )
+            if cache is None:
+                return result  # (B, T, D)
+            outputs, updated = result
+            new_cache.append(updated)
+            return outputs  # (B, T, D)
 
         x = self._residual(
             self.self_attention_layer_norm,
@@ -96,13 +125,19 @@ class TransformerEncoder(TransformerBlock):
             inputs,
             training,
         )
-        return self._residual(
+        x = self._residual(
             self.feed_forward_layer_norm,
             self.feed_forward_dropout,
             lambda y: self.feed_forward(y, training=training),
             x,
             training,
         )
+        return (x, new_cache[0]) if cache is not None else x
+
+    def initial_cache(self, batch_size, max_length, dtype=None):
+        """An empty self-attention cache for `max_length` tokens:
+        `(key_cache, value_cache)`, each zeros `(B, C, N, H)`."""
+        return self.self_attention.initial_cache(batch_size, max_length, dtype)
 
     def compute_mask(self, inputs, previous_mask=None):
         return previous_mask
