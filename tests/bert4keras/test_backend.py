@@ -221,3 +221,14 @@ def test_k_namespace():
     K.set_value(variable, np.ones(2))
     assert K.get_value(variable).tolist() == [1.0, 1.0]
     assert K.epsilon() == keras.config.epsilon()
+
+
+def test_k_dot_is_numpy_dot_as_in_keras_2():
+    K = B.K
+    rng = np.random.default_rng(0)
+    cases = [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (6, 4, 5)), ((3, 4), (4,))]
+    for x_shape, y_shape in cases:
+        x = rng.normal(size=x_shape).astype("float32")
+        y = rng.normal(size=y_shape).astype("float32")
+        np.testing.assert_allclose(K.eval(K.dot(x, y)), np.dot(x, y), atol=FLOAT32_ATOL)
+    np.testing.assert_array_equal(K.eval(K.eye(3)), np.eye(3))

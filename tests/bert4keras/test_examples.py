@@ -236,3 +236,116 @@ def test_crf_tagger_script():
     held_out = _tagged(20, seed=2)
     right = sum(ner.recognize(words) == tags for words, tags in held_out)
     assert right / len(held_out) >= 0.95, right / len(held_out)
+
+
+def _synonyms(count, seed):
+    """(text, synonym) pairs: 3 to 6 distinct words, and the same words in
+    another order (what a sentence is about, said differently)."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for _ in range(count):
+        words = list(rng.choice(WORDS, size=rng.integers(3, 7), replace=False))
+        pairs.append((" ".join(words), " ".join(rng.permutation(words))))
+    return pairs
+
+
+def test_simbert_similarity_script():
+    import warnings
+
+    from kerastack.bert4keras.backend import K, keras
+    from kerastack.bert4keras.layers import Loss
+    from kerastack.bert4keras.models import build_transformer_model
+    from kerastack.bert4keras.snippets import DataGenerator, sequence_padding
+    from kerastack.bert4keras.tokenizers import Tokenizer
+
+    maxlen, batch_size = 8, 16  # 16 rows: 8 pairs, each both ways
+    config_path = os.path.join(FOLDER, "bert_config.json")
+    checkpoint_path = os.path.join(FOLDER, "bert_model.ckpt")
+    tokenizer = Tokenizer(os.path.join(FOLDER, "vocab.txt"), do_lower_case=True)
+
+    class data_generator(DataGenerator):  # noqa: N801 (bert4keras's examples' name)
+        """Each pair twice, text then synonym and synonym then text: rows
+        2i and 2i + 1 are each other's positives."""
+
+        def __iter__(self, random=False):
+            batch_token_ids, batch_segment_ids = [], []
+            for is_end, (text, synonym) in self.sample(random):
+                for first, second in ((text, synonym), (synonym, text)):
+                    token_ids, segment_ids = tokenizer.encode(first, second, maxlen=maxlen * 2)
+                    batch_token_ids.append(token_ids)
+                    batch_segment_ids.append(segment_ids)
+                if len(batch_token_ids) == self.batch_size or is_end:
+                    batch_token_ids = sequence_padding(batch_token_ids, maxlen * 2)
+                    batch_segment_ids = sequence_padding(batch_segment_ids, maxlen * 2)
+                    yield [batch_token_ids, batch_segment_ids], None
+                    batch_token_ids, batch_segment_ids = [], []
+
+    class TotalLoss(Loss):
+        """UniLM's generation loss and the in-batch similarity loss."""
+
+        def compute_loss(self, inputs, mask=None):
+            loss1 = self.compute_loss_of_seq2seq(inputs, mask)
+            loss2 = self.compute_loss_of_similarity(inputs, mask)
+            self.add_metric(loss1, name="seq2seq_loss")
+            self.add_metric(loss2, name="similarity_loss")
+            return loss1 + loss2
+
+        def compute_loss_of_seq2seq(self, inputs, mask=None):
+            y_true, y_mask, _, y_pred = inputs
+            y_true = y_true[:, 1:]
+            y_mask = y_mask[:, 1:]
+            y_pred = y_pred[:, :-1]
+            loss = K.sparse_categorical_crossentropy(y_true, y_pred)
+            return K.sum(loss * y_mask) / K.sum(y_mask)
+
+        def compute_loss_of_similarity(self, inputs, mask=None):
+            _, _, y_pred, _ = inputs
+            y_true = self.get_labels_of_similarity(y_pred)
+            y_pred = K.l2_normalize(y_pred, axis=1)
+            similarities = K.dot(y_pred, K.transpose(y_pred))
+            similarities = similarities - K.eye(K.shape(y_pred)[0]) * 1e12
+            similarities = similarities * 30
+            loss = K.categorical_crossentropy(y_true, similarities, from_logits=True)
+            return K.mean(loss)
+
+        def get_labels_of_similarity(self, y_pred):
+            idxs = K.arange(0, K.shape(y_pred)[0])
+            idxs_1 = idxs[None, :]
+            idxs_2 = (idxs + 1 - idxs % 2 * 2)[:, None]
+            labels = K.equal(idxs_1, idxs_2)
+            return K.cast(labels, K.floatx())
+
+    keras.utils.set_random_seed(0)
+    bert = build_transformer_model(
+        config_path,
+        checkpoint_path,
+        with_pool="linear",
+        application="unilm",
+        return_keras_model=False,
+        # The tiny checkpoint's [CLS] vectors start almost equal (cosine
+        # 0.99999); dropout's noise would swamp what tells them apart.
+        dropout_rate=0.0,
+        attention_dropout_rate=0.0,
+    )
+    encoder = keras.models.Model(bert.model.inputs, bert.model.outputs[0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outputs = TotalLoss([2, 3])(bert.model.inputs + bert.model.outputs)
+    assert any("add_metric" in str(warning.message) for warning in caught)
+    model = keras.models.Model(bert.model.inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    train_generator = data_generator(_synonyms(512, seed=1), batch_size)
+    model.fit(train_generator.forfit(), steps_per_epoch=len(train_generator) * 5, verbose=0)
+
+    # Retrieval: each held-out text's nearest neighbour among the held-out
+    # synonyms, by the cosine of their encodings, is its own synonym.
+    held_out = _synonyms(40, seed=2)
+
+    def encode(texts):
+        token_ids = sequence_padding([tokenizer.encode(text)[0] for text in texts])
+        vectors = encoder.predict([token_ids, np.zeros_like(token_ids)], verbose=0)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    similarities = encode([t for t, _ in held_out]) @ encode([s for _, s in held_out]).T
+    right = (similarities.argmax(axis=1) == np.arange(len(held_out))).mean()
+    assert right >= 0.95, right

@@ -75,7 +75,7 @@ def test_a_checkpoint_that_does_not_fit_changes_nothing():
     [
         ({"model": "nezha"}, "builds \\['bert', 'roberta'\\] models; received model='nezha'"),
         ({"application": "seq2seq"}, "application must be one of"),
-        ({"with_pool": "relu"}, "with_pool must be True, False or 'tanh'"),
+        ({"with_pool": "nonsense"}, "with_pool must be True, False or an activation name"),
         ({"segment_vocab_size": 0}, "segment_vocab_size must be at least 1"),
         ({"attention_dropout_rate": 0.3}, "one dropout rate"),
     ],

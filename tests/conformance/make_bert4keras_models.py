@@ -35,6 +35,8 @@ CASES = {
     "linear_mlm": ({"with_mlm": "linear"}, TOKEN_IDS),
     "lm": ({"application": "lm"}, TOKEN_IDS),
     "unilm": ({"application": "unilm"}, TOKEN_IDS),
+    # SimBERT's model: a linear pooler and UniLM's MLM output.
+    "simbert": ({"with_pool": "linear", "application": "unilm"}, TOKEN_IDS),
     "keep_tokens": ({"with_mlm": True, "keep_tokens": KEEP_TOKENS}, KEPT_IDS),
 }
 

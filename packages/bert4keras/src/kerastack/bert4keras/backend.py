@@ -450,6 +450,14 @@ def _where(condition, x, y):
     return ops.where(condition, x, y)
 
 
+def _dot(x, y):
+    """Keras 2's `K.dot`, which is NumPy's `dot`: the sum over `x`'s last
+    axis and `y`'s second to last (its only one for a vector), shape
+    `x.shape[:-1] + y.shape[:-2] + y.shape[-1:]`."""
+    y_axis = 0 if len(y.shape) == 1 else len(y.shape) - 2
+    return ops.tensordot(x, y, axes=([len(x.shape) - 1], [y_axis]))
+
+
 def _flatten(x, start=None, end=None):
     x = ops.convert_to_tensor(x)
     shape = tuple(ops.shape(x))
@@ -473,9 +481,9 @@ class K:
     learning phase (`K.learning_phase`, `K.function`, `K.placeholder` are
     absent); `K.eval` and `K.get_value` return NumPy arrays and `K.set_value`
     assigns a `keras.Variable`; `K.shape` is `keras.ops.shape` (a tuple, with
-    tensors only for sizes unknown while tracing); `K.dot` and `K.batch_dot`
-    are left out (their Keras 2 broadcasting rules have no one-line
-    equivalent: use `keras.ops.matmul` or `keras.ops.einsum`).
+    tensors only for sizes unknown while tracing); `K.dot` is NumPy's `dot`,
+    as Keras 2's was; `K.batch_dot` is left out (its Keras 2 rules have no
+    one-line equivalent: use `keras.ops.einsum`).
 
     Example:
 
@@ -484,6 +492,8 @@ class K:
     (10.0, (2, 1, 2), 'float32')
     >>> K.eval(K.where(np.array([1, 0]), x[0], 0.0)).tolist()
     [1.0, 0.0]
+    >>> K.eval(K.dot(x, K.transpose(x))).tolist(), K.int_shape(K.eye(3))
+    ([[5.0, 11.0], [11.0, 25.0]], (3, 3))
     """
 
     epsilon = staticmethod(keras.config.epsilon)
@@ -507,6 +517,8 @@ class K:
     ndim = staticmethod(lambda x: len(x.shape))
     dtype = staticmethod(lambda x: keras.backend.standardize_dtype(x.dtype))
     reshape = staticmethod(ops.reshape)
+    dot = staticmethod(_dot)
+    eye = staticmethod(lambda size, dtype=None, name=None: ops.eye(size, dtype=dtype))
     flatten = staticmethod(_flatten)
     batch_flatten = staticmethod(lambda x: ops.reshape(x, (ops.shape(x)[0], -1)))
     where = staticmethod(_where)

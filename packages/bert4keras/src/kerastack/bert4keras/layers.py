@@ -17,6 +17,7 @@ forward, `Loss`) come with kerastack.bert4keras's models.
 """
 
 import math
+import warnings
 
 from kerastack.bert4keras.backend import (
     apply_rotary_position_embeddings,
@@ -540,9 +541,14 @@ class Loss(keras.layers.Layer):
     no targets, as bert4keras scripts do. Subclass it and write
     `compute_loss`.
 
-    **Difference:** Keras 3 gives `call` no `mask` unless the inputs carry
-    one; bert4keras's models' outputs carry none here (see
-    `kerastack.bert4keras.models`), so `mask` is None.
+    `compute_loss` gets the inputs' Keras masks as `mask` (the models' sequence
+    and MLM outputs carry the padding mask; other inputs None), and the
+    outputs keep them, as bert4keras's did.
+
+    **Difference:** Keras 3 layers have no
+    metrics of their own: `self.add_metric(value, name=...)` (SimBERT's
+    scripts log their two losses so) is accepted and ignored, with a
+    warning the first time, and `fit` logs the total loss only.
 
     Example:
 
@@ -563,6 +569,14 @@ class Loss(keras.layers.Layer):
     def __init__(self, output_axis=None, **kwargs):
         super().__init__(**kwargs)
         self.output_axis = output_axis
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None or self.output_axis is None:
+            return mask
+        if isinstance(self.output_axis, list):
+            return [mask[i] for i in self.output_axis]
+        return mask[self.output_axis]
 
     def call(self, inputs, mask=None):
         self.add_loss(self.compute_loss(inputs, mask))
@@ -571,6 +585,16 @@ class Loss(keras.layers.Layer):
         if isinstance(self.output_axis, list):
             return [ops.copy(inputs[i]) for i in self.output_axis]
         return ops.copy(inputs[self.output_axis])
+
+    def add_metric(self, value, name=None, **kwargs):
+        """Keras 2's layer metric: ignored (see the class's differences)."""
+        if not getattr(self, "_warned_add_metric", False):
+            self._warned_add_metric = True
+            warnings.warn(
+                f"{type(self).__name__}.add_metric(name={name!r}) is ignored: Keras 3 layers "
+                "have no metrics of their own, and fit logs the total loss only.",
+                stacklevel=2,
+            )
 
     def compute_loss(self, inputs, mask=None):
         """The loss (a scalar) of `inputs`; subclasses write it."""

@@ -7,7 +7,9 @@ TensorFlow). What bert4keras code sees is bert4keras's:
 - inputs `Input-Token` and `Input-Segment` (and `Input-Position` with
   `custom_position_ids=True`); token id 0 is padding, as bert4keras's
   `mask_zero` made it;
-- outputs: the sequence output; with `with_pool`, the pooled output (or,
+- outputs: the sequence output; with `with_pool`, the pooled output (True
+  or `"tanh"`: BERT's pooler; another activation name, `"linear"` as
+  SimBERT uses, the pooler's dense layer with that activation) (or,
   with `with_nsp`, the next-sentence probabilities) instead; with
   `with_mlm`, the masked-LM probabilities over the vocabulary (`"linear"`
   or another activation name gives that activation instead of softmax);
@@ -25,7 +27,6 @@ files do not carry over; outputs at padding positions (token id 0) differ
 attend to the real tokens), those at real tokens equal bert4keras's; one
 dropout rate serves the hidden layers and the attention (`dropout_rate`;
 bert4keras's `attention_dropout_rate` is read and must equal it or be 0);
-`with_pool` takes True or "tanh";
 `segment_vocab_size` must be at least 1. Families other than BERT and
 RoBERTa (`"albert"`, `"nezha"`, `"roformer"`, `"electra"`, `"gpt"`, `"t5"`,
 ...) are a `ValueError` naming them until kerastack has them.
@@ -118,11 +119,17 @@ class BERT:
             raise ValueError(
                 f"segment_vocab_size must be at least 1 here; received {segment_vocab_size!r}."
             )
-        if with_pool not in (False, True, "tanh"):
-            raise ValueError(f"with_pool must be True, False or 'tanh'; received {with_pool!r}.")
+        if with_pool is not False and with_pool is not True:
+            try:
+                keras.activations.get(with_pool)
+            except (ValueError, TypeError) as error:
+                raise ValueError(
+                    "with_pool must be True, False or an activation name ('tanh', 'linear', "
+                    f"...); received {with_pool!r}."
+                ) from error
         self.segment_vocab_size = segment_vocab_size
         self.with_nsp = bool(with_nsp)
-        self.with_pool = bool(with_pool) or self.with_nsp
+        self.with_pool = with_pool or self.with_nsp
         application = application.lower()
         if application not in _APPLICATIONS:
             raise ValueError(
@@ -187,6 +194,11 @@ class BERT:
         outputs = [padded([encoded["sequence_output"], token_ids])]
         if self.with_pool:
             pooled = encoded["pooled_output"]
+            if self.with_pool not in (True, "tanh"):  # the pooler's dense, another activation
+                pooler = self.backbone.get_layer("pooled_dense")
+                pooled = _Pool(pooler, self.with_pool, name="Pooler-Dense")(
+                    encoded["sequence_output"]
+                )
             if self.with_nsp:
                 self.nsp = keras.layers.Dense(2, activation="softmax", name="NSP-Proba")
                 pooled = self.nsp(pooled)
@@ -280,6 +292,24 @@ class _AttentionMask(keras.layers.Layer):
     def compute_output_spec(self, token_ids, segment_ids):
         batch, length = token_ids.shape
         return keras.KerasTensor((batch, length, length), dtype="int32")
+
+
+class _Pool(keras.layers.Layer):
+    """`activation(W x[:, 0] + b)`, `(B, D)`, with the weights of the
+    backbone's pooler (`dense`): bert4keras's `with_pool="linear"` (or
+    another activation than tanh)."""
+
+    def __init__(self, dense, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = dense
+        self.activation = keras.activations.get(activation)
+
+    def call(self, sequence):
+        first = sequence[:, 0, :]  # (B, D)
+        return self.activation(ops.matmul(first, self.dense.kernel) + self.dense.bias)
+
+    def compute_output_spec(self, sequence):
+        return keras.KerasTensor((sequence.shape[0], sequence.shape[2]), dtype=sequence.dtype)
 
 
 class _PaddingMask(keras.layers.Layer):
