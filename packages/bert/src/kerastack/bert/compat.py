@@ -388,7 +388,12 @@ class _AllPositions(keras.layers.Layer):
 @serializable(name="KerasBertMasked")
 class Masked(keras.layers.Layer):
     """keras-bert's `Masked`: passes the MLM probabilities on with a Keras
-    mask of the chosen positions, so the loss counts only those.
+    mask of the chosen positions (those of the input's own mask, if it has
+    one, that are also chosen), so the loss counts only those.
+
+    Args:
+        return_masked: also return the mask, as floats `(B, T)` (keras-bert's
+            second output).
 
     Example:
 
@@ -400,16 +405,38 @@ class Masked(keras.layers.Layer):
     (1, 3, 5)
     >>> ops.convert_to_numpy(layer.compute_mask([probabilities, chosen])).tolist()
     [[False, True, True]]
+    >>> _, masked = Masked(return_masked=True)([probabilities, chosen])
+    >>> ops.convert_to_numpy(masked).tolist()
+    [[0.0, 1.0, 1.0]]
     """
 
-    def call(self, inputs):
-        return inputs[0]
+    def __init__(self, return_masked=False, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.return_masked = return_masked
+
+    def call(self, inputs, mask=None):
+        # A copy: Keras 3 keeps the mask a returned input tensor already has,
+        # and would never ask compute_mask.
+        output = ops.copy(inputs[0])
+        if self.return_masked:
+            masked = self.compute_mask(inputs, mask)[0]
+            return [output, ops.cast(masked, keras.config.floatx())]
+        return output
 
     def compute_mask(self, inputs, mask=None):
-        return ops.not_equal(inputs[1], 0)
+        masked = ops.not_equal(inputs[1], 0)  # (B, T)
+        if mask is not None and mask[0] is not None:
+            masked = ops.logical_and(masked, ops.cast(mask[0], "bool"))
+        return [masked, None] if self.return_masked else masked
 
     def compute_output_shape(self, shapes):
+        if self.return_masked:
+            return [shapes[0], shapes[0][:-1]]
         return shapes[0]
+
+    def get_config(self):
+        return {**super().get_config(), "return_masked": self.return_masked}
 
 
 def _keras_bert_names(name):
