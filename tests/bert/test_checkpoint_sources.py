@@ -1,7 +1,7 @@
 """Where checkpoints come from: a Hugging Face Hub name (through
-huggingface_hub's cache, offline here), and PyTorch `pytorch_model.bin`
+huggingface_hub's cache, offline here), PyTorch `pytorch_model.bin`
 files (read with `weights_only=True` where PyTorch is installed, a clear
-error where it is not)."""
+error where it is not), and Google's ALBERT TensorFlow checkpoints."""
 
 import importlib.util
 import os
@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from kerastack.bert import BertBackbone, BertTokenizer
+from kerastack.bert import AlbertBackbone, BertBackbone, BertTokenizer, load_google_checkpoint
+from tests.conformance import make_bert4keras_models as bert4keras_refs
 from tests.conformance import make_references as refs
+from tests.tolerances import RECORDED_TINY_ATOL
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -128,3 +130,55 @@ def test_pytorch_bin_without_torch_is_a_clear_error(tmp_path):
     (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x02")
     with pytest.raises(ImportError, match="needs PyTorch"):
         BertBackbone.from_pretrained(str(tmp_path))
+
+
+def test_google_albert_checkpoint_loads_into_albert_backbone():
+    # The tiny ALBERT bert4keras wrote in Google's format; its outputs as
+    # bert4keras computed them (erf GELU, as bert4keras reads "gelu").
+    settings = bert4keras_refs.ALBERT_SETTINGS
+    backbone = AlbertBackbone(
+        vocabulary_size=settings["vocab_size"],
+        num_layers=settings["num_hidden_layers"],
+        num_heads=settings["num_attention_heads"],
+        hidden_dim=settings["hidden_size"],
+        intermediate_dim=settings["intermediate_size"],
+        embedding_dim=settings["embedding_size"],
+        max_sequence_length=settings["max_position_embeddings"],
+        activation="gelu",
+    )
+    left_out = load_google_checkpoint(backbone, bert4keras_refs.ALBERT_FOLDER)
+    assert left_out == [
+        "predictions.LayerNorm.bias",
+        "predictions.LayerNorm.weight",
+        "predictions.bias",
+        "predictions.dense.bias",
+        "predictions.dense.weight",
+        "sop_classifier.classifier.bias",
+        "sop_classifier.classifier.weight",
+    ]
+    token_ids = bert4keras_refs.TOKEN_IDS
+    features = {
+        "token_ids": token_ids,
+        "segment_ids": bert4keras_refs.SEGMENT_IDS,
+        "padding_mask": (token_ids != 0).astype("int32"),
+    }
+    result = backbone.predict(features, verbose=0)
+    recorded = np.load(bert4keras_refs.OUTPUT)
+    real = token_ids != 0  # bert4keras's padded rows differ (see kerastack.bert4keras)
+    np.testing.assert_allclose(
+        result["sequence_output"][real],
+        recorded["albert_encoder/0"][real],
+        rtol=0,
+        atol=RECORDED_TINY_ATOL,
+    )
+    np.testing.assert_allclose(
+        result["pooled_output"], recorded["albert_pool/0"], rtol=0, atol=RECORDED_TINY_ATOL
+    )
+    # A BERT backbone finds none of its block names there: an error, nothing loaded.
+    bert = BertBackbone(vocabulary_size=99, num_layers=2, num_heads=4, hidden_dim=32,
+                        intermediate_dim=37, max_sequence_length=64)  # fmt: skip
+    before = bert.get_weights()
+    with pytest.raises(ValueError, match="missing tensors"):
+        load_google_checkpoint(bert, bert4keras_refs.ALBERT_FOLDER)
+    for old, new in zip(before, bert.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)

@@ -1,22 +1,22 @@
 """kerastack-bert4keras's `build_transformer_model` against the real
-bert4keras's outputs on the tiny Google BERT checkpoint (recorded on tf-keras
-by tests/conformance/make_bert4keras_models.py; the tfkeras lane recomputes
-them with bert4keras itself)."""
+bert4keras's outputs on the tiny Google BERT and ALBERT checkpoints (recorded
+on tf-keras by tests/conformance/make_bert4keras_models.py; the tfkeras lane
+recomputes them with bert4keras itself)."""
 
 import numpy as np
 import pytest
 
-from kerastack.bert4keras.models import BERT, build_transformer_model
+from kerastack.bert4keras.models import ALBERT, BERT, build_transformer_model
 from tests.conformance import make_bert4keras_models as references
 from tests.tolerances import RECORDED_TINY_ATOL
 
 RECORDED = np.load(references.OUTPUT)
 
 
-@pytest.mark.parametrize("case", list(references.CASES))
+@pytest.mark.parametrize("case", list(references.ALL_CASES))
 def test_outputs_equal_bert4keras_at_every_real_token(case):
-    arguments, token_ids = references.CASES[case]
-    model = build_transformer_model(references.CONFIG, references.CHECKPOINT, **arguments)
+    arguments, token_ids = references.ALL_CASES[case]
+    model = build_transformer_model(*references.sources(case), **arguments)
     outputs = model.predict([token_ids, references.SEGMENT_IDS], verbose=0)
     outputs = outputs if isinstance(outputs, list) else [outputs]
     expected = sorted(key for key in RECORDED.files if key.startswith(f"{case}/"))
@@ -73,7 +73,11 @@ def test_a_checkpoint_that_does_not_fit_changes_nothing():
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"model": "nezha"}, "builds \\['bert', 'roberta'\\] models; received model='nezha'"),
+        (
+            {"model": "nezha"},
+            "builds \\['bert', 'roberta', 'albert', 'albert_unshared'\\] models; "
+            "received model='nezha'",
+        ),
         ({"application": "seq2seq"}, "application must be one of"),
         ({"with_pool": "nonsense"}, "with_pool must be True, False or an activation name"),
         ({"segment_vocab_size": 0}, "segment_vocab_size must be at least 1"),
@@ -83,3 +87,45 @@ def test_a_checkpoint_that_does_not_fit_changes_nothing():
 def test_what_it_does_not_build_is_a_clear_error(arguments, message):
     with pytest.raises(ValueError, match=message):
         build_transformer_model(references.CONFIG, **arguments)
+
+
+def test_albert_shares_one_block_and_albert_unshared_has_one_per_layer():
+    shared = build_transformer_model(
+        references.ALBERT_CONFIG, references.ALBERT_CHECKPOINT, "albert", return_keras_model=False
+    )
+    unshared = build_transformer_model(
+        references.ALBERT_CONFIG,
+        references.ALBERT_CHECKPOINT,
+        "albert_unshared",
+        return_keras_model=False,
+    )
+    assert isinstance(shared, ALBERT) and isinstance(unshared, ALBERT)
+    layers = references.ALBERT_SETTINGS["num_hidden_layers"]
+    assert shared.backbone.num_groups == 1 and unshared.backbone.num_groups == layers
+    block = 16  # weights of one block
+    assert len(unshared.backbone.weights) == len(shared.backbone.weights) + (layers - 1) * block
+    # Each unshared layer starts from the shared block.
+    first = unshared.backbone.get_layer("transformer_group_0_0").get_weights()
+    for group in range(1, layers):
+        again = unshared.backbone.get_layer(f"transformer_group_{group}_0").get_weights()
+        for a, b in zip(first, again, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_an_albert_checkpoint_that_does_not_fit_changes_nothing():
+    # A BERT builder finds none of BERT's names in ALBERT's checkpoint.
+    with pytest.raises(ValueError, match="missing tensors: .*encoder.layer.0"):
+        build_transformer_model(references.ALBERT_CONFIG, references.ALBERT_CHECKPOINT)
+    transformer = build_transformer_model(
+        references.ALBERT_CONFIG,
+        None,
+        "albert",
+        return_keras_model=False,
+        with_mlm=True,
+        embedding_size=8,
+    )
+    before = [w.copy() for w in transformer.model.get_weights()]
+    with pytest.raises(ValueError, match="shape mismatches.*embeddings.word_embeddings"):
+        transformer.load_weights_from_checkpoint(references.ALBERT_CHECKPOINT)
+    for old, new in zip(before, transformer.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)

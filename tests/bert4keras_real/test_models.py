@@ -1,6 +1,7 @@
 """The real bert4keras (on tf-keras, the tfkeras lane) still gives the
-outputs recorded in tests/conformance/fixtures/bert4keras/models.npz, which
-kerastack-bert4keras is checked against on the Keras 3 lanes."""
+outputs recorded in tests/conformance/fixtures/bert4keras/models.npz (the
+tiny BERT's and the tiny ALBERT's), which kerastack-bert4keras is checked
+against on the Keras 3 lanes."""
 
 import os
 
@@ -20,6 +21,7 @@ def test_recorded_outputs_are_bert4keras_outputs():
     recorded = np.load(references.OUTPUT)
     computed = references.compute()
     assert sorted(computed) == sorted(recorded.files)
+    assert {f"{case}/0" for case in references.ALBERT_CASES} <= set(computed)
     for key, value in computed.items():
         np.testing.assert_allclose(
             value, recorded[key], rtol=0, atol=RECORDED_TINY_ATOL, err_msg=key

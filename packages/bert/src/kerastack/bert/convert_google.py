@@ -1,8 +1,10 @@
-"""Google's original BERT checkpoints (`bert_model.ckpt.*`, TensorFlow 1 names)
-into `BertBackbone` and the task models, on every backend, TensorFlow or not.
+"""Google's original BERT and ALBERT checkpoints (`bert_model.ckpt.*`,
+`albert_model.ckpt.*`, TensorFlow 1 names) into `BertBackbone`,
+`AlbertBackbone` and the task models, on every backend, TensorFlow or not.
 
 Tensors are read by `read_tf_checkpoint` (no TensorFlow), renamed to HF's
-names by one table of rules, and loaded by the same strict code as HF files.
+names by one table of rules per family, and loaded by the same strict code
+as HF files.
 """
 
 import re
@@ -24,14 +26,47 @@ _SPECIAL = {
     "cls/seq_relationship/output_bias": "cls.seq_relationship.bias",
 }
 _EMBEDDINGS = ("word_embeddings", "position_embeddings", "token_type_embeddings")
+# Google ALBERT's names that differ from BERT's, as HF ALBERT names them.
+_ALBERT_SPECIAL = {
+    "cls/predictions/output_bias": "predictions.bias",
+    "cls/seq_relationship/output_weights": "sop_classifier.classifier.weight",  # (2, D)
+    "cls/seq_relationship/output_bias": "sop_classifier.classifier.bias",
+}
+_ALBERT_LAYERS = {  # Google's sublayer of a shared block -> HF's
+    "attention_1/self/query": "attention.query",
+    "attention_1/self/key": "attention.key",
+    "attention_1/self/value": "attention.value",
+    "attention_1/output/dense": "attention.dense",
+    "LayerNorm": "attention.LayerNorm",
+    "ffn_1/intermediate/dense": "ffn",
+    "ffn_1/intermediate/output/dense": "ffn_output",
+    "LayerNorm_1": "full_layer_layer_norm",
+}
+_ALBERT_BLOCK = re.compile(
+    r"(?:bert/)?encoder/transformer/group_(\d+)/inner_group_(\d+)/(.+)/(kernel|bias|gamma|beta)"
+)
+_ALBERT_PREFIXES = {  # Google's -> HF's, before the generic rules
+    "bert/pooler/dense/": "pooler/",
+    "pooler/dense/": "pooler/",
+    "cls/predictions/transform/": "predictions/",
+}
+_FAMILIES = ("bert", "albert")
 
 
-def google_to_hf_name(name):
-    """`(hf_name, transpose)` for a Google BERT tensor name.
+def google_to_hf_name(name, family="bert"):
+    """`(hf_name, transpose)` for a Google BERT (or ALBERT) tensor name.
 
     `bert/encoder/layer_3/attention/self/query/kernel` ->
     `("encoder.layer.3.attention.self.query.weight", True)`: kernels are
     `(in, out)` in TensorFlow and `(out, in)` in PyTorch.
+
+    Args:
+        name: the tensor's name in Google's checkpoint.
+        family: `"bert"` (BERT's names, also RoBERTa checkpoints in BERT's
+            layout) or `"albert"` (Google ALBERT's: the shared blocks
+            `encoder/transformer/group_G/inner_group_I/...` become HF's
+            `encoder.albert_layer_groups.G.albert_layers.I....`, the pooler
+            `pooler`, the heads `predictions` and `sop_classifier`).
 
     Example:
 
@@ -43,8 +78,38 @@ def google_to_hf_name(name):
     ('embeddings.word_embeddings.weight', False)
     >>> google_to_hf_name("cls/predictions/output_bias")
     ('cls.predictions.bias', False)
+    >>> google_to_hf_name("bert/encoder/transformer/group_0/inner_group_0/"
+    ...     "ffn_1/intermediate/output/dense/kernel", family="albert")
+    ('encoder.albert_layer_groups.0.albert_layers.0.ffn_output.weight', True)
+    >>> google_to_hf_name("bert/encoder/transformer/group_0/inner_group_0/LayerNorm_1/gamma",
+    ...     family="albert")
+    ('encoder.albert_layer_groups.0.albert_layers.0.full_layer_layer_norm.weight', False)
+    >>> google_to_hf_name("bert/encoder/embedding_hidden_mapping_in/kernel", family="albert")
+    ('encoder.embedding_hidden_mapping_in.weight', True)
+    >>> google_to_hf_name("bert/pooler/dense/kernel", family="albert")
+    ('pooler.weight', True)
+    >>> google_to_hf_name("cls/predictions/output_bias", family="albert")
+    ('predictions.bias', False)
+    >>> google_to_hf_name("bert/pooler/dense/kernel", family="gpt")
+    Traceback (most recent call last):
+    ...
+    ValueError: family must be one of ['bert', 'albert']; received 'gpt'.
     """
-    if name in _SPECIAL:
+    if family not in _FAMILIES:
+        raise ValueError(f"family must be one of {list(_FAMILIES)}; received {family!r}.")
+    if family == "albert":
+        if name in _ALBERT_SPECIAL:
+            return _ALBERT_SPECIAL[name], False
+        block = _ALBERT_BLOCK.fullmatch(name)
+        if block and block.group(3) in _ALBERT_LAYERS:
+            group, inner, layer, kind = block.groups()
+            hf_layer = _ALBERT_LAYERS[layer].replace(".", "/")
+            name = f"encoder/albert_layer_groups/{group}/albert_layers/{inner}/{hf_layer}/{kind}"
+        for google, hf in _ALBERT_PREFIXES.items():
+            if name.startswith(google):
+                name = hf + name[len(google) :]
+                break
+    elif name in _SPECIAL:
         return _SPECIAL[name], False
     parts = name.split("/")
     if parts[0] == "bert":
@@ -69,7 +134,8 @@ def google_to_hf_name(name):
 
 def load_google_checkpoint(model, path, allow_longer_position_table=False):
     """Assign the weights of a Google BERT checkpoint to `model` (a
-    `BertBackbone` or a task model), strictly, as `load_hf_weights` does.
+    `BertBackbone` or a task model), or those of a Google ALBERT checkpoint
+    to an `AlbertBackbone`, strictly, as `load_hf_weights` does.
 
     Args:
         path: the checkpoint prefix (`.../bert_model.ckpt`), its `.index`
@@ -117,11 +183,12 @@ def load_google_checkpoint(model, path, allow_longer_position_table=False):
     >>> folder.cleanup()
     """
     prefix = checkpoint_prefix(path)
+    family = "albert" if getattr(model, "hf_prefix", None) == "albert." else "bert"
     tensors, sources = {}, {}
     for name, value in read_tf_checkpoint(prefix).items():
         if _TRAINING_STATE.search(name):
             continue
-        hf_name, transpose = google_to_hf_name(name)
+        hf_name, transpose = google_to_hf_name(name, family)
         if hf_name in sources:
             raise CheckpointError(
                 f"{prefix} holds both {sources[hf_name]!r} and {name!r}, which are the "

@@ -1,8 +1,11 @@
 """bert4keras's `models` module on kerastack (Keras 3): `build_transformer_model`.
 
-It builds kerastack's `BertBackbone` behind bert4keras's inputs and outputs
-and loads Google's original TensorFlow checkpoints (read without
-TensorFlow). What bert4keras code sees is bert4keras's:
+It builds kerastack's `BertBackbone` (`model="bert"`, `"roberta"`) or
+`AlbertBackbone` (`"albert"`: one block shared by every layer;
+`"albert_unshared"`: a block per layer, each loaded from the checkpoint's
+shared one) behind bert4keras's inputs and outputs and loads Google's
+original TensorFlow checkpoints (read without TensorFlow). What bert4keras
+code sees is bert4keras's:
 
 - inputs `Input-Token` and `Input-Segment` (and `Input-Position` with
   `custom_position_ids=True`); token id 0 is padding, as bert4keras's
@@ -11,8 +14,10 @@ TensorFlow). What bert4keras code sees is bert4keras's:
   or `"tanh"`: BERT's pooler; another activation name, `"linear"` as
   SimBERT uses, the pooler's dense layer with that activation) (or,
   with `with_nsp`, the next-sentence probabilities) instead; with
-  `with_mlm`, the masked-LM probabilities over the vocabulary (`"linear"`
-  or another activation name gives that activation instead of softmax);
+  `with_mlm`, the masked-LM probabilities over the vocabulary (ALBERT's
+  head: dense to `embedding_size`, LayerNorm, the tied embeddings;
+  `"linear"` or another activation name gives that activation instead of
+  softmax);
   with both, `[pooled or NSP, MLM]`;
 - `application="lm"` (a causal mask) and `"unilm"` (UniLM's mask: each
   token sees the source, segment 0, and the target tokens up to itself),
@@ -27,14 +32,18 @@ files do not carry over; outputs at padding positions (token id 0) differ
 attend to the real tokens), those at real tokens equal bert4keras's; one
 dropout rate serves the hidden layers and the attention (`dropout_rate`;
 bert4keras's `attention_dropout_rate` is read and must equal it or be 0);
-`segment_vocab_size` must be at least 1. Families other than BERT and
-RoBERTa (`"albert"`, `"nezha"`, `"roformer"`, `"electra"`, `"gpt"`, `"t5"`,
-...) are a `ValueError` naming them until kerastack has them.
+`segment_vocab_size` must be at least 1. ALBERT: its blocks' LayerNorms
+take kerastack's epsilon (1e-12; bert4keras's were Keras's 1e-7: outputs
+agree within 1e-6 on the tiny checkpoint), and with `embedding_size`
+equal to `hidden_size` the embeddings' projection is kept (Google's
+checkpoints hold it; bert4keras left it out then). Families other than
+BERT, RoBERTa and ALBERT (`"nezha"`, `"roformer"`, `"electra"`, `"gpt"`,
+`"t5"`, ...) are a `ValueError` naming them until kerastack has them.
 """
 
 import numpy as np
 
-from kerastack.bert import BertBackbone, google_to_hf_name, weight_table
+from kerastack.bert import AlbertBackbone, BertBackbone, google_to_hf_name, weight_table
 from kerastack.core import keras, ops
 from kerastack.models import (
     SAME,
@@ -46,11 +55,12 @@ from kerastack.models import (
     read_json_object,
     read_tf_checkpoint,
 )
+from kerastack.models import activation as get_activation
 
-__all__ = ["BERT", "build_transformer_model"]
+__all__ = ["ALBERT", "BERT", "build_transformer_model"]
 
 # bert4keras's model names this module builds, and those it does not yet.
-_FAMILIES = ("bert", "roberta")
+_FAMILIES = ("bert", "roberta", "albert", "albert_unshared")
 _APPLICATIONS = ("encoder", "lm", "unilm")
 # Google checkpoints also hold the optimizer's state.
 _TRAINING_STATE = ("adam_m", "adam_v", "global_step", "beta1_power", "beta2_power")
@@ -158,7 +168,7 @@ class BERT:
         """Build the Keras model (`self.model`); once."""
         if self.model is not None:
             return
-        self.backbone = BertBackbone(
+        self.backbone = self._backbone(
             vocabulary_size=self.vocab_size,
             num_layers=self.num_hidden_layers,
             num_heads=self.num_attention_heads,
@@ -204,11 +214,7 @@ class BERT:
                 pooled = self.nsp(pooled)
             outputs.append(pooled)
         if self.with_mlm:
-            self.mlm = MaskedLMHead(
-                self.backbone.get_layer("token_embedding"),
-                activation=self.hidden_act,
-                name="MLM",
-            )
+            self.mlm = self._mlm_head()
             sequence = encoded["sequence_output"]
             positions = _AllPositions(name="MLM-Positions")(token_ids)  # (B, T)
             activation = "softmax" if self.with_mlm is True else self.with_mlm
@@ -218,6 +224,13 @@ class BERT:
             outputs = outputs[1:]
         self.inputs, self.outputs = inputs, outputs
         self.model = keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs)
+
+    def _backbone(self, **arguments):
+        return BertBackbone(**arguments)
+
+    def _mlm_head(self):
+        token_embedding = self.backbone.get_layer("token_embedding")
+        return MaskedLMHead(token_embedding, activation=self.hidden_act, name="MLM")
 
     def hf_weight_table(self):
         """`[(variable, hf_name, layout)]`: BERT's table, and the heads'."""
@@ -245,19 +258,28 @@ class BERT:
         missing or mis-shaped weight is an error naming it, and no weight
         changes."""
         prefix = checkpoint_prefix(checkpoint)
+        tensors = self._read_checkpoint(prefix)
+        for name in ("embeddings.word_embeddings.weight", self.hf_output_bias):
+            key = name if name in tensors else self.hf_prefix + name
+            if key in tensors:
+                tensors[key] = self._vocabulary_rows(tensors[key])
+        return assign_hf_tensors(self, tensors, prefix)
+
+    # Google's checkpoints' family (`google_to_hf_name`), and the MLM's bias.
+    google_family = "bert"
+    hf_output_bias = "cls.predictions.bias"
+
+    def _read_checkpoint(self, prefix):
+        """`{hf_name: array}` of the checkpoint's weights (not its training state)."""
         tensors = {}
         for name, value in read_tf_checkpoint(prefix).items():
             if name.rsplit("/", 1)[-1] in _TRAINING_STATE:
                 continue
-            hf_name, transpose = google_to_hf_name(name)
+            hf_name, transpose = google_to_hf_name(name, self.google_family)
             if hf_name in tensors:
                 raise CheckpointError(f"{prefix} holds two tensors named {hf_name!r}.")
             tensors[hf_name] = value.T if transpose else value
-        for name in ("embeddings.word_embeddings.weight", "cls.predictions.bias"):
-            key = name if name in tensors else "bert." + name
-            if key in tensors:
-                tensors[key] = self._vocabulary_rows(tensors[key])
-        return assign_hf_tensors(self, tensors, prefix)
+        return tensors
 
     def _vocabulary_rows(self, table):
         table = np.asarray(table, "float32")
@@ -270,6 +292,135 @@ class BERT:
                 rows.append(np.average(table[np.asarray(ids)], axis=0, weights=weights))
             table = np.concatenate([table, np.asarray(rows, table.dtype)], axis=0)
         return table
+
+
+class ALBERT(BERT):
+    """bert4keras's `ALBERT` model builder: BERT's settings and outputs on
+    kerastack's `AlbertBackbone` (embeddings `embedding_size` wide,
+    projected to `hidden_size`), reading Google's ALBERT checkpoints.
+
+    `shared=True` (bert4keras's `"albert"`): one block serves all
+    `num_hidden_layers` passes. `shared=False` (`"albert_unshared"`): a
+    block per layer, each loaded from the checkpoint's one shared block, to
+    be fine-tuned apart. The MLM head is ALBERT's: dense `hidden_size` ->
+    `embedding_size`, the activation, LayerNorm, then the word embeddings'
+    transpose and a bias.
+
+    Example:
+
+    >>> albert = ALBERT(vocab_size=20, hidden_size=8, embedding_size=4,
+    ...     num_hidden_layers=3, num_attention_heads=2, intermediate_size=16,
+    ...     hidden_act="gelu", max_position=16, with_mlm=True)
+    >>> albert.build()
+    >>> [tuple(t.shape) for t in albert.model.outputs]
+    [(None, None, 20)]
+    >>> len(albert.backbone.weights)  # one block's weights, whatever the depth
+    25
+    """
+
+    def __init__(self, embedding_size=None, shared=True, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding_size = embedding_size or self.hidden_size
+        self.shared = bool(shared)
+
+    hf_prefix = "albert."
+    google_family = "albert"
+    hf_output_bias = "predictions.bias"
+
+    @property
+    def hf_ignored_prefixes(self):
+        # The pretraining heads a model without them leaves out.
+        return ("predictions.", "sop_classifier.")
+
+    def _backbone(self, num_layers, **arguments):
+        return AlbertBackbone(
+            num_layers=num_layers,
+            embedding_dim=self.embedding_size,
+            num_groups=1 if self.shared else num_layers,
+            **arguments,
+        )
+
+    def _mlm_head(self):
+        token_embedding = self.backbone.get_layer("token_embedding")
+        return _AlbertMLMHead(token_embedding, activation=self.hidden_act, name="MLM")
+
+    def hf_weight_table(self):
+        """`[(variable, hf_name, layout)]`: HF ALBERT's table, and the heads'."""
+        table = self.backbone.hf_weight_table()
+        if self.with_nsp:
+            table += [
+                (self.nsp.kernel, "sop_classifier.classifier.weight", TRANSPOSE),
+                (self.nsp.bias, "sop_classifier.classifier.bias", SAME),
+            ]
+        if self.with_mlm:
+            head = self.mlm
+            table += [
+                (head.dense.kernel, "predictions.dense.weight", TRANSPOSE),
+                (head.dense.bias, "predictions.dense.bias", SAME),
+                (head.layer_norm.gamma, "predictions.LayerNorm.weight", SAME),
+                (head.layer_norm.beta, "predictions.LayerNorm.bias", SAME),
+                (head.bias, "predictions.bias", SAME),
+            ]
+        return table
+
+    def _read_checkpoint(self, prefix):
+        tensors = super()._read_checkpoint(prefix)
+        if self.shared:
+            return tensors
+        # Unshared: every layer starts from the checkpoint's shared block
+        # (group 0), as bert4keras's `ALBERT_Unshared` loads it.
+        first = "encoder.albert_layer_groups.0."
+        for name in list(tensors):
+            if name.startswith("encoder.albert_layer_groups.") and not name.startswith(first):
+                raise CheckpointError(
+                    f"{prefix} holds {name!r}: albert_unshared loads every layer from the "
+                    "checkpoint's one shared block (group 0), and this one has several groups."
+                )
+        for name in [name for name in tensors if name.startswith(first)]:
+            for group in range(1, self.num_hidden_layers):
+                rest = name[len(first) :]
+                tensors[f"encoder.albert_layer_groups.{group}.{rest}"] = tensors[name]
+        return tensors
+
+
+class _AlbertMLMHead(keras.layers.Layer):
+    """ALBERT's masked-LM logits `(B, P, V)`: dense D -> E, the activation,
+    LayerNorm over E, then the (V, E) word embeddings' transpose and a
+    bias; at `mask_positions` `(B, P)`, or at every position."""
+
+    def __init__(self, token_embedding, activation="gelu", layer_norm_epsilon=1e-12, **kwargs):
+        super().__init__(**kwargs)
+        self.token_embedding = token_embedding
+        self.activation = activation
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+    def build(self, sequence_shape, mask_positions_shape=None):
+        width = self.token_embedding.output_dim  # E
+        self.dense = keras.layers.Dense(
+            width, activation=get_activation(self.activation), name="transform_dense"
+        )
+        self.dense.build((None, None, sequence_shape[-1]))
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, name="transform_layer_norm"
+        )
+        self.layer_norm.build((None, None, width))
+        self.bias = self.add_weight(
+            name="output_bias", shape=(self.token_embedding.input_dim,), initializer="zeros"
+        )
+
+    def call(self, sequence, mask_positions=None):
+        x = sequence  # (B, T, D)
+        if mask_positions is not None:
+            positions = ops.expand_dims(ops.cast(mask_positions, "int32"), -1)  # (B, P, 1)
+            x = ops.take_along_axis(sequence, positions, axis=1)  # (B, P, D)
+        x = self.layer_norm(self.dense(x))  # (B, P, E)
+        table = ops.cast(self.token_embedding.embeddings, "float32")  # (V, E)
+        return ops.matmul(ops.cast(x, "float32"), ops.transpose(table)) + self.bias
+
+    def compute_output_spec(self, sequence, mask_positions=None):
+        length = sequence.shape[1] if mask_positions is None else mask_positions.shape[1]
+        shape = (sequence.shape[0], length, self.token_embedding.input_dim)
+        return keras.KerasTensor(shape, dtype="float32")
 
 
 class _AttentionMask(keras.layers.Layer):
@@ -348,19 +499,24 @@ def build_transformer_model(
     return_keras_model=True,
     **kwargs,
 ):
-    """bert4keras's `build_transformer_model`: a BERT (or RoBERTa) Keras model
-    from a Google `bert_config.json`, with the weights of its TensorFlow
-    checkpoint when `checkpoint_path` is given.
+    """bert4keras's `build_transformer_model`: a BERT (or RoBERTa, ALBERT)
+    Keras model from a Google `bert_config.json` (`albert_config.json`),
+    with the weights of its TensorFlow checkpoint when `checkpoint_path` is
+    given.
 
     Args:
-        config_path: the JSON config (Google's or HF's BERT keys); keyword
-            arguments override its values.
+        config_path: the JSON config (Google's or HF's BERT keys; ALBERT's
+            `embedding_size`); keyword arguments override its values.
         checkpoint_path: Google's TensorFlow checkpoint (prefix, `.index`
             file or folder), or None for random weights.
         model: `"bert"` or `"roberta"` (brightmart's and HIT's RoBERTa
-            checkpoints use BERT's layout).
+            checkpoints use BERT's layout), `"albert"` (Google's ALBERT
+            checkpoints: one block shared by all layers) or
+            `"albert_unshared"` (a block per layer, each loaded from the
+            shared one).
         application: `"encoder"`, `"lm"` (causal) or `"unilm"`.
-        return_keras_model: the Keras model (True) or the `BERT` builder.
+        return_keras_model: the Keras model (True) or the `BERT` (`ALBERT`)
+            builder.
         **kwargs: `with_pool`, `with_nsp`, `with_mlm`, `keep_tokens`,
             `compound_tokens`, `custom_position_ids`, `segment_vocab_size`,
             `sequence_length`, `dropout_rate`, and any config key.
@@ -393,7 +549,11 @@ def build_transformer_model(
             f"kerastack-bert4keras builds {list(_FAMILIES)} models; received model={model!r} "
             "(the other families come as kerastack gains them)."
         )
-    transformer = BERT(application=application, **configs)
+    family = model.lower()
+    if family.startswith("albert"):
+        transformer = ALBERT(application=application, shared=family == "albert", **configs)
+    else:
+        transformer = BERT(application=application, **configs)
     transformer.build()
     if checkpoint_path is not None:
         transformer.load_weights_from_checkpoint(checkpoint_path)
