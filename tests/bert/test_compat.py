@@ -30,10 +30,12 @@ def test_truncation_longest_first_and_rematch():
     assert indices == [0, 2, 3, 4, 1, 2, 3, 1]
     assert segments == [0, 0, 0, 0, 0, 1, 1, 1]
     assert tokenizer.encode("unaffable", max_len=3)[0] == [0, 2, 1]
-    spans = tokenizer.rematch("UnAffable")
-    assert spans == [None, (0, 2), (2, 5), (5, 9), None]
-    with pytest.raises(ValueError, match="tokens has 2 entries"):
-        tokenizer.rematch("unaffable", ["[CLS]", "un"])
+    # keras-bert's rematch: static, the pieces without [CLS] / [SEP].
+    assert Tokenizer.rematch("UnAffable", ["un", "##aff", "##able"]) == [(0, 2), (2, 5), (5, 9)]
+    pieces = ["all", "rights", "re", "##ser", "[UNK]", "."]
+    assert tokenizer.rematch("All rights reserved.", pieces) == [
+        (0, 3), (4, 10), (11, 13), (13, 16), (16, 19), (19, 20),
+    ]  # fmt: skip
 
 
 def test_cased_and_missing_specials():

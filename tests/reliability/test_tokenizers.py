@@ -246,7 +246,9 @@ def test_keras_bert_tokenizer_takes_every_str(keras_bert, text, second):
     assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
     assert len(indices) == len(segments) == len(tokens)
     if second is None:
-        assert len(keras_bert.rematch(text)) == len(tokens)
+        spans = keras_bert.rematch(text, tokens[1:-1])  # keras-bert's: without [CLS], [SEP]
+        assert len(spans) == len(tokens) - 2
+        assert all(0 <= start <= end <= len(text) for start, end in spans)
 
 
 # -- non-str texts and arguments ----------------------------------------------------------
