@@ -414,3 +414,11 @@ def test_load_with_custom_objects_as_before():
     self_type = type(restored.get_layer("old"))
     assert self_type is compat.SeqSelfAttention
     np.testing.assert_allclose(to_numpy(restored(ids)), to_numpy(model(ids)), atol=1e-6)
+
+
+@pytest.mark.parametrize("error", [NotImplementedError, ValueError])
+def test_an_unknown_attention_type_is_both_errors(error):
+    """keras-self-attention raised NotImplementedError; kerastack's error is
+    a ValueError too."""
+    with pytest.raises(error, match="'additive' or 'multiplicative'"):
+        compat.SeqSelfAttention(attention_type="dot")

@@ -345,3 +345,13 @@ class LegacyMultiHeadTest(TestCase):
         layer = keras.layers.deserialize(old, custom_objects=objects)
         self.assertIsInstance(layer, compat.MultiHead)
         self.assertEqual(layer.num_copies, 3)
+
+
+def test_a_width_head_num_does_not_divide_is_both_errors_it_was():
+    """keras-multi-head raised IndexError; kerastack's error is a ValueError
+    too, so old `except IndexError` clauses keep working."""
+    import pytest
+
+    for error in (IndexError, ValueError):
+        with pytest.raises(error, match="divisible by head_num=3"):
+            compat.MultiHeadAttention(head_num=3)(np.zeros((1, 2, 8), "float32"))

@@ -338,3 +338,13 @@ def test_trig_bad_output_dim(mode, output_dim):
 def test_trig_add_needs_an_even_width():
     with pytest.raises(ValueError, match=r"even width; received width 5"):
         compat.TrigPosEmbedding()(np.zeros((1, 3, 5), "float32"))
+
+
+@pytest.mark.parametrize("error", [NotImplementedError, ValueError])
+def test_trig_output_dim_errors_are_both_classes(error):
+    """keras-pos-embd raised NotImplementedError for a missing or odd
+    `output_dim`; kerastack's error is a ValueError too."""
+    with pytest.raises(error, match="required in mode='concat'"):
+        compat.TrigPosEmbedding(mode=compat.TrigPosEmbedding.MODE_CONCAT)
+    with pytest.raises(error, match="must be even"):
+        compat.TrigPosEmbedding(mode=compat.TrigPosEmbedding.MODE_CONCAT, output_dim=5)

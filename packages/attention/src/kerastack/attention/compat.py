@@ -29,6 +29,12 @@ __all__ = [
 ]
 
 
+class _AttentionTypeError(ValueError, NotImplementedError):
+    """An unknown `attention_type`: keras-self-attention raised
+    NotImplementedError, kerastack ValueError; this is both, so old `except`
+    clauses keep working."""
+
+
 @serializable
 class SeqSelfAttention(SelfAttention):
     """keras-self-attention's `SeqSelfAttention` over `SelfAttention`.
@@ -69,6 +75,11 @@ class SeqSelfAttention(SelfAttention):
         attention_regularizer_weight=0.0,
         **kwargs,
     ):
+        if attention_type not in (self.ATTENTION_TYPE_ADD, self.ATTENTION_TYPE_MUL):
+            raise _AttentionTypeError(
+                "`attention_type` must be 'additive' or 'multiplicative', "
+                f"received attention_type={attention_type!r}."
+            )
         if history_only and attention_width is not None and attention_width >= int(1e9):
             attention_width = None  # the old "no window" marker
         super().__init__(

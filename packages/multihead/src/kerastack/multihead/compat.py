@@ -104,6 +104,12 @@ def _slices_to_triples(slices):
     return [[s.start, s.stop, s.step] if isinstance(s, slice) else list(s) for s in slices]
 
 
+class _HeadNumberError(ValueError, IndexError):
+    """A width that head_num does not divide: keras-multi-head raised
+    IndexError, kerastack ValueError; this is both, so old `except` clauses
+    keep working."""
+
+
 @serializable(name="LegacyMultiHeadAttention")
 class MultiHeadAttention(_mha.MultiHeadAttention):
     """keras-multi-head's `MultiHeadAttention(head_num, activation="relu", ...)`.
@@ -165,7 +171,7 @@ class MultiHeadAttention(_mha.MultiHeadAttention):
         query_shape, key_shape, value_shape = split_qkv(input_shape)
         feature_dim = value_shape[-1]
         if feature_dim is None or feature_dim % self.head_num != 0:
-            raise ValueError(
+            raise _HeadNumberError(
                 f"MultiHeadAttention needs a value width divisible by head_num={self.head_num}, "
                 f"received value shape {tuple(value_shape)}."
             )

@@ -16,7 +16,8 @@ Differences, kept on purpose:
 - Bad arguments raise ``ValueError`` when the layer is made or built: an
   unknown ``mode`` (the old layers fell through to ``concat``), an odd or
   missing ``output_dim`` in ``TrigPosEmbedding`` (the old one raised
-  ``NotImplementedError``), an odd feature size in ``TrigPosEmbedding``'s
+  ``NotImplementedError``; this error is both, so old ``except`` clauses
+  keep working), an odd feature size in ``TrigPosEmbedding``'s
   ``add`` mode, a sequence longer than ``input_dim`` or wider than
   ``output_dim`` in ``PositionEmbedding``'s ``add`` mode (each used to fail
   inside the backend with a shape error).
@@ -55,6 +56,12 @@ MODES = (MODE_EXPAND, MODE_ADD, MODE_CONCAT)
 def _check_mode(mode):
     if mode not in MODES:
         raise ValueError(f"`mode` must be one of {MODES}, received mode={mode!r}.")
+
+
+class _TrigArgumentError(ValueError, NotImplementedError):
+    """A missing or odd `output_dim`: keras-pos-embd raised
+    NotImplementedError, kerastack ValueError; this is both, so old `except`
+    clauses keep working."""
 
 
 def _check_positive_int(name, value):
@@ -253,9 +260,15 @@ class TrigPosEmbedding(keras.layers.Layer):
         super().__init__(**kwargs)
         _check_mode(mode)
         if mode != MODE_ADD or output_dim is not None:
+            if output_dim is None:
+                raise _TrigArgumentError(
+                    f"`output_dim` is required in mode={mode!r}, received output_dim=None."
+                )
             _check_positive_int("output_dim", output_dim)
             if output_dim % 2:
-                raise ValueError(f"`output_dim` must be even, received output_dim={output_dim}.")
+                raise _TrigArgumentError(
+                    f"`output_dim` must be even, received output_dim={output_dim}."
+                )
         self.mode = mode
         self.output_dim = None if output_dim is None else int(output_dim)
         self.supports_masking = True
