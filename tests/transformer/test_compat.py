@@ -145,6 +145,32 @@ class DecodeTest(TestCase):
                 prefix.append(token)
             self.assertTrue(output[-1] == 2 or len(output) == 6)
 
+    def test_top_k_samples_as_keras_transformer_did(self):
+        """With top_k > 1: the top_k probabilities p of the last position,
+        softmax(p / temperature) over them, drawn by np.random.choice: under
+        one np.random.seed, the old rule replayed here with NumPy gives the
+        same tokens."""
+        model = small_model()
+        source = [3, 4, 5, 6]
+        np.random.seed(7)  # noqa: NPY002 (the old rule draws from the global generator)
+        output = compat.decode(
+            model, source, start_token=1, end_token=2, pad_token=0, max_len=8,
+            top_k=4, temperature=0.3, max_repeat=100,
+        )  # fmt: skip
+        np.random.seed(7)  # noqa: NPY002 (the old rule draws from the global generator)
+        replayed = [1]
+        while len(replayed) < 8:
+            p = to_numpy(model([np.array([source], "int32"), np.array([replayed], "int32")]))
+            p = p[0, -1].astype("float64")
+            top = sorted(((p[j], j) for j in range(len(p))), reverse=True)[:4]
+            scores = np.array([q for q, _ in top]) / 0.3
+            weights = np.exp(scores - scores.max())
+            choice = np.random.choice([j for _, j in top], p=weights / weights.sum())  # noqa: NPY002
+            replayed.append(int(choice))
+            if replayed[-1] == 2:
+                break
+        self.assertEqual(output, replayed)
+
     def test_single_sequence_returns_one_list(self):
         output = compat.decode(
             small_model(), [3, 4, 5], start_token=1, end_token=2, pad_token=0, max_len=4

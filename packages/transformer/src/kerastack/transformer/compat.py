@@ -440,7 +440,11 @@ def decode(
     with `start_token` and ends with `end_token` (or stops at `max_len`
     tokens, or when a block of up to `max_repeat_block` tokens has repeated
     `max_repeat` times at its end, as before). `top_k=1` is greedy; a larger
-    `top_k` samples from the `top_k` most likely tokens at `temperature`.
+    `top_k` samples from the `top_k` most likely tokens as keras-transformer
+    did: weighted by `softmax(p / temperature)` of their probabilities, drawn
+    with NumPy's global generator (`np.random.seed` repeats a run). A
+    `Seq2SeqTransformer` samples in its compiled loop by kerastack's rule
+    instead (`softmax(logits / temperature)`, Keras's seeded generator).
 
     A `Seq2SeqTransformer` decodes with its key/value cache (compiled);
     other models (such as `get_model`'s) are run on the whole prefix at each
@@ -504,7 +508,6 @@ def decode(
 def _decode_uncached(
     model, sources, start_token, end_token, top_k, temperature, max_len, max_repeat, block
 ):
-    rng = np.random.default_rng()
     sequences = [[start_token] for _ in range(len(sources))]
     done = [False] * len(sources)
     while not all(done):
@@ -516,10 +519,7 @@ def _decode_uncached(
             if top_k == 1:
                 token = int(last.argmax())
             else:
-                candidates = np.argsort(-last)[:top_k]
-                scores = np.log(np.maximum(last[candidates], 1e-30)) / temperature
-                weights = np.exp(scores - scores.max())
-                token = int(rng.choice(candidates, p=weights / weights.sum()))
+                token = _sample_as_before(last, top_k, temperature)
             sequences[i].append(token)
             if (
                 token == end_token
@@ -528,6 +528,19 @@ def _decode_uncached(
             ):
                 done[i] = True
     return sequences
+
+
+def _sample_as_before(probabilities, top_k, temperature):
+    """keras-transformer's draw: the `top_k` most probable tokens (ties to
+    the higher id), weighted by `softmax(p / temperature)` of their
+    probabilities (not of the logits), drawn with NumPy's global generator,
+    so `np.random.seed` repeats an old run."""
+    ranked = sorted(((float(p), token) for token, p in enumerate(probabilities)), reverse=True)
+    chosen = ranked[:top_k]
+    scores = np.array([p for p, _ in chosen]) / temperature
+    weights = np.exp(scores - scores.max())
+    # The old global generator on purpose: np.random.seed repeats old runs.
+    return int(np.random.choice([token for _, token in chosen], p=weights / weights.sum()))  # noqa: NPY002
 
 
 def _suffix_repeats(tokens, window):
