@@ -1,11 +1,9 @@
 """keras-bert's names, on kerastack-bert.
 
-`Tokenizer` takes keras-bert's arguments and returns its formats (lists,
-`(indices, segments)` pairs). Its pieces are Google BERT's (see
-`kerastack.bert.BertTokenizer`); one difference from keras-bert's own
-tokenizer remains: a word no piece spells is one `[UNK]` here (keras-bert
-split it into characters first), and `tokenize` shows such a word as it was
-written, as keras-bert showed unknown characters.
+`Tokenizer` is keras-bert's, rule for rule (see
+`kerastack.tokenizers.compat`): the same pieces and ids as keras-bert 0.89.
+The small layers of keras-bert (`Extract`, `Masked`, `MaskedConv1D`,
+`MaskedGlobalMaxPool1D`, `TaskEmbedding`) and `get_inputs` are here too.
 
 `get_model`, `load_trained_model_from_checkpoint` and friends build
 kerastack's `BertBackbone` (and `BertPretrainer`) behind keras-bert's inputs
@@ -42,8 +40,12 @@ __all__ = [
     "TOKEN_SEP",
     "TOKEN_UNK",
     "AdamWarmup",
+    "Extract",
     "KerasBertModel",
     "Masked",
+    "MaskedConv1D",
+    "MaskedGlobalMaxPool1D",
+    "TaskEmbedding",
     "Tokenizer",
     "build_model_from_config",
     "calc_train_steps",
@@ -53,6 +55,7 @@ __all__ = [
     "get_base_dict",
     "get_checkpoint_paths",
     "get_custom_objects",
+    "get_inputs",
     "get_model",
     "load_model_weights_from_checkpoint",
     "load_trained_model_from_checkpoint",
@@ -439,6 +442,184 @@ class Masked(keras.layers.Layer):
         return {**super().get_config(), "return_masked": self.return_masked}
 
 
+@serializable
+class Extract(keras.layers.Layer):
+    """keras-bert's `Extract(index)`: the vector at one position, `x[:, index]`
+    `(B, D)`, with no mask (the [CLS] vector, for a classifier).
+
+    Example:
+
+    >>> x = np.arange(12, dtype="float32").reshape(1, 3, 4)
+    >>> ops.convert_to_numpy(Extract(index=0)(x)).tolist()
+    [[0.0, 1.0, 2.0, 3.0]]
+    """
+
+    def __init__(self, index, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise ValueError(f"`index` must be an int, received index={index!r}.")
+        self.index = int(index)
+        self.supports_masking = True
+
+    def call(self, x, mask=None):
+        return x[:, self.index]
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:1]) + tuple(input_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}
+
+
+@serializable
+class MaskedConv1D(keras.layers.Conv1D):
+    """keras-bert's `MaskedConv1D`: a `Conv1D` that zeroes masked steps first
+    and passes the mask on (with `padding="valid"`, the mask loses
+    `kernel_size // 2 * dilation_rate * 2` steps at its start, as keras-bert
+    cut it).
+
+    Example:
+
+    >>> layer = MaskedConv1D(filters=2, kernel_size=3, padding="same")
+    >>> tuple(layer(np.ones((1, 5, 4), "float32")).shape)
+    (1, 5, 2)
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            inputs = inputs * ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        return super().call(inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is not None and self.padding == "valid":
+            mask = mask[:, self.kernel_size[0] // 2 * self.dilation_rate[0] * 2 :]
+        return mask
+
+
+@serializable
+class MaskedGlobalMaxPool1D(keras.layers.Layer):
+    """keras-bert's `MaskedGlobalMaxPool1D`: the maximum over steps `(B, D)`,
+    masked steps lowered by 1e6 first (so they lose unless all are masked),
+    with no mask after.
+
+    Example:
+
+    >>> x = np.array([[[1.0, 5.0], [3.0, 9.0]]], "float32")
+    >>> mask = np.array([[True, False]])
+    >>> ops.convert_to_numpy(MaskedGlobalMaxPool1D()(x, mask=mask)).tolist()
+    [[1.0, 5.0]]
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            hidden = (1.0 - ops.cast(mask, inputs.dtype)) * 1e6
+            inputs = inputs - ops.expand_dims(hidden, -1)
+        return ops.max(inputs, axis=-2)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:1]) + tuple(input_shape[2:])
+
+
+@serializable
+class TaskEmbedding(keras.layers.Layer):
+    """keras-bert's `TaskEmbedding(input_dim, output_dim, ...)`: adds a
+    learned vector per task id to every step of the embeddings. Called on
+    `[embeddings (B, T, D), task_ids (B, 1)]`; with `mask_zero`, task 0 adds
+    nothing. The embeddings' mask passes on.
+
+    Example:
+
+    >>> layer = TaskEmbedding(input_dim=3, output_dim=2, embeddings_initializer="ones")
+    >>> x = np.zeros((2, 4, 2), "float32")
+    >>> ops.convert_to_numpy(layer([x, np.array([[1], [2]])]))[:, 0].tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
+    """
+
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        embeddings_constraint=None,
+        mask_zero=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.input_dim = check_int("input_dim", input_dim)
+        self.output_dim = check_int("output_dim", output_dim)
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = keras.constraints.get(embeddings_constraint)
+        self.mask_zero = mask_zero
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight(
+            shape=(self.input_dim, self.output_dim),
+            initializer=self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint,
+            name="embeddings",
+        )
+
+    def call(self, inputs, mask=None):
+        embeddings, tasks = inputs
+        tasks = ops.cast(tasks, "int32")  # (B, 1)
+        task_vectors = ops.take(self.embeddings, tasks, axis=0)  # (B, 1, D)
+        if self.mask_zero:
+            real = ops.cast(ops.not_equal(tasks, 0), task_vectors.dtype)
+            task_vectors = task_vectors * ops.expand_dims(real, -1)
+        return embeddings + ops.cast(task_vectors, embeddings.dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        return None if mask is None else mask[0]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
+            "embeddings_constraint": keras.constraints.serialize(self.embeddings_constraint),
+            "mask_zero": self.mask_zero,
+        }
+
+
+def get_inputs(seq_len):
+    """keras-bert's `get_inputs(seq_len)`: the three float inputs of its
+    pretraining model, `Input-Token`, `Input-Segment`, `Input-Masked`, each
+    `(B, seq_len)` (`seq_len` None for any length).
+
+    Example:
+
+    >>> [tensor.name for tensor in get_inputs(8)]
+    ['Input-Token', 'Input-Segment', 'Input-Masked']
+    """
+    return [
+        keras.Input(shape=(seq_len,), name=f"Input-{name}")
+        for name in ("Token", "Segment", "Masked")
+    ]
+
+
 def _keras_bert_names(name):
     """keras-bert's names of the layers that kerastack's layer `name` does."""
     names = {
@@ -817,13 +998,18 @@ def get_custom_objects():
 
     Example:
 
-    >>> sorted(get_custom_objects())
-    ['AdamWarmup', 'BertBackbone', 'BertPretrainer', 'KerasBertModel', 'Masked']
+    >>> sorted(get_custom_objects())  # doctest: +NORMALIZE_WHITESPACE
+    ['AdamWarmup', 'BertBackbone', 'BertPretrainer', 'Extract', 'KerasBertModel', 'Masked',
+     'MaskedConv1D', 'MaskedGlobalMaxPool1D', 'TaskEmbedding']
     """
     return {
         "AdamWarmup": AdamWarmup,
         "BertBackbone": BertBackbone,
         "BertPretrainer": BertPretrainer,
+        "Extract": Extract,
         "KerasBertModel": KerasBertModel,
         "Masked": Masked,
+        "MaskedConv1D": MaskedConv1D,
+        "MaskedGlobalMaxPool1D": MaskedGlobalMaxPool1D,
+        "TaskEmbedding": TaskEmbedding,
     }
