@@ -95,3 +95,43 @@ def test_get_inputs_and_a_saved_model_of_the_layers():
     np.testing.assert_allclose(
         loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0), atol=SAVE_ATOL
     )
+
+
+def test_get_embedding_sums_token_segment_and_position_tables():
+    inputs = compat.get_inputs(seq_len=5)
+    embedded, table = compat.get_embedding(inputs, token_num=9, pos_num=7, embed_dim=4)
+    model = keras.Model(inputs[:2], [embedded, table])
+    tokens = np.array([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8]], "float32")
+    segments = np.array([[0, 0, 1, 1, 0], [0, 1, 1, 1, 1]], "float32")
+    output, returned_table = (ops.convert_to_numpy(t) for t in model([tokens, segments]))
+    token_table = ops.convert_to_numpy(model.get_layer("Embedding-Token").embeddings)
+    segment_table = ops.convert_to_numpy(model.get_layer("Embedding-Segment").embeddings)
+    position_table = ops.convert_to_numpy(model.get_layer("Embedding-Position").embeddings)
+    expected = (
+        token_table[tokens.astype(int)] + segment_table[segments.astype(int)] + position_table[:5]
+    )
+    np.testing.assert_allclose(output, expected, atol=FLOAT32_ATOL, rtol=0)
+    np.testing.assert_array_equal(returned_table, token_table)
+    assert compat.get_token_embedding(model) is table
+
+
+def test_get_token_embedding_and_compile_model_on_a_get_model_model():
+    inputs, output = compat.get_model(
+        token_num=20, pos_num=8, seq_len=8, embed_dim=8, transformer_num=1, head_num=2,
+        feed_forward_dim=16, training=False, trainable=True,  # (training=False freezes by default)
+    )  # fmt: skip
+    model = keras.Model(inputs, output)
+    table = compat.get_token_embedding(model)
+    assert tuple(table.shape) == (20, 8)
+    with pytest.raises(ValueError, match="no token embedding"):
+        compat.get_token_embedding(keras.Sequential([keras.layers.Dense(2)]))
+    classifier = keras.Model(
+        inputs, keras.layers.Dense(2, activation="softmax")(compat.Extract(0)(output))
+    )
+    compat.compile_model(classifier, learning_rate=1e-3, warmup_steps=2, decay_steps=10)
+    assert type(classifier.optimizer).__name__ == "AdamWarmup"
+    ids = np.array([[2, 5, 6, 3, 0, 0, 0, 0]] * 4)
+    before = ops.convert_to_numpy(table).copy()
+    history = classifier.fit([ids, 0 * ids], np.array([0, 1, 0, 1]), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert not np.allclose(ops.convert_to_numpy(table), before)  # it trains the table

@@ -27,8 +27,9 @@ from kerastack.bert.features import _pool
 from kerastack.bert.heads import BertPretrainer
 from kerastack.core import check_int, keras, ops, serializable
 from kerastack.models import read_json_object
+from kerastack.position import compat as position_compat
 from kerastack.tokenizers import compat as tokenizers_compat
-from kerastack.transformer.compat import check_attention_activation
+from kerastack.transformer.compat import EmbeddingRet, check_attention_activation
 
 __all__ = [
     "POOL_AVE",
@@ -49,14 +50,17 @@ __all__ = [
     "Tokenizer",
     "build_model_from_config",
     "calc_train_steps",
+    "compile_model",
     "extract_embeddings",
     "extract_embeddings_generator",
     "gen_batch_inputs",
     "get_base_dict",
     "get_checkpoint_paths",
     "get_custom_objects",
+    "get_embedding",
     "get_inputs",
     "get_model",
+    "get_token_embedding",
     "load_model_weights_from_checkpoint",
     "load_trained_model_from_checkpoint",
     "load_vocabulary",
@@ -618,6 +622,104 @@ def get_inputs(seq_len):
         keras.Input(shape=(seq_len,), name=f"Input-{name}")
         for name in ("Token", "Segment", "Masked")
     ]
+
+
+def get_embedding(inputs, token_num, pos_num, embed_dim, dropout_rate=0.1, trainable=True):
+    """keras-bert's `get_embedding(inputs, ...)`: the sum of the token
+    (`Embedding-Token`, id 0 masked), segment (`Embedding-Segment`, two
+    rows) and learned position (`Embedding-Position`, added) embeddings of
+    `inputs = [tokens, segments, ...]`, and the token table as a tensor of
+    the graph (for a tied output layer). As in keras-bert, no normalization
+    or dropout is applied (`dropout_rate` is unused).
+
+    Returns:
+        `(embedded (B, T, embed_dim), token_table (token_num, embed_dim))`.
+
+    Example:
+
+    >>> inputs = get_inputs(seq_len=6)
+    >>> embedded, table = get_embedding(inputs, token_num=20, pos_num=6, embed_dim=8)
+    >>> tuple(embedded.shape), tuple(table.shape)
+    ((None, 6, 8), (20, 8))
+    """
+    del dropout_rate  # unused, as in keras-bert
+    tokens, table = EmbeddingRet(
+        input_dim=token_num,
+        output_dim=embed_dim,
+        mask_zero=True,
+        trainable=trainable,
+        name="Embedding-Token",
+    )(inputs[0])
+    segments = keras.layers.Embedding(
+        input_dim=2, output_dim=embed_dim, trainable=trainable, name="Embedding-Segment"
+    )(inputs[1])
+    embedded = keras.layers.Add(name="Embedding-Token-Segment")([tokens, segments])
+    embedded = position_compat.PositionEmbedding(
+        input_dim=pos_num,
+        output_dim=embed_dim,
+        mode=position_compat.PositionEmbedding.MODE_ADD,
+        trainable=trainable,
+        name="Embedding-Position",
+    )(embedded)
+    return embedded, table
+
+
+def get_token_embedding(model):
+    """keras-bert's `get_token_embedding(model)`: the token table of a model
+    built on `get_embedding` (the second output of its `Embedding-Token`
+    layer). A model of `get_model` or `load_trained_model_from_checkpoint`
+    holds kerastack's `BertBackbone` instead: its table, the variable
+    `token_embedding.embeddings`, is returned then.
+
+    Example:
+
+    >>> inputs = get_inputs(seq_len=6)
+    >>> embedded, table = get_embedding(inputs, token_num=20, pos_num=6, embed_dim=8)
+    >>> get_token_embedding(keras.Model(inputs[:2], embedded)) is table
+    True
+    """
+    try:
+        return model.get_layer("Embedding-Token").output[1]
+    except ValueError:
+        pass
+    pending = list(getattr(model, "layers", []))
+    while pending:
+        layer = pending.pop(0)
+        if isinstance(layer, BertBackbone):
+            return layer.get_layer("token_embedding").embeddings
+        pending.extend(getattr(layer, "layers", []))
+    raise ValueError(
+        f"Model {model.name!r} has no `Embedding-Token` layer and no BertBackbone: "
+        "there is no token embedding to return."
+    )
+
+
+def compile_model(
+    model, weight_decay=0.01, decay_steps=100000, warmup_steps=10000, learning_rate=1e-4
+):
+    """keras-bert's `compile_model`: `AdamWarmup` (linear warmup to
+    `learning_rate` over `warmup_steps`, then linear decay to zero at
+    `decay_steps`, weight decay on embeddings and kernels) and sparse
+    categorical cross-entropy on every output.
+
+    Example:
+
+    >>> model = get_model(token_num=20, pos_num=8, seq_len=8, embed_dim=8, transformer_num=1,
+    ...     head_num=2, feed_forward_dim=16)
+    >>> compile_model(model, warmup_steps=10, decay_steps=100)
+    >>> type(model.optimizer).__name__
+    'AdamWarmup'
+    """
+    model.compile(
+        optimizer=AdamWarmup(
+            decay_steps=decay_steps,
+            warmup_steps=warmup_steps,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            weight_decay_pattern=["embeddings", "kernel", "W1", "W2", "Wk", "Wq", "Wv", "Wo"],
+        ),
+        loss=keras.losses.sparse_categorical_crossentropy,
+    )
 
 
 def _keras_bert_names(name):
