@@ -135,3 +135,32 @@ def test_get_token_embedding_and_compile_model_on_a_get_model_model():
     history = classifier.fit([ids, 0 * ids], np.array([0, 1, 0, 1]), epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert not np.allclose(ops.convert_to_numpy(table), before)  # it trains the table
+
+
+def test_output_layer_num_lists_pick_blocks_in_reverse_list_order():
+    """keras-bert's list form: [-1, 0] concatenates block 0, then the last
+    block; an int n is the list [-1, ..., -n]. Checked against the all-blocks
+    output (earliest first), sliced."""
+    sizes = dict(
+        token_num=20, pos_num=8, seq_len=8, embed_dim=8, transformer_num=3, head_num=2,
+        feed_forward_dim=16, training=False,
+    )  # fmt: skip
+    keras.utils.set_random_seed(0)
+    inputs, every = compat.get_model(**sizes, output_layer_num=3)
+    every_model = keras.Model(inputs, every)
+    ids = np.array([[2, 5, 6, 3, 0, 0, 0, 0], [2, 7, 8, 9, 3, 0, 0, 0]])
+    all_blocks = every_model.predict([ids, 0 * ids], verbose=0)  # (B, T, 3 * 8)
+    backbone = compat._find(every_model, compat.BertBackbone)
+    for chosen, columns in (([-1, 0], [0, 2]), ([1], [1]), ([-3, -1, 1], [1, 2, 0])):
+        inputs, output = compat.get_model(**sizes, output_layer_num=chosen)
+        model = keras.Model(inputs, output)
+        compat._find(model, compat.BertBackbone).set_weights(backbone.get_weights())
+        expected = np.concatenate([all_blocks[..., 8 * c : 8 * (c + 1)] for c in columns], -1)
+        np.testing.assert_allclose(model.predict([ids, 0 * ids], verbose=0), expected, atol=1e-6)
+    for bad, message in (
+        ([], "at least one"),
+        ([3], "outside the 3 blocks"),
+        ([0.5], "not an int"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            compat.get_model(**sizes, output_layer_num=bad)

@@ -682,12 +682,9 @@ def get_token_embedding(model):
         return model.get_layer("Embedding-Token").output[1]
     except ValueError:
         pass
-    pending = list(getattr(model, "layers", []))
-    while pending:
-        layer = pending.pop(0)
-        if isinstance(layer, BertBackbone):
-            return layer.get_layer("token_embedding").embeddings
-        pending.extend(getattr(layer, "layers", []))
+    backbone = _find(model, BertBackbone) if isinstance(model, keras.Model) else None
+    if backbone is not None:
+        return backbone.get_layer("token_embedding").embeddings
     raise ValueError(
         f"Model {model.name!r} has no `Embedding-Token` layer and no BertBackbone: "
         "there is no token embedding to return."
@@ -782,7 +779,10 @@ def get_model(
     (probabilities; the MLM loss counts the masked positions only), trained
     with `AdamWarmup`. Otherwise `(inputs, output)`: the two input tensors
     and the sequence output, or the concatenation of the last
-    `output_layer_num` blocks' outputs (earliest first).
+    `output_layer_num` blocks' outputs (earliest first); a list of block
+    indices (`[-1, -2]`, `[0, 3]`; negative ones count from the end)
+    concatenates those blocks' outputs in the list's reverse order, as
+    keras-bert did.
 
     `trainable` is a bool or a list of keras-bert layer-name prefixes
     (`"Encoder-12"`, `"MLM"`, ...); it defaults to `training`. The last two
@@ -822,11 +822,14 @@ def get_model(
     features = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
     if not training:
         _set_trainable(backbone.layers, trainable)
-        count = min(output_layer_num, transformer_num)
-        if count > 1:
-            last_layers = backbone.last_layers_model(count)
-            _BACKBONES[last_layers] = backbone  # for load_model_weights_from_checkpoint
-            return [token_ids, segment_ids], last_layers(features)
+        indices = _output_layers(output_layer_num, transformer_num)
+        if indices != [transformer_num - 1]:
+            outputs = [backbone.get_layer(f"transformer_layer_{i}").output for i in indices]
+            # keras-bert's order: the list's, reversed (the int form: earliest first).
+            merged = ops.concatenate(outputs[::-1], axis=-1) if len(outputs) > 1 else outputs[0]
+            chosen = keras.Model(backbone.input, merged, name="bert_output_layers")
+            _BACKBONES[chosen] = backbone  # for load_model_weights_from_checkpoint
+            return [token_ids, segment_ids], chosen(features)
         return [token_ids, segment_ids], backbone(features)["sequence_output"]
     masked = keras.Input(shape=(seq_len,), dtype="int32", name="Input-Masked")
     pretrainer = BertPretrainer(backbone, name="bert_pretrainer")
@@ -850,6 +853,28 @@ def get_model(
         loss=keras.losses.sparse_categorical_crossentropy,
     )
     return model
+
+
+def _output_layers(output_layer_num, transformer_num):
+    """The blocks (0-based) whose outputs keras-bert's `output_layer_num`
+    picks: an int n, the last n (at most all), last first; a list, its
+    entries (negative ones from the end), in its order."""
+    if isinstance(output_layer_num, (list, tuple)):
+        if not output_layer_num:
+            raise ValueError("`output_layer_num` must name at least one block, received [].")
+        indices = []
+        for index in output_layer_num:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise ValueError(f"`output_layer_num` holds {index!r}, not an int.")
+            position = transformer_num + index if index < 0 else int(index)
+            if not 0 <= position < transformer_num:
+                raise ValueError(
+                    f"`output_layer_num` holds {index}, outside the {transformer_num} blocks."
+                )
+            indices.append(position)
+        return indices
+    count = min(check_int("output_layer_num", output_layer_num), transformer_num)
+    return [transformer_num - i for i in range(1, count + 1)]
 
 
 def build_model_from_config(
