@@ -422,3 +422,53 @@ def test_an_unknown_attention_type_is_both_errors(error):
     a ValueError too."""
     with pytest.raises(error, match="'additive' or 'multiplicative'"):
         compat.SeqSelfAttention(attention_type="dot")
+
+
+def _residual_reference(q, k, v, previous, key_mask=None, history_only=False):
+    """NumPy: scores = q kᵀ / sqrt(d) + previous; masked and later keys lose 10,000."""
+    scores = q @ k.transpose(0, 2, 1) / np.sqrt(q.shape[-1]) + previous
+    logits = scores.copy()
+    if history_only:
+        logits = logits - 10000.0 * (
+            np.arange(k.shape[1])[None, :] > np.arange(q.shape[1])[:, None]
+        )
+    if key_mask is not None:
+        logits = logits - 10000.0 * (1.0 - key_mask[:, None, :])
+    weights = np.exp(logits - logits.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    return weights @ v, scores, weights
+
+
+@pytest.mark.parametrize("history_only", [False, True])
+def test_residual_attention_equals_numpy(history_only):
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.normal(size=(2, n, 4)).astype("float32") for n in (3, 5, 5))
+    previous = rng.normal(size=(2, 3, 5)).astype("float32")
+    layer = compat.ResidualScaledDotProductAttention(
+        return_attention=True, history_only=history_only
+    )
+    outputs = [keras.ops.convert_to_numpy(t) for t in layer([q, k, v, previous])]
+    for ours, expected in zip(
+        outputs, _residual_reference(q, k, v, previous, None, history_only), strict=True
+    ):
+        np.testing.assert_allclose(ours, expected, atol=1e-5, rtol=1e-5)
+    # One tensor as query, key and value, with a key mask from an embedding.
+    ids = keras.Input((5,), dtype="int32")
+    x = keras.layers.Embedding(9, 4, mask_zero=True)(ids)
+    previous_input = keras.Input((5, 5))
+    output, scores = compat.ResidualScaledDotProductAttention(history_only=history_only)(
+        [x, previous_input]
+    )
+    model = keras.Model([ids, previous_input], [output, scores, x])
+    tokens = np.array([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8]])
+    prev = rng.normal(size=(2, 5, 5)).astype("float32")
+    ours_output, ours_scores, embedded = model.predict([tokens, prev], verbose=0)
+    expected_output, expected_scores, _ = _residual_reference(
+        embedded, embedded, embedded, prev, (tokens != 0).astype("float32"), history_only
+    )
+    np.testing.assert_allclose(ours_output, expected_output, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(ours_scores, expected_scores, atol=1e-5, rtol=1e-5)
+    assert (
+        compat.ResidualScaledDotProductAttention.from_config(layer.get_config()).history_only
+        is history_only
+    )

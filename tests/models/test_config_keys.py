@@ -99,6 +99,9 @@ def _cases():
         ),
         attention_compat.SeqSelfAttention: lambda: attention_compat.SeqSelfAttention(units=4),
         attention_compat.SeqWeightedAttention: lambda: attention_compat.SeqWeightedAttention(),
+        attention_compat.ResidualScaledDotProductAttention: lambda: (
+            attention_compat.ResidualScaledDotProductAttention(history_only=True)
+        ),
         multihead.MultiHead: lambda: multihead.MultiHead(keras.layers.Dense(4)),
         multihead.MultiHeadAttention: lambda: multihead.MultiHeadAttention(2, 4),
         multihead_compat.MultiHead: lambda: multihead_compat.MultiHead(keras.layers.Dense(4)),

@@ -18,9 +18,10 @@ purpose:
 from kerastack.attention import scaled_dot_product_attention as _sdpa
 from kerastack.attention.self_attention import SelfAttention
 from kerastack.attention.weighted_attention import WeightedAttention
-from kerastack.core import serializable
+from kerastack.core import keras, ops, serializable
 
 __all__ = [
+    "ResidualScaledDotProductAttention",
     "ScaledDotProductAttention",
     "SeqSelfAttention",
     "SeqWeightedAttention",
@@ -253,6 +254,98 @@ class ScaledDotProductAttention(_sdpa.ScaledDotProductAttention):
         return {"ScaledDotProductAttention": ScaledDotProductAttention}
 
 
+@serializable(name="LegacyResidualScaledDotProductAttention")
+class ResidualScaledDotProductAttention(keras.layers.Layer):
+    """keras-self-attention's `ResidualScaledDotProductAttention` (RealFormer,
+    He et al., 2020): scaled dot-product attention whose scores add the
+    previous layer's, `softmax(q kᵀ / sqrt(d) + previous) v`.
+
+    Called on `[query, key, value, previous]`, or `[x, previous]` with `x`
+    as query, key and value. Returns `[output (B, Tq, D), scores (B, Tq,
+    Tk)]`, the scores before any mask (the next layer's `previous`), and the
+    attention weights third with `return_attention`. As in the old layer,
+    masked keys (the key's mask, or `x`'s) and, with `history_only`, later
+    keys get 10,000 subtracted from their scores.
+
+    **Difference:** the old `compute_mask` returned a wrong mask for the
+    scores (a row of the query mask); here the output keeps the query's mask
+    and the scores (and weights) have none.
+
+    Example:
+
+    >>> x = np.random.rand(2, 4, 8).astype("float32")
+    >>> output, scores = ResidualScaledDotProductAttention()([x, np.zeros((2, 4, 4), "float32")])
+    >>> tuple(output.shape), tuple(scores.shape)
+    ((2, 4, 8), (2, 4, 4))
+    """
+
+    def __init__(self, return_attention=False, history_only=False, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.return_attention = return_attention
+        self.history_only = history_only
+
+    def call(self, inputs, mask=None):
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask] * len(inputs)
+        if len(inputs) == 4:
+            query, key, value, previous = inputs
+            key_mask = masks[1]
+        elif len(inputs) == 2:
+            query = key = value = inputs[0]
+            previous = inputs[1]
+            key_mask = masks[0]
+        else:
+            raise ValueError(
+                "ResidualScaledDotProductAttention takes [query, key, value, previous] or "
+                f"[x, previous]; received {len(inputs)} inputs."
+            )
+        width = ops.cast(ops.shape(query)[-1], query.dtype)
+        scores = ops.matmul(query, ops.transpose(key, (0, 2, 1))) / ops.sqrt(width)
+        scores = scores + ops.cast(previous, scores.dtype)  # (B, Tq, Tk)
+        logits = scores
+        if self.history_only:
+            order_q = ops.arange(ops.shape(query)[1])
+            order_k = ops.arange(ops.shape(key)[1])
+            later = ops.cast(
+                ops.expand_dims(order_k, 0) > ops.expand_dims(order_q, 1), logits.dtype
+            )
+            logits = logits - 10000.0 * ops.expand_dims(later, 0)
+        if key_mask is not None:
+            hidden = 1.0 - ops.cast(ops.expand_dims(key_mask, -2), logits.dtype)  # (B, 1, Tk)
+            logits = logits - 10000.0 * hidden
+        attention = ops.softmax(logits, axis=-1)
+        outputs = [ops.matmul(attention, value), scores]
+        if self.return_attention:
+            outputs.append(attention)
+        return outputs
+
+    def compute_mask(self, inputs, mask=None):
+        query_mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        return [query_mask, None, None] if self.return_attention else [query_mask, None]
+
+    def compute_output_spec(self, inputs, mask=None):
+        query, key, value = (inputs[0],) * 3 if len(inputs) == 2 else inputs[:3]
+        batch, length = query.shape[0], query.shape[1]
+        specs = [
+            keras.KerasTensor((batch, length, value.shape[-1]), dtype=query.dtype),
+            keras.KerasTensor((batch, length, key.shape[1]), dtype=query.dtype),
+        ]
+        if self.return_attention:
+            specs.append(keras.KerasTensor((batch, length, key.shape[1]), dtype=query.dtype))
+        return specs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"return_attention": self.return_attention, "history_only": self.history_only}
+        )
+        return config
+
+    @staticmethod
+    def get_custom_objects():
+        return {"ResidualScaledDotProductAttention": ResidualScaledDotProductAttention}
+
+
 def split_qkv(items):
     """The old layers' `[q, k, v]` inputs (or one item used as all three) as a
     `(q, k, v)` tuple; works for tensors, shapes and masks.
@@ -286,10 +379,12 @@ def get_custom_objects():
 
     Example:
 
-    >>> sorted(get_custom_objects())
-    ['ScaledDotProductAttention', 'SeqSelfAttention', 'SeqWeightedAttention']
+    >>> sorted(get_custom_objects())  # doctest: +NORMALIZE_WHITESPACE
+    ['ResidualScaledDotProductAttention', 'ScaledDotProductAttention', 'SeqSelfAttention',
+     'SeqWeightedAttention']
     """
     return {
+        "ResidualScaledDotProductAttention": ResidualScaledDotProductAttention,
         "SeqSelfAttention": SeqSelfAttention,
         "SeqWeightedAttention": SeqWeightedAttention,
         "ScaledDotProductAttention": ScaledDotProductAttention,
