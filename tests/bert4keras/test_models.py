@@ -82,6 +82,9 @@ def test_a_checkpoint_that_does_not_fit_changes_nothing():
         ({"with_pool": "nonsense"}, "with_pool must be True, False or an activation name"),
         ({"segment_vocab_size": 0}, "segment_vocab_size must be at least 1"),
         ({"attention_dropout_rate": 0.3}, "one dropout rate"),
+        ({"hierarchical_position": True}, "does not build hierarchical_position=True"),
+        ({"residual_attention_scores": True}, "does not build residual_attention_scores"),
+        ({"attention_key_size": 3}, "received attention_key_size=3"),
     ],
 )
 def test_what_it_does_not_build_is_a_clear_error(arguments, message):

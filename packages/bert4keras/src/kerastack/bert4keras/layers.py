@@ -12,8 +12,10 @@ TensorFlow, JAX and PyTorch (the CRF's partition function is a
 Shape letters: B batch, T length, L labels (tags), N heads, H head size,
 D input width.
 
-bert4keras's other layers (attention, embeddings, normalization, feed
-forward, `Loss`) come with kerastack.bert4keras's models.
+`Loss` is here too: a layer that adds a loss computed from its inputs, as
+bert4keras scripts subclass it. bert4keras's other layers (attention,
+embeddings, normalization, feed forward) are inside kerastack.bert4keras's
+models, as kerastack's own.
 """
 
 import math

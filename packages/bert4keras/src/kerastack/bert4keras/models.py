@@ -66,6 +66,36 @@ _APPLICATIONS = ("encoder", "lm", "unilm")
 _TRAINING_STATE = ("adam_m", "adam_v", "global_step", "beta1_power", "beta2_power")
 
 
+# bert4keras options that change the model and that kerastack does not build,
+# with the values that leave the model as kerastack builds it. Any other
+# value is an error rather than an option silently dropped (other keys, such
+# as a config file's `directionality` or `pooler_*`, change nothing).
+_NEUTRAL_OPTIONS = {
+    "hierarchical_position": (None, False),
+    "shared_segment_embeddings": (False,),
+    "residual_attention_scores": (False,),
+    "ignore_invalid_weights": (False,),
+    "autoresize_weights": (False,),
+}
+
+
+def _check_unsupported(options, hidden_size, num_attention_heads):
+    """Refuse bert4keras options kerastack's models do not have."""
+    for name, neutral in _NEUTRAL_OPTIONS.items():
+        if name in options and options[name] not in neutral:
+            raise ValueError(
+                f"kerastack-bert4keras does not build {name}={options[name]!r} "
+                f"(only {' or '.join(repr(v) for v in neutral)})."
+            )
+    head_size = hidden_size // num_attention_heads if num_attention_heads else None
+    for name in ("attention_head_size", "attention_key_size"):
+        if options.get(name) not in (None, head_size):
+            raise ValueError(
+                f"kerastack-bert4keras's attention heads are hidden_size / num_attention_heads "
+                f"= {head_size} wide; received {name}={options[name]!r}."
+            )
+
+
 class BERT:
     """bert4keras's `BERT` model builder: the settings of a BERT model and,
     once built, its Keras model (`.model`, with `.inputs` and `.outputs`).
@@ -106,6 +136,7 @@ class BERT:
         name=None,
         **kwargs,
     ):
+        _check_unsupported(kwargs, hidden_size, num_attention_heads)
         if keep_tokens is not None:
             vocab_size = len(keep_tokens)
         if compound_tokens is not None:
