@@ -391,6 +391,7 @@ class CompatSaveLoadTest(TestCase):
 def test_get_custom_objects():
     objects = compat.get_custom_objects()
     assert objects == {
+        "ResidualScaledDotProductAttention": compat.ResidualScaledDotProductAttention,
         "SeqSelfAttention": compat.SeqSelfAttention,
         "SeqWeightedAttention": compat.SeqWeightedAttention,
         "ScaledDotProductAttention": compat.ScaledDotProductAttention,

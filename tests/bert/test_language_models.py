@@ -255,3 +255,16 @@ def test_bad_input_is_a_clear_error():
     big = BertTokenizer(VOCABULARY + [f"extra{i}" for i in range(40)])
     with pytest.raises(ValueError, match="vocabulary_size=40"):
         model.generate_text(big, "zero", 2)
+
+
+def test_training_targets_score_real_positions_only():
+    """Left padding (as generate takes prompts) scores no padding position."""
+    model = BertCausalLM(_backbone())
+    inputs = {
+        "token_ids": np.array([[0, 2, 7, 8], [2, 9, 10, 0]]),
+        "segment_ids": np.zeros((2, 4), "int32"),
+        "padding_mask": np.array([[0, 1, 1, 1], [1, 1, 1, 0]]),
+    }
+    labels, weights = model.training_targets(inputs)
+    assert labels.tolist() == [[2, 7, 8, 0], [9, 10, 0, 0]]
+    assert weights.tolist() == [[0, 1, 1, 0], [1, 1, 0, 0]]

@@ -168,3 +168,23 @@ def test_a_crf_tagger_learns_held_out_tags_and_saves():
         atol=SAVE_ATOL,
     )
     np.testing.assert_array_equal(loaded.predict_tags(held_inputs), tags)
+
+
+def test_unknown_tags_are_summed_over():
+    """Tags outside 0..K-1 (HF's -100) at real tokens: log p of the known
+    tags, summing over the unknown ones, as enumerating every path gives."""
+    rng = np.random.default_rng(5)
+    crf = _crf(3, seed=6)
+    emissions = rng.normal(scale=2.0, size=(2, 4, 3)).astype("float32")
+    lengths = [4, 3]
+    mask = np.arange(4)[None, :] < np.array(lengths)[:, None]
+    tags = np.array([[-100, 1, 2, -100], [0, 7, 1, 0]])  # 7 is no tag either
+    likelihood = ops.convert_to_numpy(crf.log_likelihood(tags, emissions, mask))
+    for row, (log_z, _, scores) in enumerate(_reference(crf, emissions, lengths)):
+        agree = [
+            score
+            for path, score in scores.items()
+            if all(not 0 <= tags[row, t] < 3 or path[t] == tags[row, t] for t in range(len(path)))
+        ]
+        expected = np.log(np.exp(np.array(agree) - log_z).sum())
+        np.testing.assert_allclose(likelihood[row], expected, atol=FLOAT32_ATOL)

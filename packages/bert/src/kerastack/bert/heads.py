@@ -176,9 +176,11 @@ class BertTokenClassifier(BertClassifier):
     With `crf=True`, a `kerastack.models.ConditionalRandomField` scores
     whole tag paths: the logits are its emissions, `compile()`'s default
     loss is the paths' negative log-likelihood over each row's real tokens
-    (`padding_mask`; labels at padding are ignored, `sample_weight` is one
-    weight per row), and `predict_tags` gives the Viterbi paths. bert4keras
-    taggers put its `ConditionalRandomField` there. HF checkpoints have no
+    (`padding_mask`; labels at padding are ignored, and a label outside
+    `0..num_classes-1`, such as Hugging Face's -100, leaves that token's tag
+    unknown; `sample_weight` is one weight per row), and `predict_tags`
+    gives the Viterbi paths. bert4keras taggers put its
+    `ConditionalRandomField` there. HF checkpoints have no
     CRF: loading one leaves the CRF's weights as they are.
 
     Args:

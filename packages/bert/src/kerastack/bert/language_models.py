@@ -191,17 +191,19 @@ class _BertLanguageModel(_Task):
 
         Returns:
             `(labels, sample_weight)`: int32 `(B, T)`, the token after each
-            position (0 after the last); float32 `(B, T)`, 1 where that next
-            token is real (and, for `BertSeq2SeqLM`, in the target).
+            position (0 after the last); float32 `(B, T)`, 1 where the
+            position and the next token are real (and, for
+            `BertSeq2SeqLM`, the next token is in the target).
         """
         token_ids = np.asarray(inputs["token_ids"], dtype="int32")
-        scored = np.asarray(inputs["padding_mask"]).astype(bool)
+        real = np.asarray(inputs["padding_mask"]).astype(bool)
+        scored = real
         if self._prefix:
             scored = scored & (np.asarray(inputs["segment_ids"]) == 1)
         labels = np.zeros_like(token_ids)
         labels[:, :-1] = token_ids[:, 1:]
         weights = np.zeros(token_ids.shape, dtype="float32")
-        weights[:, :-1] = scored[:, 1:]
+        weights[:, :-1] = real[:, :-1] & scored[:, 1:]
         return labels, weights
 
     def compile(self, optimizer="adam", loss="auto", metrics=None, **kwargs):
@@ -251,6 +253,9 @@ class _BertLanguageModel(_Task):
         for row in tokens.tolist():
             if end is not None and end in row:
                 row = row[: row.index(end)]
+            # Rows of the model's table past the tokenizer's (a padded
+            # vocabulary) have no token: they read as [UNK].
+            row = [i if i < tokenizer.vocabulary_size else tokenizer.unk_id for i in row]
             texts.append(_detokenize(tokenizer.ids_to_tokens(row)))
         return texts[0] if single else texts
 

@@ -2,7 +2,7 @@
 head of a sequence tagger that scores whole tag paths (Lafferty et al.,
 2001), trained by the paths' log-likelihood and decoded by Viterbi."""
 
-from kerastack.core import keras, ops, serializable
+from kerastack.core import keras, large_negative, ops, serializable
 
 __all__ = ["ConditionalRandomField"]
 
@@ -99,8 +99,8 @@ class ConditionalRandomField(keras.layers.Layer):
         return ops.logsumexp(alpha + self.end, axis=1)  # (B,)
 
     def path_score(self, tags, emissions, padding_mask=None):
-        """The score `(B,)` of the tag paths `tags` (int `(B, T)`; entries at
-        padding are ignored)."""
+        """The score `(B,)` of the tag paths `tags` (int `(B, T)`, each in
+        `0..K-1`; entries at padding are ignored)."""
         emissions = ops.cast(emissions, "float32")
         shape = ops.shape(emissions)
         if padding_mask is None:
@@ -119,13 +119,26 @@ class ConditionalRandomField(keras.layers.Layer):
         return starts + emitted + ops.sum(moves * both, axis=1) + ends
 
     def log_likelihood(self, tags, emissions, padding_mask=None):
-        """`log p(tags)` `(B,)` for int `tags` `(B, T)`."""
-        return self.path_score(tags, emissions, padding_mask) - self.log_partition(
+        """`log p(tags)` `(B,)` for int `tags` `(B, T)`.
+
+        A tag outside `0..K-1` at a real token (Hugging Face's -100 on
+        `[CLS]`, `[SEP]` or a word's later pieces) leaves that token's tag
+        unknown: the likelihood sums over the paths that agree with the
+        known tags (with every tag known, that is one path's probability)."""
+        emissions = ops.cast(emissions, "float32")
+        tags = ops.cast(tags, "int32")
+        known = ops.logical_and(tags >= 0, tags < self.num_tags)  # (B, T)
+        chosen = ops.one_hot(ops.where(known, tags, 0), self.num_tags, dtype="float32")
+        # Where the tag is known, every other tag is ruled out.
+        ruled_out = ops.logical_and(ops.expand_dims(known, -1), chosen == 0)  # (B, T, K)
+        allowed = ops.where(ruled_out, large_negative("float32"), emissions)
+        return self.log_partition(allowed, padding_mask) - self.log_partition(
             emissions, padding_mask
         )
 
     def loss(self, tags, emissions, padding_mask=None):
-        """The negative log-likelihood `(B,)`, what training minimizes."""
+        """The negative log-likelihood `(B,)`, what training minimizes (see
+        `log_likelihood` for unknown tags)."""
         return -self.log_likelihood(tags, emissions, padding_mask)
 
     def decode(self, emissions, padding_mask=None):

@@ -12,7 +12,11 @@ the characters not in the vocabulary become `[UNK]`. `rematch` is
 keras-bert's alignment of tokens to text, and `decode` its inverse of
 `encode`. Only checks are added: arguments of the wrong type or out of
 range are errors naming them (each also of the class keras-bert raised, so
-old `except` clauses keep working). `kerastack.bert.compat` exports the
+old `except` clauses keep working); `token_dict` must hold the three
+special tokens (keras-bert failed later, at the first unknown piece) and is
+copied (keras-bert kept the caller's dict and saw later additions); a
+`max_len` too short for the special tokens is an error (keras-bert returned
+more ids than `max_len`). `kerastack.bert.compat` exports the
 same names beside keras-bert's model builders.
 """
 
