@@ -22,6 +22,18 @@ from kerastack.models import (
 )
 
 
+def mlm_head_table(head):
+    """The HF table of a `MaskedLMHead` (BERT's `cls.predictions`; the
+    decoder is the tied word embeddings)."""
+    return [
+        (head.dense.kernel, "cls.predictions.transform.dense.weight", TRANSPOSE),
+        (head.dense.bias, "cls.predictions.transform.dense.bias", SAME),
+        (head.layer_norm.gamma, "cls.predictions.transform.LayerNorm.weight", SAME),
+        (head.layer_norm.beta, "cls.predictions.transform.LayerNorm.bias", SAME),
+        (head.bias, "cls.predictions.bias", SAME),
+    ]
+
+
 class _Task(CheckedInputs, Pretrained, TaskModel):
     """A functional model on `backbone`, saved as the backbone plus arguments.
 
@@ -109,13 +121,7 @@ class BertPretrainer(_Task):
         return {**self.backbone.input_rules(), "mask_positions": InputRule("positions")}
 
     def _head_table(self):
-        head = self.mlm_head
-        return [
-            (head.dense.kernel, "cls.predictions.transform.dense.weight", TRANSPOSE),
-            (head.dense.bias, "cls.predictions.transform.dense.bias", SAME),
-            (head.layer_norm.gamma, "cls.predictions.transform.LayerNorm.weight", SAME),
-            (head.layer_norm.beta, "cls.predictions.transform.LayerNorm.bias", SAME),
-            (head.bias, "cls.predictions.bias", SAME),
+        return mlm_head_table(self.mlm_head) + [
             (self.nsp_head.kernel, "cls.seq_relationship.weight", TRANSPOSE),
             (self.nsp_head.bias, "cls.seq_relationship.bias", SAME),
         ]

@@ -19,9 +19,9 @@ import numpy as np
 from kerastack import transformer
 from kerastack.attention import prefix_lm_attention_mask
 from kerastack.bert.bert_backbone import BertBackbone
-from kerastack.bert.heads import _Task
+from kerastack.bert.heads import _Task, mlm_head_table
 from kerastack.core import keras, model_lock, ops, serializable
-from kerastack.models import SAME, TRANSPOSE, MaskedLMHead
+from kerastack.models import MaskedLMHead
 
 _INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
@@ -80,14 +80,7 @@ class _BertLanguageModel(_Task):
         return {name: rules[name] for name in _INPUTS}
 
     def _head_table(self):
-        head = self.mlm_head
-        return [
-            (head.dense.kernel, "cls.predictions.transform.dense.weight", TRANSPOSE),
-            (head.dense.bias, "cls.predictions.transform.dense.bias", SAME),
-            (head.layer_norm.gamma, "cls.predictions.transform.LayerNorm.weight", SAME),
-            (head.layer_norm.beta, "cls.predictions.transform.LayerNorm.bias", SAME),
-            (head.bias, "cls.predictions.bias", SAME),
-        ]
+        return mlm_head_table(self.mlm_head)
 
     # -- the pass that training and generation run ---------------------------------
 
