@@ -5,6 +5,7 @@ and never imports a backend (TensorFlow, JAX, PyTorch, Theano) itself.
 """
 
 from kerastack.core._checks import check_float, check_int
+from kerastack.core._initial_weights import InitialWeightsMixin
 from kerastack.core._inputs import (
     CheckedInputs,
     InputRule,
@@ -38,6 +39,7 @@ from kerastack.core._version import __version__
 
 __all__ = [
     "CheckedInputs",
+    "InitialWeightsMixin",
     "InputRule",
     "KERAS_MIN_VERSION",
     "__version__",
