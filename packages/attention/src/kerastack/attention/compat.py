@@ -18,7 +18,7 @@ purpose:
 from kerastack.attention import scaled_dot_product_attention as _sdpa
 from kerastack.attention.self_attention import SelfAttention
 from kerastack.attention.weighted_attention import WeightedAttention
-from kerastack.core import keras, ops, serializable
+from kerastack.core import InitialWeightsMixin, keras, ops, serializable
 
 __all__ = [
     "ResidualScaledDotProductAttention",
@@ -37,7 +37,7 @@ class _AttentionTypeError(ValueError, NotImplementedError):
 
 
 @serializable
-class SeqSelfAttention(SelfAttention):
+class SeqSelfAttention(InitialWeightsMixin, SelfAttention):
     """keras-self-attention's `SeqSelfAttention` over `SelfAttention`.
 
     `history_only` is `causal`; `return_attention=True` makes every call
@@ -153,7 +153,7 @@ def _to_legacy_order(layer, weights):
 
 
 @serializable
-class SeqWeightedAttention(WeightedAttention):
+class SeqWeightedAttention(InitialWeightsMixin, WeightedAttention):
     """keras-self-attention's `SeqWeightedAttention` over `WeightedAttention`.
 
     The score kernel starts from `"uniform"` as before.
@@ -196,7 +196,7 @@ class SeqWeightedAttention(WeightedAttention):
 
 
 @serializable(name="LegacyScaledDotProductAttention")
-class ScaledDotProductAttention(_sdpa.ScaledDotProductAttention):
+class ScaledDotProductAttention(InitialWeightsMixin, _sdpa.ScaledDotProductAttention):
     """keras-self-attention's `ScaledDotProductAttention`.
 
     Called on `[query, key, value]` or on one tensor used as all three; a
@@ -255,7 +255,7 @@ class ScaledDotProductAttention(_sdpa.ScaledDotProductAttention):
 
 
 @serializable(name="LegacyResidualScaledDotProductAttention")
-class ResidualScaledDotProductAttention(keras.layers.Layer):
+class ResidualScaledDotProductAttention(InitialWeightsMixin, keras.layers.Layer):
     """keras-self-attention's `ResidualScaledDotProductAttention` (RealFormer,
     He et al., 2020): scaled dot-product attention whose scores add the
     previous layer's, `softmax(q kᵀ / sqrt(d) + previous) v`.

@@ -25,14 +25,14 @@ load with ``model.load_weights``. Differences, kept on purpose:
   ``custom_objects=get_custom_objects()``.
 """
 
-from kerastack.core import keras, serializable
+from kerastack.core import InitialWeightsMixin, keras, serializable
 from kerastack.layernorm import layer_normalization as _modern
 
 __all__ = ["LayerNormalization", "get_custom_objects"]
 
 
 @serializable(name="LegacyLayerNormalization")
-class LayerNormalization(_modern.LayerNormalization):
+class LayerNormalization(InitialWeightsMixin, _modern.LayerNormalization):
     """keras-layer-normalization's `LayerNormalization` over the modern one.
 
     Normalizes over the last axis. `epsilon=None` is `K.epsilon() ** 2`. The

@@ -19,7 +19,7 @@ For code moving from keras-multi-head 0.29 (``MultiHead``,
 import numpy as np
 
 from kerastack.attention.compat import split_qkv
-from kerastack.core import keras, serializable, static_shape
+from kerastack.core import InitialWeightsMixin, keras, serializable, static_shape
 from kerastack.multihead import multi_head_attention as _mha
 from kerastack.multihead.multi_head import MultiHead as _MultiHead
 
@@ -27,7 +27,7 @@ __all__ = ["MultiHead", "MultiHeadAttention", "get_custom_objects"]
 
 
 @serializable(name="LegacyMultiHead")
-class MultiHead(_MultiHead):
+class MultiHead(InitialWeightsMixin, _MultiHead):
     """keras-multi-head's `MultiHead`: copies stacked on a new last axis.
 
     Example:
@@ -111,7 +111,7 @@ class _HeadNumberError(ValueError, IndexError):
 
 
 @serializable(name="LegacyMultiHeadAttention")
-class MultiHeadAttention(_mha.MultiHeadAttention):
+class MultiHeadAttention(InitialWeightsMixin, _mha.MultiHeadAttention):
     """keras-multi-head's `MultiHeadAttention(head_num, activation="relu", ...)`.
 
     Called on one tensor (self-attention) or on `[query, key, value]`; heads

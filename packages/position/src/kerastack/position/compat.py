@@ -27,8 +27,9 @@ Differences, kept on purpose:
   support masking).
 - Outputs are in the layer's compute dtype (mixed precision works), not
   ``floatx()``.
-- Keras 3 layers take no ``weights=`` argument; load a table with
-  ``set_weights([table])`` after building.
+
+``weights=[table]`` works as with Keras 2 (``kerastack.core.InitialWeightsMixin``):
+the table is set when the layer is built.
 
 Kept as they were, so look before relying on them: ``mask_zero`` in
 ``PositionEmbedding``'s ``expand`` mode is the position value that marks
@@ -42,7 +43,7 @@ name); use ``get_custom_objects()`` to load models saved under the old names.
 
 import numbers
 
-from kerastack.core import keras, ops, serializable
+from kerastack.core import InitialWeightsMixin, keras, ops, serializable
 from kerastack.position._common import sinusoids, working_dtype
 
 __all__ = ["PositionEmbedding", "TrigPosEmbedding", "get_custom_objects"]
@@ -70,7 +71,7 @@ def _check_positive_int(name, value):
 
 
 @serializable(name="LegacyPositionEmbedding")
-class PositionEmbedding(keras.layers.Layer):
+class PositionEmbedding(InitialWeightsMixin, keras.layers.Layer):
     """keras-pos-embd's trainable `PositionEmbedding`.
 
     Letters: B batch, T sequence length, D feature size.
@@ -214,7 +215,7 @@ class PositionEmbedding(keras.layers.Layer):
 
 
 @serializable
-class TrigPosEmbedding(keras.layers.Layer):
+class TrigPosEmbedding(InitialWeightsMixin, keras.layers.Layer):
     """keras-pos-embd's sinusoidal `TrigPosEmbedding` (no weights).
 
     The encoding is `SinePositionEncoding`'s with `max_wavelength=10000`:
