@@ -15,7 +15,7 @@ import zipfile
 
 import pytest
 
-from kerastack.bert import _compat_datasets as datasets
+from kerastack.bert import compat as datasets
 from kerastack.core import keras
 
 NAME = "tiny_L-2_H-8_A-2"

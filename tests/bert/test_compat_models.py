@@ -11,27 +11,38 @@ import os
 import numpy as np
 import pytest
 
-from kerastack.bert import BertBackbone, BertPretrainer, BertTokenizer
+from kerastack.bert import BertBackbone, BertConfig, BertPretrainer, BertTokenizer
 from kerastack.bert.compat import (
     AdamWarmup,
     KerasBertModel,
-    _find,
+    compile_model,
     gen_batch_inputs,
     get_base_dict,
     get_checkpoint_paths,
     get_model,
     load_trained_model_from_checkpoint,
 )
+from kerastack.bert.convert_google import load_google_checkpoint
 from kerastack.core import keras
+from kerastack.transformer import compat as transformer_compat
 from tests.conformance import make_references as refs
 
 GOOGLE = os.path.join(refs.FIXTURES, "tiny_google")
+# keras-bert's BERT, built with kerastack's own blocks: the name "gelu" is
+# keras-transformer's tanh approximation, and its layer normalization's
+# epsilon is K.epsilon() ** 2.
+KERAS_BERT_SETTINGS = dict(activation=transformer_compat.gelu, layer_norm_epsilon=1e-14)
+
+
+def keras_bert_like_backbone(config_file):
+    arguments = BertConfig.from_json(config_file).backbone_arguments()
+    return BertBackbone(**{**arguments, **KERAS_BERT_SETTINGS})
 
 
 def test_readme_train_and_use():
     import keras  # the README's first line (Keras 3 here)
 
-    from kerastack.bert.compat import gen_batch_inputs, get_base_dict, get_model
+    from kerastack.bert.compat import compile_model, gen_batch_inputs, get_base_dict, get_model
 
     # A toy input example
     sentence_pairs = [
@@ -59,6 +70,7 @@ def test_readme_train_and_use():
         pos_num=20,
         dropout_rate=0.05,
     )
+    compile_model(model)
     model.summary()
 
     def _generator():
@@ -187,7 +199,8 @@ def test_readme_extract_features(tmp_path):
 
     assert [e.shape for e in embeddings] == [(7, 32), (8, 32)]  # [CLS] words [SEP]
     # The same through kerastack's own API.
-    backbone = BertBackbone.from_pretrained(GOOGLE)
+    backbone = keras_bert_like_backbone(os.path.join(GOOGLE, "bert_config.json"))
+    load_google_checkpoint(backbone, GOOGLE)
     tokenizer = BertTokenizer(os.path.join(GOOGLE, "vocab.txt"))
     for text, embedding in zip(texts, embeddings, strict=True):
         expected = backbone.predict(tokenizer.encode_batch([text]), verbose=0)["sequence_output"]
@@ -232,7 +245,9 @@ def test_pretraining_model_from_google_checkpoint_equals_bert_pretrainer():
     ids = np.where(mask == 1, np.maximum(reference["arr_0"], 1), 0).astype("int32")
     segments = reference["arr_1"]
     mlm, nsp = model.predict([ids, segments, np.ones_like(ids)], verbose=0)
-    expected_model = BertPretrainer.from_pretrained(os.path.join(refs.FIXTURES, "tiny_pretraining"))
+    folder = os.path.join(refs.FIXTURES, "tiny_pretraining")
+    expected_model = BertPretrainer(keras_bert_like_backbone(os.path.join(folder, "config.json")))
+    expected_model.load_checkpoint(folder)
     positions = np.tile(np.arange(ids.shape[1], dtype="int32"), (3, 1))
     expected = expected_model.predict(
         {"token_ids": ids, "segment_ids": segments, "padding_mask": mask,
@@ -251,6 +266,7 @@ def test_pretraining_model_from_google_checkpoint_equals_bert_pretrainer():
 def test_masked_loss_counts_only_the_chosen_positions():
     model = get_model(token_num=12, head_num=2, transformer_num=1, embed_dim=8,
                       feed_forward_dim=16, seq_len=6, pos_num=6, dropout_rate=0.0)  # fmt: skip
+    compile_model(model)
     rng = np.random.default_rng(0)
     tokens = rng.integers(5, 12, size=(4, 6)).astype("int32")
     segments = np.zeros_like(tokens)
@@ -271,30 +287,50 @@ def test_trainable_takes_keras_bert_prefixes():
     model = get_model(token_num=12, head_num=2, transformer_num=2, embed_dim=8,
                       feed_forward_dim=16, seq_len=6, pos_num=6,
                       trainable=["Encoder-2", "MLM"])  # fmt: skip
-    pretrainer = _find(model, BertPretrainer)
-    layers = [*pretrainer.backbone.layers, pretrainer.mlm_head, pretrainer.nsp_head]
-    assert {layer.name for layer in layers if layer.trainable and layer.weights} == {
-        "transformer_layer_1", "mlm_head"
+    trainable = {layer.name for layer in model.layers if layer.trainable and layer.weights}
+    assert trainable == {
+        "Encoder-2-MultiHeadSelfAttention", "Encoder-2-MultiHeadSelfAttention-Norm",
+        "Encoder-2-FeedForward", "Encoder-2-FeedForward-Norm", "MLM-Dense", "MLM-Norm", "MLM-Sim",
     }  # fmt: skip
-    assert not pretrainer.backbone.get_layer("token_embedding").trainable  # tied, not "MLM"
-    block = pretrainer.backbone.get_layer("transformer_layer_1")
-    assert len(model.trainable_weights) == len(block.weights) + 5  # the head's own 5
+    assert not model.get_layer("Embedding-Token").trainable  # tied to MLM-Sim, not "MLM"
+    # 8 + 2 + 4 + 2 in the block, the head's 2 + 2 + 1
+    assert len(model.trainable_weights) == 16 + 5
     inputs, output = get_model(token_num=12, head_num=2, transformer_num=2, embed_dim=8,
                                feed_forward_dim=16, seq_len=None, pos_num=6, training=False,
                                trainable=["Embedding"])  # fmt: skip
     extractor = keras.Model(inputs, output)
-    backbone = _find(extractor, BertBackbone)
-    names = {layer.name for layer in backbone.layers if layer.trainable and layer.weights}
-    assert names == {"token_embedding", "position_embedding", "segment_embedding",
-                     "embeddings_layer_norm"}  # fmt: skip
+    names = {layer.name for layer in extractor.layers if layer.trainable and layer.weights}
+    assert names == {"Embedding-Token", "Embedding-Position", "Embedding-Segment",
+                     "Embedding-Norm"}  # fmt: skip
     assert len(extractor.trainable_weights) == 5
-    with pytest.raises(ValueError, match="attention_activation"):
-        get_model(token_num=12, attention_activation="gelu")
+
+
+def test_attention_activation_and_task_embedding():
+    model = get_model(token_num=12, head_num=2, transformer_num=2, embed_dim=8,
+                      feed_forward_dim=16, seq_len=6, pos_num=6, attention_activation="gelu",
+                      use_task_embed=True, task_num=3)  # fmt: skip
+    assert [x.name for x in model.inputs] == [
+        "Input-Token", "Input-Segment", "Input-Task", "Input-Masked"
+    ]  # fmt: skip
+    attention = model.get_layer("Encoder-2-MultiHeadSelfAttention")
+    x = np.linspace(-3, 3, 7, dtype="float32")
+    tanh_gelu = 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(attention.activation(x)), tanh_gelu, atol=1e-6
+    )  # "gelu" is keras-transformer's tanh approximation, as in keras-bert
+    tokens = np.array([[2, 5, 6, 3, 0, 0]] * 3, "int32")
+    data = [tokens, np.zeros_like(tokens), np.array([[0], [1], [2]]), np.ones_like(tokens)]
+    mlm, _ = model.predict(data, verbose=0)
+    assert np.abs(mlm[0] - mlm[1]).max() > 1e-4  # the task changes the output
+    model.get_layer("Embedding-Task").set_weights([np.zeros((3, 8), "float32")])
+    mlm, _ = model.predict(data, verbose=0)
+    np.testing.assert_allclose(mlm[0], mlm[2], atol=1e-6)
 
 
 def test_keras_file_round_trip(tmp_path):
     model = get_model(token_num=12, head_num=2, transformer_num=1, embed_dim=8,
                       feed_forward_dim=16, seq_len=6, pos_num=6)  # fmt: skip
+    compile_model(model)
     tokens = np.array([[2, 5, 6, 3, 0, 0]], "int32")
     data = [tokens, np.zeros_like(tokens), np.array([[0, 1, 0, 0, 0, 0]], "int32")]
     expected = model.predict(data, verbose=0)

@@ -153,6 +153,10 @@ def _cases():
         bert_compat.MaskedConv1D: lambda: bert_compat.MaskedConv1D(filters=3, kernel_size=2),
         bert_compat.MaskedGlobalMaxPool1D: lambda: bert_compat.MaskedGlobalMaxPool1D(),
         bert_compat.TaskEmbedding: lambda: bert_compat.TaskEmbedding(3, 4, mask_zero=True),
+        bert_compat.TokenEmbedding: lambda: bert_compat.TokenEmbedding(9, 4, mask_zero=True),
+        bert_compat.EmbeddingSimilarity: lambda: bert_compat.EmbeddingSimilarity(
+            initializer="ones"
+        ),
         b4k_layers.ConditionalRandomField: lambda: b4k_layers.ConditionalRandomField(),
         b4k_layers.MaximumEntropyMarkovModel: lambda: b4k_layers.MaximumEntropyMarkovModel(),
         b4k_layers.GlobalPointer: lambda: b4k_layers.GlobalPointer(2, 4),

@@ -249,15 +249,17 @@ def test_decoder_padding_never_changes_real_positions():
 # -- compat: keras-embed-sim and keras-transformer --------------------------------------
 
 
-def test_compat_embedding_sim_returns_logits_tied_to_the_embedding():
+def test_compat_embedding_sim_returns_probabilities_tied_to_the_embedding():
     ids = np.array([[1, 2, 3, 0], [4, 5, 6, 1]], "int32")
     embedding = compat.EmbeddingRet(7, 4, mask_zero=True, embeddings_initializer=SET_BY_TEST)
     similarity = compat.EmbeddingSim()
     model = model_on(lambda ids: similarity(embedding(ids)), ids)
     (table,) = random_weights(embedding, 14)
     (bias,) = random_weights(similarity, 15)
-    expected = table[ids].astype("float64") @ table.T + bias
-    assert_close(predict(model, ids), expected)  # logits: not normalized
+    logits = table[ids].astype("float64") @ table.T + bias
+    expected = np.exp(logits - logits.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    assert_close(predict(model, ids), expected)  # probabilities, as keras-embed-sim gave
 
 
 def test_compat_gelu_is_the_tanh_approximation():

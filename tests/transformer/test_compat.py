@@ -47,7 +47,7 @@ class FeedForwardTest(TestCase):
 
 
 class EmbeddingSimTest(TestCase):
-    def test_returns_logits_tied_to_the_embedding(self):
+    def test_returns_probabilities_tied_to_the_embedding(self):
         tokens = keras.Input((None,), dtype="int32")
         embedded, matrix = compat.EmbeddingRet(7, 4, mask_zero=True, name="emb")(tokens)
         logits = compat.EmbeddingSim(name="sim")([embedded, matrix])
@@ -55,8 +55,10 @@ class EmbeddingSimTest(TestCase):
         ids = np.array([[1, 2, 3, 0]], "int32")
         table = np.asarray(model.get_layer("emb").get_weights()[0])
         model.get_layer("sim").set_weights([np.arange(7, dtype="float32")])
-        expected = table[ids] @ table.T + np.arange(7)
-        self.assert_close(model(ids), expected)  # logits: not normalized
+        logits = table[ids] @ table.T + np.arange(7)
+        expected = np.exp(logits - logits.max(-1, keepdims=True))
+        expected /= expected.sum(-1, keepdims=True)
+        self.assert_close(model(ids), expected)  # probabilities, as keras-embed-sim gave
 
     def test_bad_inputs(self):
         with self.assertRaisesRegex(ValueError, "hidden_states, embedding_matrix"):
@@ -71,10 +73,14 @@ class GetModelTest(TestCase):
             "Encoder-Input",
             "Decoder-Input",
             "Token-Embedding",
-            "Encoder-1",
-            "Encoder-2",
-            "Decoder-1",
-            "Decoder-Dense",
+            "Encoder-Embedding",
+            "Decoder-Embedding",
+            "Encoder-1-MultiHeadSelfAttention",
+            "Encoder-1-MultiHeadSelfAttention-Norm",
+            "Encoder-2-FeedForward-Norm",
+            "Decoder-1-MultiHeadSelfAttention",
+            "Decoder-1-MultiHeadQueryAttention-Add",
+            "Decoder-1-FeedForward-Norm",
             "Decoder-Output",
         ):
             self.assertIn(name, names)
@@ -118,9 +124,17 @@ class GetModelTest(TestCase):
         inputs = [np.array([[3, 4, 5, 0]], "int32"), np.array([[1, 6]], "int32")]
         self.run_save_load_check(model, inputs)
 
-    def test_attention_activation_is_rejected(self):
-        with self.assertRaisesRegex(ValueError, "attention_activation='relu'"):
-            small_model(attention_activation="relu")
+    def test_attention_activation_reaches_every_attention_layer(self):
+        model = small_model(attention_activation="relu")
+        attention = [layer for layer in model.layers if "Attention" in layer.name]
+        attention = [layer for layer in attention if not layer.name.endswith(("Add", "Norm"))]
+        self.assertEqual(len(attention), 4)  # two encoder blocks, a decoder's two
+        for layer in attention:
+            self.assertIs(layer.activation, keras.activations.relu, layer.name)
+        self.assertEqual(
+            [layer.history_only for layer in attention if layer.name.startswith("Decoder")],
+            [True, False],  # causal self-attention, then attention to the encoder
+        )
 
     def test_same_embedding_needs_one_vocabulary(self):
         with self.assertRaisesRegex(ValueError, r"token_num=\[13, 11\]"):
@@ -178,9 +192,15 @@ class DecodeTest(TestCase):
         self.assertIsInstance(output[0], int)
         self.assertLessEqual(len(output), 4)
 
-    def test_repeat_stop(self):
-        self.assertEqual(compat._suffix_repeats([1, 5, 6, 5, 6, 5, 6], 100), 3)
-        self.assertEqual(compat._suffix_repeats([1, 5, 5, 5, 5], 100), 4)
+    def test_repeat_count_follows_keras_transformer(self):
+        count = compat._get_max_suffix_repeat_times
+        self.assertEqual(count([1, 5, 6, 5, 6, 5, 6], 100), 3)
+        self.assertEqual(count([1, 5, 5, 5, 5], 100), 4)
+        self.assertEqual(count([1, 5, 5], 100), 1)  # a 2-item ending counts once, as before
+        self.assertEqual(count([7, 8, 9] * 3, 9), 3)
+        self.assertEqual(count([7, 8, 9] * 3, 8), 2)  # only the last max_len items are seen
+        self.assertEqual(count([7, 8, 9] * 3, 5), 1)
+        self.assertEqual(count("xyzxyzxyz", 100), 3)  # strings too
         self.assertEqual(compat._cut_repeats([1, 5, 5, 5, 5, 5], 3, 10), [1, 5, 5, 5])
 
     def test_seq2seq_model_uses_the_cached_decoder(self):

@@ -1,35 +1,37 @@
-"""keras-bert's names, on kerastack-bert.
+"""keras-bert's names, on Keras 3.
 
 `Tokenizer` is keras-bert's, rule for rule (see
 `kerastack.tokenizers.compat`): the same pieces and ids as keras-bert 0.89.
-The small layers of keras-bert (`Extract`, `Masked`, `MaskedConv1D`,
-`MaskedGlobalMaxPool1D`, `TaskEmbedding`) and `get_inputs` are here too.
+The layers of keras-bert (`TokenEmbedding`, `EmbeddingSimilarity`,
+`Extract`, `Masked`, `MaskedConv1D`, `MaskedGlobalMaxPool1D`,
+`TaskEmbedding`) and `get_inputs`, `get_embedding` are here too.
 
-`get_model`, `load_trained_model_from_checkpoint` and friends build
-kerastack's `BertBackbone` (and `BertPretrainer`) behind keras-bert's inputs
-(`Input-Token`, `Input-Segment`, and `Input-Masked` for pretraining) and
-outputs (probabilities, as keras-bert's). As in keras-bert, token id 0 is
-padding in these models. The layers inside are kerastack's, so keras-bert's
-layer names (`Encoder-1-FeedForward`, ...) and its `.h5` files do not carry
-over; `trainable` still takes keras-bert's name prefixes.
+`get_model`, `build_model_from_config`, `load_trained_model_from_checkpoint`
+build keras-bert's model layer for layer: the same layers under the same
+names (`Embedding-Token`, `Embedding-Norm`,
+`Encoder-1-MultiHeadSelfAttention`, ..., `MLM-Sim`, `NSP`), with the same
+weights in the same order, from the compat layers of the packages below
+(keras-transformer's blocks are `kerastack.transformer.compat`'s). Weights
+and `.h5` models saved by keras-bert load into them (`get_custom_objects()`
+names the classes); `trainable` takes keras-bert's name prefixes. As in
+keras-bert, token id 0 is padding and the name `"gelu"` is the tanh
+approximation.
 """
 
 import collections
 import os
-import weakref
 
 import numpy as np
 
-from kerastack.bert.bert_backbone import BertBackbone
+from kerastack.bert._compat_datasets import PretrainedInfo, PretrainedList, get_pretrained
 from kerastack.bert.bert_config import BertConfig
-from kerastack.bert.convert_google import load_google_checkpoint
 from kerastack.bert.features import _pool
-from kerastack.bert.heads import BertPretrainer
 from kerastack.core import check_int, keras, ops, serializable
-from kerastack.models import read_json_object
+from kerastack.layernorm.compat import LayerNormalization
+from kerastack.models import checkpoint_prefix, read_json_object, read_tf_checkpoint
 from kerastack.position import compat as position_compat
 from kerastack.tokenizers import compat as tokenizers_compat
-from kerastack.transformer.compat import EmbeddingRet, check_attention_activation
+from kerastack.transformer import compat as transformer_compat
 
 __all__ = [
     "POOL_AVE",
@@ -41,12 +43,16 @@ __all__ = [
     "TOKEN_SEP",
     "TOKEN_UNK",
     "AdamWarmup",
+    "EmbeddingSimilarity",
     "Extract",
     "KerasBertModel",
     "Masked",
     "MaskedConv1D",
     "MaskedGlobalMaxPool1D",
+    "PretrainedInfo",
+    "PretrainedList",
     "TaskEmbedding",
+    "TokenEmbedding",
     "Tokenizer",
     "build_model_from_config",
     "calc_train_steps",
@@ -60,6 +66,7 @@ __all__ = [
     "get_embedding",
     "get_inputs",
     "get_model",
+    "get_pretrained",
     "get_token_embedding",
     "load_model_weights_from_checkpoint",
     "load_trained_model_from_checkpoint",
@@ -369,27 +376,72 @@ def _as_inputs(batches):
         yield (next(_as_tuples([inputs])),)
 
 
-@serializable(name="KerasBertPaddingMask")
-class _PaddingMask(keras.layers.Layer):
-    """1 where the token id is not 0 (keras-bert's padding rule)."""
+@serializable(name="KerasBertAdd")
+class _Add(keras.layers.Add):
+    """Keras 2's `Add`: the output keeps the mask of the inputs that have one
+    (all of them ANDed). Keras 3's drops the mask when any input lacks one,
+    which would unmask the padding after `Embedding-Token-Segment` (the
+    segment embedding has no mask) and change every output of keras-bert's
+    graph. `get_custom_objects()` maps old files' `Add` to it."""
 
-    def call(self, token_ids):
-        return ops.cast(ops.not_equal(token_ids, 0), "int32")
+    def compute_mask(self, inputs, mask=None):
+        masks = [m for m in (mask or []) if m is not None]
+        if not masks:
+            return None
+        merged = masks[0]
+        for m in masks[1:]:
+            merged = ops.logical_and(merged, m)
+        return merged
 
-    def compute_output_shape(self, shape):
-        return shape
+
+@serializable(name="KerasBertTokenEmbedding")
+class TokenEmbedding(transformer_compat.EmbeddingRet):
+    """keras-bert's `TokenEmbedding`: an `Embedding` returning `[embedded,
+    embedding_matrix]` (the matrix for the tied `EmbeddingSimilarity`), with
+    the mask of the ids (`mask_zero`) on the first.
+
+    Example:
+
+    >>> embedded, table = TokenEmbedding(input_dim=10, output_dim=4)(np.array([[1, 2, 3]]))
+    >>> tuple(embedded.shape), tuple(table.shape)
+    ((1, 3, 4), (10, 4))
+    """
 
 
-@serializable(name="KerasBertAllPositions")
-class _AllPositions(keras.layers.Layer):
-    """`[0, 1, ..., T - 1]` for each row: masked-LM logits at every position."""
+@serializable(name="KerasBertEmbeddingSimilarity")
+class EmbeddingSimilarity(transformer_compat.EmbeddingSim):
+    """keras-bert's `EmbeddingSimilarity(initializer, regularizer,
+    constraint)`: `softmax(x · Eᵀ + b)` of hidden states `x (B, T, D)`
+    against the token table `E (V, D)`, with a bias `b (V,)`; the hidden
+    states' mask passes on.
 
-    def call(self, token_ids):
-        shape = ops.shape(token_ids)
-        return ops.broadcast_to(ops.arange(shape[1], dtype="int32")[None, :], shape)
+    Example:
 
-    def compute_output_shape(self, shape):
-        return shape
+    >>> embedded, table = TokenEmbedding(input_dim=10, output_dim=4)(np.array([[1, 2, 3]]))
+    >>> probabilities = EmbeddingSimilarity()([embedded, table])
+    >>> tuple(probabilities.shape)
+    (1, 3, 10)
+    >>> [tuple(w.shape) for w in EmbeddingSimilarity().weights]  # built on first call
+    []
+    """
+
+    def __init__(self, initializer="zeros", regularizer=None, constraint=None, **kwargs):
+        for fixed in ("use_bias", "stop_gradient"):
+            kwargs.pop(fixed, None)
+        super().__init__(
+            use_bias=True,
+            initializer=initializer,
+            regularizer=regularizer,
+            constraint=constraint,
+            stop_gradient=False,
+            **kwargs,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        for fixed in ("use_bias", "stop_gradient"):
+            config.pop(fixed)
+        return config
 
 
 @serializable(name="KerasBertMasked")
@@ -643,7 +695,7 @@ def get_embedding(inputs, token_num, pos_num, embed_dim, dropout_rate=0.1, train
     ((None, 6, 8), (20, 8))
     """
     del dropout_rate  # unused, as in keras-bert
-    tokens, table = EmbeddingRet(
+    tokens, table = TokenEmbedding(
         input_dim=token_num,
         output_dim=embed_dim,
         mask_zero=True,
@@ -653,7 +705,7 @@ def get_embedding(inputs, token_num, pos_num, embed_dim, dropout_rate=0.1, train
     segments = keras.layers.Embedding(
         input_dim=2, output_dim=embed_dim, trainable=trainable, name="Embedding-Segment"
     )(inputs[1])
-    embedded = keras.layers.Add(name="Embedding-Token-Segment")([tokens, segments])
+    embedded = _Add(name="Embedding-Token-Segment")([tokens, segments])
     embedded = position_compat.PositionEmbedding(
         input_dim=pos_num,
         output_dim=embed_dim,
@@ -667,9 +719,7 @@ def get_embedding(inputs, token_num, pos_num, embed_dim, dropout_rate=0.1, train
 def get_token_embedding(model):
     """keras-bert's `get_token_embedding(model)`: the token table of a model
     built on `get_embedding` (the second output of its `Embedding-Token`
-    layer). A model of `get_model` or `load_trained_model_from_checkpoint`
-    holds kerastack's `BertBackbone` instead: its table, the variable
-    `token_embedding.embeddings`, is returned then.
+    layer), as a tensor of the graph, for a tied output layer.
 
     Example:
 
@@ -678,17 +728,7 @@ def get_token_embedding(model):
     >>> get_token_embedding(keras.Model(inputs[:2], embedded)) is table
     True
     """
-    try:
-        return model.get_layer("Embedding-Token").output[1]
-    except ValueError:
-        pass
-    backbone = _find(model, BertBackbone) if isinstance(model, keras.Model) else None
-    if backbone is not None:
-        return backbone.get_layer("token_embedding").embeddings
-    raise ValueError(
-        f"Model {model.name!r} has no `Embedding-Token` layer and no BertBackbone: "
-        "there is no token embedding to return."
-    )
+    return model.get_layer("Embedding-Token").output[1]
 
 
 def compile_model(
@@ -719,36 +759,9 @@ def compile_model(
     )
 
 
-def _keras_bert_names(name):
-    """keras-bert's names of the layers that kerastack's layer `name` does."""
-    names = {
-        "token_embedding": ["Embedding-Token"],
-        "position_embedding": ["Embedding-Position"],
-        "segment_embedding": ["Embedding-Segment"],
-        "embeddings_add": ["Embedding-Token-Segment"],
-        "embeddings_layer_norm": ["Embedding-Norm"],
-        "embeddings_dropout": ["Embedding-Dropout"],
-        "pooled_dense": ["NSP-Dense"],
-        "mlm_head": ["MLM-Dense", "MLM-Norm", "MLM-Sim"],
-        "nsp_head": ["NSP"],
-    }
-    if name.startswith("transformer_layer_"):
-        block = f"Encoder-{int(name.rsplit('_', 1)[1]) + 1}"
-        return [
-            f"{block}-{part}"
-            for part in ("MultiHeadSelfAttention", "MultiHeadSelfAttention-Norm")
-            + ("FeedForward", "FeedForward-Norm")
-        ]
-    return names.get(name, [])
-
-
-def _set_trainable(layers, trainable):
-    for layer in layers:
-        if isinstance(trainable, (list, tuple, set)):
-            names = _keras_bert_names(layer.name)
-            layer.trainable = any(n.startswith(prefix) for n in names for prefix in trainable)
-        else:
-            layer.trainable = bool(trainable)
+def _activation(activation):
+    """keras-bert's rule: the name "gelu" is keras-transformer's tanh gelu."""
+    return transformer_compat.gelu if activation == "gelu" else activation
 
 
 def get_model(
@@ -765,94 +778,107 @@ def get_model(
     training=True,
     trainable=None,
     output_layer_num=1,
-    weight_decay=0.01,
-    decay_steps=100000,
-    warmup_steps=10000,
-    lr=1e-4,
-    layer_norm_epsilon=1e-12,
-    type_vocab_size=2,
+    use_task_embed=False,
+    task_num=10,
 ):
-    """keras-bert's `get_model`.
+    """keras-bert's `get_model`, layer for layer.
 
-    With `training=True`, a compiled `KerasBertModel` with inputs
-    `[Input-Token, Input-Segment, Input-Masked]` and outputs `[MLM, NSP]`
-    (probabilities; the MLM loss counts the masked positions only), trained
-    with `AdamWarmup`. Otherwise `(inputs, output)`: the two input tensors
-    and the sequence output, or the concatenation of the last
-    `output_layer_num` blocks' outputs (earliest first); a list of block
+    The embeddings (`get_embedding`; with `use_task_embed`, a
+    `TaskEmbedding` of `task_num` tasks, `Embedding-Task`, read from the
+    input `Input-Task`), dropout (`Embedding-Dropout`), `Embedding-Norm`,
+    then `transformer_num` keras-transformer encoder blocks
+    (`Encoder-1-MultiHeadSelfAttention`, ..., `Encoder-N-FeedForward-Norm`,
+    see `kerastack.transformer.compat.get_encoders`). The name `"gelu"` is
+    keras-transformer's tanh approximation, as before.
+
+    With `training=True`, the uncompiled pretraining model (`compile_model`
+    compiles it as keras-bert did): inputs `[Input-Token, Input-Segment,
+    (Input-Task,) Input-Masked]`, outputs the probabilities of the masked-LM
+    (`MLM`, masked to the positions `Input-Masked` chooses, so that the loss
+    counts those only) and of next-sentence prediction (`NSP`). Otherwise
+    `(inputs, output)`: the input tensors (without `Input-Masked`) and the
+    last block's output, or the concatenation (`Encoder-Output`) of the
+    last `output_layer_num` blocks' outputs (earliest first); a list of block
     indices (`[-1, -2]`, `[0, 3]`; negative ones count from the end)
-    concatenates those blocks' outputs in the list's reverse order, as
-    keras-bert did.
+    concatenates those blocks' outputs in the list's reverse order.
 
-    `trainable` is a bool or a list of keras-bert layer-name prefixes
-    (`"Encoder-12"`, `"MLM"`, ...); it defaults to `training`. The last two
-    arguments are kerastack's (keras-bert fixed them: its layer
-    normalization's epsilon was 1e-14; Google's is 1e-12).
+    `trainable` is a bool or a list of layer-name prefixes (`"Encoder-12"`,
+    `"MLM"`, ...); it defaults to `training`. Token id 0 is padding.
 
     Example:
 
     >>> sizes = dict(token_num=30, pos_num=16, seq_len=16, embed_dim=8,
     ...     transformer_num=2, head_num=2, feed_forward_dim=16)
-    >>> model = get_model(**sizes)  # compiled, for pretraining
+    >>> model = get_model(**sizes)  # for pretraining
     >>> [tuple(output.shape) for output in model.outputs]  # MLM and NSP probabilities
     [(None, 16, 30), (None, 2)]
+    >>> compile_model(model)
     >>> inputs, output = get_model(**sizes, training=False, output_layer_num=2)
-    >>> [tuple(x.shape) for x in inputs], tuple(output.shape)
-    ([(None, 16), (None, 16)], (None, 16, 16))
+    >>> [x.name for x in inputs], tuple(output.shape)
+    (['Input-Token', 'Input-Segment'], (None, 16, 16))
+    >>> inputs, output = get_model(**sizes, training=False, use_task_embed=True, task_num=3,
+    ...     attention_activation="relu")
+    >>> [x.name for x in inputs]
+    ['Input-Token', 'Input-Segment', 'Input-Task']
     """
-    check_attention_activation(attention_activation)
+    attention_activation = _activation(attention_activation)
+    feed_forward_activation = _activation(feed_forward_activation)
     if trainable is None:
         trainable = training
-    token_ids = keras.Input(shape=(seq_len,), dtype="int32", name="Input-Token")
-    segment_ids = keras.Input(shape=(seq_len,), dtype="int32", name="Input-Segment")
-    backbone = BertBackbone(
-        vocabulary_size=token_num,
-        num_layers=transformer_num,
-        num_heads=head_num,
-        hidden_dim=embed_dim,
-        intermediate_dim=feed_forward_dim,
-        dropout=dropout_rate,
-        max_sequence_length=pos_num,
-        activation=feed_forward_activation,
-        layer_norm_epsilon=layer_norm_epsilon,
-        num_segments=type_vocab_size,
-        name="bert",
-    )
-    padding_mask = _PaddingMask(name="Input-Padding-Mask")(token_ids)
-    features = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
     if not training:
-        _set_trainable(backbone.layers, trainable)
         indices = _output_layers(output_layer_num, transformer_num)
-        if indices != [transformer_num - 1]:
-            outputs = [backbone.get_layer(f"transformer_layer_{i}").output for i in indices]
-            # keras-bert's order: the list's, reversed (the int form: earliest first).
-            merged = ops.concatenate(outputs[::-1], axis=-1) if len(outputs) > 1 else outputs[0]
-            chosen = keras.Model(backbone.input, merged, name="bert_output_layers")
-            _BACKBONES[chosen] = backbone  # for load_model_weights_from_checkpoint
-            return [token_ids, segment_ids], chosen(features)
-        return [token_ids, segment_ids], backbone(features)["sequence_output"]
-    masked = keras.Input(shape=(seq_len,), dtype="int32", name="Input-Masked")
-    pretrainer = BertPretrainer(backbone, name="bert_pretrainer")
-    # The heads first: the masked-LM head holds the word embeddings it is tied
-    # to, and setting it sets them too, until the backbone's layers are set.
-    _set_trainable([pretrainer.mlm_head, pretrainer.nsp_head, *backbone.layers], trainable)
-    positions = _AllPositions(name="MLM-Positions")(token_ids)
-    logits = pretrainer(dict(features, mask_positions=positions))
-    mlm = keras.layers.Softmax(name="MLM-Softmax")(logits["mlm_logits"])
-    mlm = Masked(name="MLM")([mlm, masked])
-    nsp = keras.layers.Softmax(name="NSP-Softmax")(logits["nsp_logits"])
-    model = KerasBertModel(inputs=[token_ids, segment_ids, masked], outputs=[mlm, nsp])
-    model.compile(
-        optimizer=AdamWarmup(
-            decay_steps=decay_steps,
-            warmup_steps=warmup_steps,
-            learning_rate=lr,
-            weight_decay=weight_decay,
-            weight_decay_pattern=["embeddings", "kernel"],
-        ),
-        loss=keras.losses.sparse_categorical_crossentropy,
+
+    def is_trainable(layer):
+        if isinstance(trainable, (list, tuple, set)):
+            return any(layer.name.startswith(prefix) for prefix in trainable)
+        return bool(trainable)
+
+    inputs = get_inputs(seq_len=seq_len)
+    embedded, table = get_embedding(
+        inputs, token_num=token_num, pos_num=pos_num, embed_dim=embed_dim, dropout_rate=dropout_rate
     )
-    return model
+    if use_task_embed:
+        task_input = keras.Input(shape=(1,), name="Input-Task")
+        embedded = TaskEmbedding(
+            input_dim=task_num, output_dim=embed_dim, mask_zero=False, name="Embedding-Task"
+        )([embedded, task_input])
+        inputs = [*inputs[:2], task_input, inputs[-1]]
+    if dropout_rate > 0.0:
+        embedded = keras.layers.Dropout(rate=dropout_rate, name="Embedding-Dropout")(embedded)
+    embedded = LayerNormalization(name="Embedding-Norm")(embedded)
+    transformed = transformer_compat.get_encoders(
+        encoder_num=transformer_num,
+        input_layer=embedded,
+        head_num=head_num,
+        hidden_dim=feed_forward_dim,
+        attention_activation=attention_activation,
+        feed_forward_activation=feed_forward_activation,
+        dropout_rate=dropout_rate,
+    )
+    if training:
+        mlm = keras.layers.Dense(embed_dim, activation=feed_forward_activation, name="MLM-Dense")(
+            transformed
+        )
+        mlm = LayerNormalization(name="MLM-Norm")(mlm)
+        mlm = EmbeddingSimilarity(name="MLM-Sim")([mlm, table])
+        mlm = Masked(name="MLM")([mlm, inputs[-1]])
+        nsp = Extract(index=0, name="Extract")(transformed)
+        nsp = keras.layers.Dense(embed_dim, activation="tanh", name="NSP-Dense")(nsp)
+        nsp = keras.layers.Dense(2, activation="softmax", name="NSP")(nsp)
+        model = KerasBertModel(inputs=inputs, outputs=[mlm, nsp])
+        for layer in model.layers:
+            layer.trainable = is_trainable(layer)
+        return model
+    inputs = inputs[: 3 if use_task_embed else 2]
+    model = keras.Model(inputs=inputs, outputs=transformed)
+    for layer in model.layers:
+        layer.trainable = is_trainable(layer)
+    outputs = [model.get_layer(f"Encoder-{i + 1}-FeedForward-Norm").output for i in indices]
+    if len(outputs) > 1:
+        transformed = keras.layers.Concatenate(name="Encoder-Output")(outputs[::-1])
+    else:
+        transformed = outputs[0]
+    return inputs, transformed
 
 
 def _output_layers(output_layer_num, transformer_num):
@@ -878,11 +904,13 @@ def _output_layers(output_layer_num, transformer_num):
 
 
 def build_model_from_config(
-    config_file, training=False, trainable=None, output_layer_num=1, seq_len=int(1e9)
+    config_file, training=False, trainable=None, output_layer_num=1, seq_len=int(1e9), **kwargs
 ):
-    """`(model, config)`: keras-bert's model shaped by a `bert_config.json`,
-    with random weights; inputs `seq_len` long (at most the config's
-    `max_position_embeddings`, which is then cut to it; None: any length).
+    """`(model, config)`: keras-bert's model shaped by a `bert_config.json`
+    (uncompiled, random weights); inputs `seq_len` long (at most the
+    config's `max_position_embeddings`, which is then cut to it; None: any
+    length). Other keyword arguments go to `get_model` (`use_task_embed`,
+    ...).
 
     Example:
 
@@ -891,7 +919,7 @@ def build_model_from_config(
     >>> config_file = os.path.join(folder.name, "bert_config.json")
     >>> with open(config_file, "w") as file:
     ...     json.dump({"vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 1,
-    ...         "num_attention_heads": 2, "intermediate_size": 16,
+    ...         "num_attention_heads": 2, "intermediate_size": 16, "hidden_act": "gelu",
     ...         "max_position_embeddings": 32}, file)
     >>> model, config = build_model_from_config(config_file, seq_len=8)
     >>> config["max_position_embeddings"], tuple(model.output.shape)
@@ -901,6 +929,7 @@ def build_model_from_config(
     # The config is checked (and its errors name the file) before any value is used.
     arguments = BertConfig.from_json(config_file).backbone_arguments()
     config = read_json_object(config_file)
+    config.setdefault("max_position_embeddings", arguments["max_sequence_length"])
     if seq_len is not None:
         seq_len = check_int("seq_len", seq_len, minimum=1)
         seq_len = min(seq_len, config["max_position_embeddings"])
@@ -913,40 +942,86 @@ def build_model_from_config(
         transformer_num=arguments["num_layers"],
         head_num=arguments["num_heads"],
         feed_forward_dim=arguments["intermediate_dim"],
-        feed_forward_activation=arguments["activation"],
-        dropout_rate=arguments["dropout"],
-        layer_norm_epsilon=arguments["layer_norm_epsilon"],
-        type_vocab_size=arguments["num_segments"],
+        feed_forward_activation=config.get("hidden_act", "gelu"),
         training=training,
-        trainable=training if trainable is None else trainable,
+        trainable=trainable,
         output_layer_num=output_layer_num,
+        **kwargs,
     )
     if not training:
         inputs, outputs = model
         model = KerasBertModel(inputs=inputs, outputs=outputs)
-        model.compile(optimizer="adam", loss=keras.losses.sparse_categorical_crossentropy)
     return model, config
 
 
-# The backbone of each `last_layers_model` that get_model made: that model
-# holds the backbone's layers but not the backbone itself.
-_BACKBONES = weakref.WeakKeyDictionary()
-
-
-def _find(model, kind):
-    for layer in model.layers:
-        layer = _BACKBONES.get(layer, layer)
-        if isinstance(layer, kind):
-            return layer
-        if isinstance(layer, keras.Model) and (found := _find(layer, kind)) is not None:
-            return found
-    return None
+def _checkpoint_table(model, config, training):
+    """`[(layer, [(checkpoint name, transform)])]`: keras-bert's map from
+    Google's names to its layers' weights, in each layer's weight order."""
+    same, transpose = (lambda x: x), np.transpose
+    positions = config["max_position_embeddings"]
+    table = [
+        ("Embedding-Token", ["bert/embeddings/word_embeddings"]),
+        ("Embedding-Position", [("bert/embeddings/position_embeddings", lambda x: x[:positions])]),
+        ("Embedding-Segment", ["bert/embeddings/token_type_embeddings"]),
+        ("Embedding-Norm", ["bert/embeddings/LayerNorm/gamma", "bert/embeddings/LayerNorm/beta"]),
+    ]
+    names = {layer.name for layer in model.layers}
+    for i in range(config["num_hidden_layers"]):
+        block, google = f"Encoder-{i + 1}", f"bert/encoder/layer_{i}"
+        if f"{block}-MultiHeadSelfAttention" not in names:
+            continue  # a block the model does not have, as keras-bert skipped it
+        attention = [
+            f"{google}/attention/{part}/{kind}"
+            for part in ("self/query", "self/key", "self/value", "output/dense")
+            for kind in ("kernel", "bias")
+        ]
+        table += [
+            (f"{block}-MultiHeadSelfAttention", attention),
+            (
+                f"{block}-MultiHeadSelfAttention-Norm",
+                [f"{google}/attention/output/LayerNorm/{kind}" for kind in ("gamma", "beta")],
+            ),
+            (
+                f"{block}-FeedForward",
+                [
+                    f"{google}/{part}/dense/{kind}"
+                    for part in ("intermediate", "output")
+                    for kind in ("kernel", "bias")
+                ],
+            ),
+            (
+                f"{block}-FeedForward-Norm",
+                [f"{google}/output/LayerNorm/{kind}" for kind in ("gamma", "beta")],
+            ),
+        ]
+    if training:
+        table += [
+            ("MLM-Dense", [f"cls/predictions/transform/dense/{k}" for k in ("kernel", "bias")]),
+            ("MLM-Norm", [f"cls/predictions/transform/LayerNorm/{k}" for k in ("gamma", "beta")]),
+            ("MLM-Sim", ["cls/predictions/output_bias"]),
+            ("NSP-Dense", [f"bert/pooler/dense/{k}" for k in ("kernel", "bias")]),
+            (
+                "NSP",
+                [
+                    ("cls/seq_relationship/output_weights", transpose),
+                    "cls/seq_relationship/output_bias",
+                ],
+            ),
+        ]
+    return [
+        (name, [entry if isinstance(entry, tuple) else (entry, same) for entry in entries])
+        for name, entries in table
+    ]
 
 
 def load_model_weights_from_checkpoint(model, config, checkpoint_file, training=False):
     """Load a Google checkpoint (`.../bert_model.ckpt`) into a model of
-    `build_model_from_config`, strictly (see `load_google_checkpoint`); a
-    longer position table is cut to the model's.
+    `build_model_from_config` by keras-bert's layer names; a longer position
+    table is cut to the model's (`config["max_position_embeddings"]`).
+
+    Every tensor is read and its shape checked before any weight is set: a
+    missing layer or tensor, or a shape that does not fit, is an error
+    naming it, and leaves the model as it was.
 
     Example:
 
@@ -958,19 +1033,35 @@ def load_model_weights_from_checkpoint(model, config, checkpoint_file, training=
     >>> from kerastack.core import keras
     >>> inputs = keras.Input((4,))
     >>> model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
-    >>> load_model_weights_from_checkpoint(model, {}, "bert_model.ckpt")
+    >>> load_model_weights_from_checkpoint(model, {"max_position_embeddings": 4,
+    ...     "num_hidden_layers": 1}, "bert_model.ckpt")
     Traceback (most recent call last):
     ...
-    ValueError: The model holds no BertBackbone: build it with get_model or ...
+    ValueError: The model has no layer 'Embedding-Token' (keras-bert's names): build it with ...
     """
-    target = _find(model, BertPretrainer if training else BertBackbone)
-    if target is None:
-        raise ValueError(
-            f"The model holds no {'BertPretrainer' if training else 'BertBackbone'}: "
-            "build it with get_model or build_model_from_config "
-            f"(training={training})."
-        )
-    load_google_checkpoint(target, checkpoint_file, allow_longer_position_table=True)
+    table = _checkpoint_table(model, config, training)
+    layers = {layer.name: layer for layer in model.layers}
+    for name, _ in table:
+        if name not in layers:
+            raise ValueError(
+                f"The model has no layer {name!r} (keras-bert's names): build it with "
+                f"get_model or build_model_from_config (training={training})."
+            )
+    prefix = checkpoint_prefix(checkpoint_file)
+    tensors = read_tf_checkpoint(prefix, names=[n for _, entries in table for n, _ in entries])
+    updates = []
+    for name, entries in table:
+        values = [transform(tensors[source]) for source, transform in entries]
+        expected = [tuple(w.shape) for w in layers[name].get_weights()]
+        for (source, _), value, shape in zip(entries, values, expected, strict=True):
+            if tuple(value.shape) != shape:
+                raise ValueError(
+                    f"{prefix}: {source!r} has shape {tuple(value.shape)}, but layer "
+                    f"{name!r} needs {shape}."
+                )
+        updates.append((layers[name], values))
+    for layer, values in updates:
+        layer.set_weights(values)
 
 
 def load_trained_model_from_checkpoint(
@@ -980,6 +1071,7 @@ def load_trained_model_from_checkpoint(
     trainable=None,
     output_layer_num=1,
     seq_len=int(1e9),
+    **kwargs,
 ):
     """keras-bert's model with the weights of a Google checkpoint.
 
@@ -1010,6 +1102,7 @@ def load_trained_model_from_checkpoint(
         trainable=trainable,
         output_layer_num=output_layer_num,
         seq_len=seq_len,
+        **kwargs,
     )
     load_model_weights_from_checkpoint(model, config, checkpoint_file, training=training)
     return model
@@ -1054,14 +1147,14 @@ def extract_embeddings_generator(
             paths.config, paths.checkpoint, output_layer_num=output_layer_num, seq_len=None
         )
         vocabs = load_vocabulary(paths.vocab)
-        backbone = _find(model, BertBackbone)
-        seq_len = backbone.max_sequence_length
-    else:
-        if vocabs is None:
-            raise ValueError("Pass vocabs, the {token: id} of the model's vocabulary.")
-        seq_len = model.inputs[0].shape[1]
-        if seq_len is None and (backbone := _find(model, BertBackbone)) is not None:
-            seq_len = backbone.max_sequence_length
+    elif vocabs is None:
+        raise ValueError("Pass vocabs, the {token: id} of the model's vocabulary.")
+    seq_len = model.inputs[0].shape[1]
+    if seq_len is None:  # any length: at most the position table's
+        try:
+            seq_len = model.get_layer("Embedding-Position").input_dim
+        except ValueError:
+            seq_len = None
     if isinstance(poolings, str):
         poolings = [poolings]
     for pooling in poolings or []:
@@ -1120,23 +1213,31 @@ def extract_embeddings(model, texts, **kwargs):
 
 
 def get_custom_objects():
-    """keras-bert's `get_custom_objects`: the classes its saved models need
-    (kerastack's are registered: `load_model` finds them without it).
+    """keras-bert's `get_custom_objects`: the old class names, for
+    `keras.models.load_model(path, custom_objects=get_custom_objects())` on
+    models saved by keras-bert (or by this compat), with keras-transformer's
+    and kerastack's `KerasBertModel`, `MaskedConv1D` and
+    `MaskedGlobalMaxPool1D`.
 
     Example:
 
     >>> sorted(get_custom_objects())  # doctest: +NORMALIZE_WHITESPACE
-    ['AdamWarmup', 'BertBackbone', 'BertPretrainer', 'Extract', 'KerasBertModel', 'Masked',
-     'MaskedConv1D', 'MaskedGlobalMaxPool1D', 'TaskEmbedding']
+    ['AdamWarmup', 'Add', 'EmbeddingRet', 'EmbeddingSim', 'EmbeddingSimilarity', 'Extract',
+     'FeedForward', 'KerasBertModel', 'LayerNormalization', 'Masked', 'MaskedConv1D',
+     'MaskedGlobalMaxPool1D', 'MultiHeadAttention', 'PositionEmbedding', 'TaskEmbedding',
+     'TokenEmbedding', 'TrigPosEmbedding', 'gelu']
     """
     return {
-        "AdamWarmup": AdamWarmup,
-        "BertBackbone": BertBackbone,
-        "BertPretrainer": BertPretrainer,
-        "Extract": Extract,
-        "KerasBertModel": KerasBertModel,
+        **transformer_compat.get_custom_objects(),
+        "Add": _Add,  # Keras 2's mask rule (see _Add)
+        "PositionEmbedding": position_compat.PositionEmbedding,
+        "TokenEmbedding": TokenEmbedding,
+        "EmbeddingSimilarity": EmbeddingSimilarity,
+        "TaskEmbedding": TaskEmbedding,
         "Masked": Masked,
+        "Extract": Extract,
+        "AdamWarmup": AdamWarmup,
+        "KerasBertModel": KerasBertModel,
         "MaskedConv1D": MaskedConv1D,
         "MaskedGlobalMaxPool1D": MaskedGlobalMaxPool1D,
-        "TaskEmbedding": TaskEmbedding,
     }

@@ -1,26 +1,23 @@
 """The keras-transformer, keras-position-wise-feed-forward and keras-embed-sim
-names, as thin wrappers over kerastack's transformer.
+names, on Keras 3.
 
 - `FeedForward(units, activation, use_bias, ..., dropout_rate)`: the
   position-wise feed-forward layer of keras-position-wise-feed-forward, with
   its weight order (`W1, b1, W2, b2`) and `glorot_normal` default.
 - `EmbeddingRet` and `EmbeddingSim` (keras-embed-sim): an embedding that also
-  returns its weight matrix, and the tied output layer scoring hidden states
-  against it. **Difference:** `EmbeddingSim` returns logits
-  (`x · Eᵀ + b`); the old layer returned `softmax` of them. Apply
-  `keras.layers.Softmax()` (or train with `from_logits=True`) where old code
-  expected probabilities.
-- `get_encoders`, `get_decoders`, `get_model`, `decode`: keras-transformer's
-  builders, with its arguments and layer names (`Encoder-1`, `Decoder-1`,
-  `Token-Embedding`, `Decoder-Output`, ...). `get_model` still returns
-  probabilities (a softmax after `EmbeddingSim`), as before, so that code
-  compiled with `sparse_categorical_crossentropy` keeps training correctly.
-  Each encoder and decoder component is one `TransformerEncoder` /
-  `TransformerDecoder` block (post-norm, as in keras-transformer), so the
-  old per-sublayer names (`Encoder-1-MultiHeadSelfAttention-Norm`, ...) and
-  old weight files do not carry over. `attention_activation` (an activation
-  on the attention projections, off by default) is not supported: a value
-  other than None is an error.
+  returns its weight matrix, and the tied output layer giving the softmax of
+  hidden states scored against it (probabilities, as before).
+- `get_encoders`, `get_decoders`, `get_model`, `decode` and the builders
+  under them (`attention_builder`, `feed_forward_builder`,
+  `get_encoder_component`, `get_decoder_component`): keras-transformer's,
+  layer for layer. The graphs hold the same layers under the same names
+  (`Encoder-1-MultiHeadSelfAttention`, `...-Add`, `...-Norm`,
+  `Decoder-1-MultiHeadQueryAttention`, `Token-Embedding`,
+  `Encoder-Embedding`, `Decoder-Output`, ...) with the same weights in the
+  same order, built from the compat layers (`kerastack.multihead.compat`,
+  `kerastack.layernorm.compat`, `kerastack.position.compat`), so weights and
+  `.h5` models saved by keras-transformer load into them
+  (`get_custom_objects()` names the classes).
 
 Old code moves over by changing its import:
 `from kerastack.transformer.compat import get_model, decode`.
@@ -29,27 +26,27 @@ Old code moves over by changing its import:
 import numpy as np
 
 from kerastack.core import keras, ops, predict_arrays, serializable
-from kerastack.position import SinePositionEncoding
+from kerastack.layernorm.compat import LayerNormalization
+from kerastack.multihead.compat import MultiHeadAttention
+from kerastack.position.compat import TrigPosEmbedding
 from kerastack.transformer.feed_forward import FeedForward as _FeedForward
 from kerastack.transformer.seq2seq import Seq2SeqTransformer
-from kerastack.transformer.transformer_decoder import TransformerDecoder
-from kerastack.transformer.transformer_encoder import TransformerEncoder
 
 __all__ = [
     "EmbeddingRet",
     "EmbeddingSim",
     "FeedForward",
-    "check_attention_activation",
+    "attention_builder",
     "decode",
+    "feed_forward_builder",
     "gelu",
     "get_custom_objects",
+    "get_decoder_component",
     "get_decoders",
+    "get_encoder_component",
     "get_encoders",
     "get_model",
 ]
-
-# keras-layer-normalization's default epsilon, K.epsilon() ** 2.
-_LEGACY_EPSILON = 1e-14
 
 
 @serializable(name="legacy_gelu")
@@ -152,18 +149,18 @@ class EmbeddingRet(keras.layers.Embedding):
 
 @serializable(name="LegacyEmbeddingSim")
 class EmbeddingSim(keras.layers.Layer):
-    """keras-embed-sim's `EmbeddingSim`: scores `(B, T, D)` hidden states
-    against a `(V, D)` embedding matrix, `x · Eᵀ + b`.
-
-    Returns **logits**; the old layer returned their softmax.
+    """keras-embed-sim's `EmbeddingSim`: the softmax of `(B, T, D)` hidden
+    states scored against a `(V, D)` embedding matrix, `softmax(x · Eᵀ + b)`
+    (probabilities over the `V` tokens, as the old layer gave).
 
     Example:
 
     >>> embedded, matrix = EmbeddingRet(input_dim=10, output_dim=4)(np.array([[1, 2, 3]]))
-    >>> logits = EmbeddingSim()([embedded, matrix])  # (B, T, V)
-    >>> tuple(logits.shape)
+    >>> probabilities = EmbeddingSim()([embedded, matrix])  # (B, T, V)
+    >>> tuple(probabilities.shape)
     (1, 3, 10)
-    >>> probabilities = keras.layers.Softmax()(logits)  # what the old layer returned
+    >>> np.allclose(ops.convert_to_numpy(ops.sum(probabilities, axis=-1)), 1.0)
+    True
     """
 
     def __init__(
@@ -206,7 +203,7 @@ class EmbeddingSim(keras.layers.Layer):
         logits = ops.matmul(hidden, ops.transpose(ops.cast(embeddings, hidden.dtype)))
         if self.use_bias:
             logits = logits + ops.cast(self.bias, logits.dtype)
-        return logits  # (B, T, V)
+        return ops.softmax(logits, axis=-1)  # (B, T, V)
 
     def compute_mask(self, inputs, mask=None):
         return None if mask is None else mask[0]
@@ -228,26 +225,149 @@ class EmbeddingSim(keras.layers.Layer):
         return config
 
 
-def check_attention_activation(attention_activation):
-    """Refuse the old builders' `attention_activation` (kerastack has none).
+def _wrap_layer(name, input_layer, build_func, dropout_rate=0.0, trainable=True):
+    """keras-transformer's sublayer: `build_func(input_layer)`, dropout
+    (`{name}-Dropout`, when `dropout_rate > 0`), the residual sum with the
+    input (`{name}-Add`; the query when `input_layer` is `[q, k, v]`) and a
+    layer normalization (`{name}-Norm`)."""
+    built = build_func(input_layer)
+    if dropout_rate > 0.0:
+        built = keras.layers.Dropout(rate=dropout_rate, name=f"{name}-Dropout")(built)
+    residual = input_layer[0] if isinstance(input_layer, list) else input_layer
+    added = keras.layers.Add(name=f"{name}-Add")([residual, built])
+    return LayerNormalization(trainable=trainable, name=f"{name}-Norm")(added)
 
-    keras-transformer and keras-bert could put an activation on the attention
-    projections; kerastack's blocks cannot, so any value other than None is a
-    `ValueError` naming it.
+
+def attention_builder(name, head_num, activation, history_only, trainable=True):
+    """keras-transformer's `attention_builder`: a function applying one
+    `MultiHeadAttention` (keras-multi-head's, named `name`) to its input.
 
     Example:
 
-    >>> check_attention_activation(None)  # the default: accepted
-    >>> check_attention_activation("relu")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: kerastack's ... received attention_activation='relu' (only None is supported).
+    >>> x = keras.Input((None, 8))
+    >>> attend = attention_builder("Attention", head_num=2, activation="relu", history_only=True)
+    >>> attend(x).shape
+    (None, None, 8)
     """
-    if attention_activation is not None:
-        raise ValueError(
-            "kerastack's transformer blocks have no activation on the attention projections; "
-            f"received attention_activation={attention_activation!r} (only None is supported)."
+
+    def build(x):
+        return MultiHeadAttention(
+            head_num=head_num,
+            activation=activation,
+            history_only=history_only,
+            trainable=trainable,
+            name=name,
+        )(x)
+
+    return build
+
+
+def feed_forward_builder(name, hidden_dim, activation, trainable=True):
+    """keras-transformer's `feed_forward_builder`: a function applying one
+    `FeedForward(units=hidden_dim)` (named `name`) to its input.
+
+    Example:
+
+    >>> x = keras.Input((None, 8))
+    >>> feed_forward_builder("FeedForward", hidden_dim=16, activation="relu")(x).shape
+    (None, None, 8)
+    """
+
+    def build(x):
+        return FeedForward(units=hidden_dim, activation=activation, trainable=trainable, name=name)(
+            x
         )
+
+    return build
+
+
+def get_encoder_component(
+    name,
+    input_layer,
+    head_num,
+    hidden_dim,
+    attention_activation=None,
+    feed_forward_activation=gelu,
+    dropout_rate=0.0,
+    trainable=True,
+):
+    """keras-transformer's encoder block: self-attention
+    (`{name}-MultiHeadSelfAttention`, with its `-Dropout`, `-Add`, `-Norm`)
+    then the feed-forward layer (`{name}-FeedForward`, the same three after).
+
+    Example:
+
+    >>> x = keras.Input((None, 8))
+    >>> encoded = get_encoder_component("Encoder-1", x, head_num=2, hidden_dim=16)
+    >>> [layer.name for layer in keras.Model(x, encoded).layers[1:4]]
+    ['Encoder-1-MultiHeadSelfAttention', 'Encoder-1-MultiHeadSelfAttention-Add', \
+'Encoder-1-MultiHeadSelfAttention-Norm']
+    """
+    attention_name = f"{name}-MultiHeadSelfAttention"
+    feed_forward_name = f"{name}-FeedForward"
+    attended = _wrap_layer(
+        attention_name,
+        input_layer,
+        attention_builder(attention_name, head_num, attention_activation, False, trainable),
+        dropout_rate,
+        trainable,
+    )
+    return _wrap_layer(
+        feed_forward_name,
+        attended,
+        feed_forward_builder(feed_forward_name, hidden_dim, feed_forward_activation, trainable),
+        dropout_rate,
+        trainable,
+    )
+
+
+def get_decoder_component(
+    name,
+    input_layer,
+    encoded_layer,
+    head_num,
+    hidden_dim,
+    attention_activation=None,
+    feed_forward_activation=gelu,
+    dropout_rate=0.0,
+    trainable=True,
+):
+    """keras-transformer's decoder block: causal self-attention
+    (`{name}-MultiHeadSelfAttention`), attention to `encoded_layer`
+    (`{name}-MultiHeadQueryAttention`) and the feed-forward layer
+    (`{name}-FeedForward`), each with its `-Dropout`, `-Add` and `-Norm`.
+
+    Example:
+
+    >>> targets, sources = keras.Input((None, 8)), keras.Input((None, 8))
+    >>> decoded = get_decoder_component("Decoder-1", targets, sources, head_num=2, hidden_dim=16)
+    >>> decoded.shape
+    (None, None, 8)
+    """
+    self_name = f"{name}-MultiHeadSelfAttention"
+    query_name = f"{name}-MultiHeadQueryAttention"
+    feed_forward_name = f"{name}-FeedForward"
+    attended = _wrap_layer(
+        self_name,
+        input_layer,
+        attention_builder(self_name, head_num, attention_activation, True, trainable),
+        dropout_rate,
+        trainable,
+    )
+    queried = _wrap_layer(
+        query_name,
+        [attended, encoded_layer, encoded_layer],
+        attention_builder(query_name, head_num, attention_activation, False, trainable),
+        dropout_rate,
+        trainable,
+    )
+    return _wrap_layer(
+        feed_forward_name,
+        queried,
+        feed_forward_builder(feed_forward_name, hidden_dim, feed_forward_activation, trainable),
+        dropout_rate,
+        trainable,
+    )
 
 
 def get_encoders(
@@ -260,29 +380,30 @@ def get_encoders(
     dropout_rate=0.0,
     trainable=True,
 ):
-    """`encoder_num` encoder blocks (`Encoder-1`, ...) applied to `input_layer`.
+    """`encoder_num` encoder blocks (`Encoder-1`, ...; see
+    `get_encoder_component`) applied to `input_layer`.
 
     Example:
 
     >>> inputs = keras.Input((None, 32))
-    >>> encoded = get_encoders(2, inputs, head_num=4, hidden_dim=64)
+    >>> encoded = get_encoders(2, inputs, head_num=4, hidden_dim=64, attention_activation="relu")
     >>> encoded.shape
     (None, None, 32)
-    >>> [layer.name for layer in keras.Model(inputs, encoded).layers[1:]]
-    ['Encoder-1', 'Encoder-2']
+    >>> keras.Model(inputs, encoded).layers[-1].name
+    'Encoder-2-FeedForward-Norm'
     """
-    check_attention_activation(attention_activation)
     x = input_layer
     for i in range(encoder_num):
-        x = TransformerEncoder(
-            intermediate_dim=hidden_dim,
-            num_heads=head_num,
-            dropout=dropout_rate,
-            activation=feed_forward_activation,
-            layer_norm_epsilon=_LEGACY_EPSILON,
-            trainable=trainable,
-            name=f"Encoder-{i + 1}",
-        )(x)
+        x = get_encoder_component(
+            f"Encoder-{i + 1}",
+            x,
+            head_num,
+            hidden_dim,
+            attention_activation,
+            feed_forward_activation,
+            dropout_rate,
+            trainable,
+        )
     return x
 
 
@@ -297,8 +418,9 @@ def get_decoders(
     dropout_rate=0.0,
     trainable=True,
 ):
-    """`decoder_num` decoder blocks (`Decoder-1`, ...) on `input_layer`,
-    each attending to `encoded_layer`.
+    """`decoder_num` decoder blocks (`Decoder-1`, ...; see
+    `get_decoder_component`) on `input_layer`, each attending to
+    `encoded_layer`.
 
     Example:
 
@@ -306,21 +428,22 @@ def get_decoders(
     >>> decoded = get_decoders(2, targets, sources, head_num=4, hidden_dim=64)
     >>> decoded.shape
     (None, None, 32)
-    >>> [layer.name for layer in keras.Model([targets, sources], decoded).layers[2:]]
-    ['Decoder-1', 'Decoder-2']
+    >>> keras.Model([targets, sources], decoded).layers[-1].name
+    'Decoder-2-FeedForward-Norm'
     """
-    check_attention_activation(attention_activation)
     x = input_layer
     for i in range(decoder_num):
-        x = TransformerDecoder(
-            intermediate_dim=hidden_dim,
-            num_heads=head_num,
-            dropout=dropout_rate,
-            activation=feed_forward_activation,
-            layer_norm_epsilon=_LEGACY_EPSILON,
-            trainable=trainable,
-            name=f"Decoder-{i + 1}",
-        )(x, encoded_layer)
+        x = get_decoder_component(
+            f"Decoder-{i + 1}",
+            x,
+            encoded_layer,
+            head_num,
+            hidden_dim,
+            attention_activation,
+            feed_forward_activation,
+            dropout_rate,
+            trainable,
+        )
     return x
 
 
@@ -339,12 +462,13 @@ def get_model(
     embed_trainable=None,
     trainable=True,
 ):
-    """keras-transformer's encoder-decoder model, uncompiled.
+    """keras-transformer's encoder-decoder model, uncompiled, layer for layer.
 
-    Inputs `[encoder_ids, decoder_ids]` (id 0 is padding), output the
-    probabilities of the next token `(B, T, token_num)`. `token_num`,
-    `embed_weights` and `embed_trainable` may be pairs (encoder, decoder)
-    when `use_same_embed=False`.
+    Inputs `[Encoder-Input, Decoder-Input]` (ids; 0 is padding), output the
+    probabilities of the next token `(B, T, token_num)` (`Decoder-Output`).
+    `token_num`, `embed_weights` and `embed_trainable` may be pairs (encoder,
+    decoder) when `use_same_embed=False`; an embedding given weights is
+    frozen unless `embed_trainable` says otherwise.
 
     Example:
 
@@ -355,7 +479,6 @@ def get_model(
     (None, None, 12)
     >>> model.compile("adam", "sparse_categorical_crossentropy")  # outputs are probabilities
     """
-    check_attention_activation(attention_activation)
     token_num = _pair(token_num)
     embed_weights = _pair(embed_weights)
     embed_trainable = _pair(embed_trainable)
@@ -387,24 +510,24 @@ def get_model(
         encoder_embedding = embedding(0, "Encoder-Token-Embedding")
         decoder_embedding = embedding(1, "Decoder-Token-Embedding")
 
-    encoder_input = keras.Input(shape=(None,), dtype="int32", name="Encoder-Input")
-    decoder_input = keras.Input(shape=(None,), dtype="int32", name="Decoder-Input")
-    encoder_embedded = encoder_embedding(encoder_input)[0]
-    encoder_embedded = keras.layers.Add(name="Encoder-Embedding")(
-        [encoder_embedded, SinePositionEncoding(name="Encoder-Position")(encoder_embedded)]
+    encoder_input = keras.Input(shape=(None,), name="Encoder-Input")
+    encoder_embedded = TrigPosEmbedding(mode=TrigPosEmbedding.MODE_ADD, name="Encoder-Embedding")(
+        encoder_embedding(encoder_input)[0]
     )
     encoded = get_encoders(
         encoder_num,
         encoder_embedded,
         head_num,
         hidden_dim,
-        feed_forward_activation=feed_forward_activation,
-        dropout_rate=dropout_rate,
-        trainable=trainable,
+        attention_activation,
+        feed_forward_activation,
+        dropout_rate,
+        trainable,
     )
+    decoder_input = keras.Input(shape=(None,), name="Decoder-Input")
     decoder_embedded, decoder_matrix = decoder_embedding(decoder_input)
-    decoder_embedded = keras.layers.Add(name="Decoder-Embedding")(
-        [decoder_embedded, SinePositionEncoding(name="Decoder-Position")(decoder_embedded)]
+    decoder_embedded = TrigPosEmbedding(mode=TrigPosEmbedding.MODE_ADD, name="Decoder-Embedding")(
+        decoder_embedded
     )
     decoded = get_decoders(
         decoder_num,
@@ -412,13 +535,14 @@ def get_model(
         encoded,
         head_num,
         hidden_dim,
-        feed_forward_activation=feed_forward_activation,
-        dropout_rate=dropout_rate,
-        trainable=trainable,
+        attention_activation,
+        feed_forward_activation,
+        dropout_rate,
+        trainable,
     )
-    dense = keras.layers.Dense(embed_dim, activation="tanh", name="Decoder-Dense")(decoded)
-    logits = EmbeddingSim(trainable=trainable, name="Decoder-Output")([dense, decoder_matrix])
-    probabilities = keras.layers.Activation("softmax", name="Decoder-Softmax")(logits)
+    probabilities = EmbeddingSim(trainable=trainable, name="Decoder-Output")(
+        [decoded, decoder_matrix]
+    )
     return keras.Model(inputs=[encoder_input, decoder_input], outputs=probabilities)
 
 
@@ -524,7 +648,7 @@ def _decode_uncached(
             if (
                 token == end_token
                 or len(sequences[i]) >= max_len
-                or _suffix_repeats(sequences[i], max_repeat * block) >= max_repeat
+                or _get_max_suffix_repeat_times(sequences[i], max_repeat * block) >= max_repeat
             ):
                 done[i] = True
     return sequences
@@ -543,24 +667,32 @@ def _sample_as_before(probabilities, top_k, temperature):
     return int(np.random.choice([token for _, token in chosen], p=weights / weights.sum()))  # noqa: NPY002
 
 
-def _suffix_repeats(tokens, window):
-    """How many times a block repeats back to back at the end of `tokens`,
-    the most over block sizes, looking at the last `window` tokens."""
-    tail = tokens[-window:]
+def _get_max_suffix_repeat_times(tokens, max_len):
+    """keras-transformer's repeat count (its private name, which its tests
+    import): the most times a block repeats back to back at the end of
+    `tokens` (a list or a string), over the endings of 3 to `max_len` items
+    (so a 2-item ending such as `[5, 5]` counts once, as before)."""
+    window = min(max_len, len(tokens))
+    backwards = list(tokens[len(tokens) - window :])[::-1]
+    # border[m]: the longest proper prefix of backwards[:m] that is also its suffix.
+    border = [0] * (window + 1)
     best = 1
-    for size in range(1, len(tail) // 2 + 1):
-        count = 1
-        while (count + 1) * size <= len(tail) and tail[len(tail) - (count + 1) * size :][
-            :size
-        ] == tail[len(tail) - size :]:
-            count += 1
-        best = max(best, count)
+    k = 0
+    for m in range(2, window + 1):
+        while k > 0 and backwards[m - 1] != backwards[k]:
+            k = border[k]
+        if backwards[m - 1] == backwards[k]:
+            k += 1
+        border[m] = k
+        period = m - k
+        if m >= 3 and m % period == 0:
+            best = max(best, m // period)
     return best
 
 
 def _cut_repeats(sequence, max_repeat, block):
     for end in range(2, len(sequence) + 1):
-        if _suffix_repeats(sequence[:end], max_repeat * block) >= max_repeat:
+        if _get_max_suffix_repeat_times(sequence[:end], max_repeat * block) >= max_repeat:
             return sequence[:end]
     return sequence
 
@@ -570,16 +702,22 @@ def _pair(value):
 
 
 def get_custom_objects():
-    """The old names, for loading models saved by the keras-bert family.
+    """keras-transformer's `get_custom_objects`: the old class names, for
+    `keras.models.load_model(path, custom_objects=get_custom_objects())` on
+    models saved by keras-transformer (or by kerastack's compat).
 
     Example:
 
-    >>> sorted(get_custom_objects())
-    ['EmbeddingRet', 'EmbeddingSim', 'FeedForward', 'gelu']
+    >>> sorted(get_custom_objects())  # doctest: +NORMALIZE_WHITESPACE
+    ['EmbeddingRet', 'EmbeddingSim', 'FeedForward', 'LayerNormalization', 'MultiHeadAttention',
+     'TrigPosEmbedding', 'gelu']
     """
     return {
         "gelu": gelu,
+        "LayerNormalization": LayerNormalization,
+        "MultiHeadAttention": MultiHeadAttention,
         "FeedForward": FeedForward,
+        "TrigPosEmbedding": TrigPosEmbedding,
         "EmbeddingRet": EmbeddingRet,
         "EmbeddingSim": EmbeddingSim,
     }
