@@ -65,6 +65,8 @@ def inputs():
         "tasks": np.array([[2], [0]], "int32"),  # (B, 1)
         "chosen": np.array([[0, 1, 0, 0, 1], [1, 0, 0, 1, 0]], "int32"),  # Masked's positions
         "wide": rng.normal(size=(BATCH, LENGTH, 8)).astype(f32),  # (B, T, 8)
+        "q8": rng.normal(size=(BATCH, 4, 8)).astype(f32),  # (B, Tq, 8)
+        "k4": rng.normal(size=(BATCH, LENGTH, 4)).astype(f32),  # (B, Tk, 4)
     }
     return arrays
 
@@ -78,6 +80,7 @@ class Case:
     functional model; `call_mask`: whether the mask goes to the call (else
     only to `compute_mask`); `cut`: for each input, the real length of the
     second row (recorded as `t<i>` when kerastack masks padding in full);
+    `losses`: the sum of the layer's losses is recorded as a last output;
     `family`: the compat module holding the class."""
 
     family: str
@@ -89,6 +92,7 @@ class Case:
     call_mask: bool = True
     compute_mask: bool = True
     cut: dict = None
+    losses: bool = False
 
 
 def _sa(**kwargs):
@@ -126,6 +130,12 @@ CASES = {
         "x",
     ),
     "sa_masked": Case("attention", _sa(units=4), "x", mask="mask", cut=CUT_X),
+    "sa_masked_width3": Case(
+        "attention", _sa(units=4, attention_width=3), "x", mask="mask", cut=CUT_X
+    ),
+    "sa_regularizer": Case(
+        "attention", _sa(units=4, attention_regularizer_weight=0.3), "x", losses=True
+    ),
     "sa_masked_multiplicative_attention": Case(
         "attention",
         _sa(attention_type="multiplicative", return_attention=True),
@@ -155,6 +165,11 @@ CASES = {
     ),
     # ScaledDotProductAttention and the residual (RealFormer) one
     "sdpa_qkv": Case("attention", lambda n: n["ScaledDotProductAttention"](), ["q", "k", "v4"]),
+    "sdpa_qkv_history": Case(
+        "attention",
+        lambda n: n["ScaledDotProductAttention"](history_only=True),
+        ["q", "k", "v4"],
+    ),
     "sdpa_self_history_attention": Case(
         "attention",
         lambda n: n["ScaledDotProductAttention"](history_only=True, return_attention=True),
@@ -190,6 +205,7 @@ CASES = {
     "mha_gelu": Case("multihead", lambda n: n["MultiHeadAttention"](2, activation=n["gelu"]), "x"),
     "mha_history": Case("multihead", _mha(head_num=2, history_only=True), "x"),
     "mha_no_bias": Case("multihead", _mha(head_num=2, use_bias=False), "x"),
+    "mha_mixed_widths": Case("multihead", _mha(head_num=3), ["q8", "k4", "v"]),
     "mha_qkv_key_mask": Case("multihead", _mha(head_num=2), QKV, mask=KEY_MASKS),
     "mha_qkv_masks": Case(
         "multihead",
@@ -219,6 +235,9 @@ CASES = {
     "pe_expand_mask_zero": Case(
         "position", lambda n: n["PositionEmbedding"](4, 3, mask_zero=4), "positions"
     ),
+    "pe_expand_mask_true": Case(
+        "position", lambda n: n["PositionEmbedding"](4, 3, mask_zero=True), "positions"
+    ),
     "pe_add": Case(
         "position",
         lambda n: n["PositionEmbedding"](7, WIDTH, mode="add"),
@@ -238,6 +257,9 @@ CASES = {
     ),
     "trig_concat": Case(
         "position", lambda n: n["TrigPosEmbedding"](mode="concat", output_dim=4), "x"
+    ),
+    "trig_expand_int": Case(
+        "position", lambda n: n["TrigPosEmbedding"](mode="expand", output_dim=4), "positions"
     ),
     "trig_expand": Case(
         "position", lambda n: n["TrigPosEmbedding"](mode="expand", output_dim=6), "float_positions"
@@ -374,6 +396,8 @@ def run(names, name, arrays, weights=None, row=None):
         weights = case_weights(name, [np.shape(w) for w in layer.get_weights()])
     layer.set_weights(weights)
     outputs = [numpy(output) for output in _as_list(call())]
+    if case.losses:
+        outputs.append(np.asarray(sum(float(numpy(loss)) for loss in layer.losses), "float32"))
     masks = None
     if case.compute_mask and not case.functional:
         masks = [
