@@ -19,9 +19,9 @@ not), and its padded query positions with zeros (kerastack's full masking)
 or with the old layer's values (the old layers let padded queries attend;
 a compat layer may keep that, as keras-multi-head's is being changed to).
 
-Cases of kerastack.bert.compat and kerastack.transformer.compat that are
-known to differ (being reworked elsewhere) are xfails whose reason says what
-differs; a class those modules do not have yet is an xfail naming it.
+A case known to differ is an xfail whose reason says what differs
+(`KNOWN_DIFFERENCES`); a class a compat module does not have yet is an
+xfail naming it.
 """
 
 import functools
@@ -56,18 +56,11 @@ CLASSES = {
     ),
 }
 
-# Known differences in kerastack.transformer.compat and kerastack.bert.compat
-# (being reworked elsewhere): case -> what differs. Not strict, as the fix is
-# landing separately: remove a case here once its module gives the old
-# layer's result (the case then XPASSes).
-_EMBEDDING_SIM_LOGITS = (
-    "kerastack.transformer.compat.EmbeddingSim returns the logits x . E^T + b; "
-    "keras-embed-sim 0.10's EmbeddingSim returns their softmax"
-)
-KNOWN_DIFFERENCES = {
-    "embedding_sim": _EMBEDDING_SIM_LOGITS,
-    "embedding_sim_no_bias": _EMBEDDING_SIM_LOGITS,
-}
+# Known differences of a compat module from the old layer: case -> what
+# differs (an xfail, not strict: remove the case once the module gives the
+# old result). None now: EmbeddingSim's softmax, TokenEmbedding and
+# EmbeddingSimilarity came in December 2026.
+KNOWN_DIFFERENCES = {}
 
 
 def compat_names(family):
