@@ -129,7 +129,9 @@ def test_compat_layer_gives_the_old_outputs(recorded, name):
     for index, (got, want) in enumerate(zip(outputs, expected, strict=True)):
         assert got.shape == want.shape, f"{name} output {index}: {got.shape} != {want.shape}"
         label = f"{name} output {index}"
-        if case.cut is None:
+        if case.cut is None or case.family == "multihead":
+            # keras-multi-head's MultiHeadAttention is kept to the letter, padded
+            # queries included (they attend to the real keys).
             _close(got, want, label)
             continue
         # Full masking: row 0 has no padding; row 1's real part is the old

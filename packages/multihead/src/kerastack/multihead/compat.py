@@ -7,8 +7,11 @@ For code moving from keras-multi-head 0.29 (``MultiHead``,
   query, key, value and output projections, because old checkpoints were
   trained with it; the modern layer (and ``keras.layers.MultiHeadAttention``)
   has no activation there. Pass ``activation=None`` to drop it.
-- Padding: padded keys are never attended to (as before), and padded queries
-  now give zeros.
+- ``MultiHeadAttention`` is the old layer to the letter otherwise: its
+  weights are the old 2-D ``Wq, bq, Wk, bk, Wv, bv, Wo, bo`` (so weights and
+  ``.h5`` files saved by keras-multi-head, keras-transformer and keras-bert
+  load as they are), padded keys are never attended to, and padded queries
+  attend to the real keys, as before.
 - ``MultiHead``'s ``reg_factor`` regularizer is computed on the live weights
   and so has a gradient; the old one read the weights once, at build time,
   and was a constant.
@@ -19,7 +22,7 @@ For code moving from keras-multi-head 0.29 (``MultiHead``,
 import numpy as np
 
 from kerastack.attention.compat import split_qkv
-from kerastack.core import InitialWeightsMixin, keras, serializable, static_shape
+from kerastack.core import InitialWeightsMixin, keras, ops, serializable
 from kerastack.multihead import multi_head_attention as _mha
 from kerastack.multihead.multi_head import MultiHead as _MultiHead
 
@@ -180,18 +183,33 @@ class MultiHeadAttention(InitialWeightsMixin, _mha.MultiHeadAttention):
         super().build(query_shape, value_shape, key_shape)
 
     def _projection(self, name, equation, output_shape, bias_axes):
-        projection = super()._projection(name, equation, output_shape, bias_axes)
-        projection.activation = self.activation
-        return projection
+        # keras-multi-head's projections: 2-D kernels, then the activation.
+        heads = output_shape[1] if len(output_shape) == 3 else None
+        units = output_shape[1] * output_shape[2] if heads else output_shape[1]
+        return _FlatProjection(
+            units,
+            heads=heads,
+            activation=self.activation,
+            use_bias=self.use_bias,
+            kernel_initializer=_mha._clone(self.kernel_initializer),
+            bias_initializer=_mha._clone(self.bias_initializer),
+            kernel_regularizer=self.kernel_regularizer,
+            bias_regularizer=self.bias_regularizer,
+            kernel_constraint=self.kernel_constraint,
+            bias_constraint=self.bias_constraint,
+            dtype=self.dtype_policy,
+            name=name,
+        )
 
     def call(self, inputs, mask=None, training=None):
         query, key, value = split_qkv(inputs)
-        query_mask, key_mask, value_mask = split_qkv(mask)
+        _, key_mask, value_mask = split_qkv(mask)
+        # The old layer masked the keys only: a padded query attends to the
+        # real keys (kerastack's would give zeros there).
         return super().call(
             query,
             value,
             key=key,
-            query_mask=query_mask,
             key_mask=key_mask,
             value_mask=value_mask,
             training=training,
@@ -203,35 +221,6 @@ class MultiHeadAttention(InitialWeightsMixin, _mha.MultiHeadAttention):
     def compute_output_shape(self, input_shape):
         query_shape, _, value_shape = split_qkv(input_shape)
         return tuple(query_shape[:-1]) + (value_shape[-1],)
-
-    def get_weights(self):
-        legacy = []
-        for variable, weight in zip(self.weights, super().get_weights(), strict=True):
-            path = _path(variable)
-            if path.endswith("attention_output/kernel"):
-                legacy.append(np.reshape(weight, (-1, weight.shape[-1])))  # (N * H, O)
-            elif path.endswith("kernel"):
-                legacy.append(np.reshape(weight, (weight.shape[0], -1)))  # (D, N * H)
-            else:
-                legacy.append(np.reshape(weight, (-1,)))  # (N * H,) or (O,)
-        return legacy
-
-    def set_weights(self, weights):
-        if len(weights) != len(self.weights):
-            raise ValueError(
-                f"MultiHeadAttention expects {len(self.weights)} weights, received {len(weights)}."
-            )
-        reshaped = []
-        for variable, weight in zip(self.weights, weights, strict=True):
-            weight = np.asarray(weight)
-            shape = static_shape(variable)
-            if weight.size != int(np.prod(shape)):
-                raise ValueError(
-                    f"Weight for {_path(variable)} has shape {weight.shape}, "
-                    f"expected {shape} or its 2-D form."
-                )
-            reshaped.append(np.reshape(weight, shape))
-        super().set_weights(reshaped)
 
     def get_config(self):
         config = keras.layers.Layer.get_config(self)
@@ -263,6 +252,75 @@ def get_custom_objects():
     return {"MultiHead": MultiHead, "MultiHeadAttention": MultiHeadAttention}
 
 
-def _path(variable):
-    """A weight's full name: Keras 3's ``path``, or Keras 2's scoped ``name``."""
-    return getattr(variable, "path", None) or variable.name.split(":")[0]
+class _FlatProjection(keras.layers.Layer):
+    """One projection of keras-multi-head's `MultiHeadAttention`: the input's
+    feature axes flattened (`(B, T, N, H)` -> `(B, T, N * H)`), `x · W + b`
+    with a 2-D kernel, the activation, then split into `heads` heads when
+    given (`(B, T, heads, units / heads)`)."""
+
+    def __init__(
+        self,
+        units,
+        heads=None,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_normal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units, self.heads, self.use_bias = units, heads, use_bias
+        self.activation = keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        # Masked inputs are fine, but the outputs carry no mask: Keras 3 would
+        # hand the query heads' mask to the attention as its query mask.
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        width = int(np.prod(input_shape[2:]))
+        self.kernel = self.add_weight(
+            shape=(width, self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            name="kernel",
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(self.units,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+                name="bias",
+            )
+
+    def call(self, x):
+        batch, steps = ops.shape(x)[0], ops.shape(x)[1]
+        if len(x.shape) > 3:
+            x = ops.reshape(x, (batch, steps, -1))
+        y = ops.matmul(x, ops.cast(self.kernel, x.dtype))
+        if self.bias is not None:
+            y = y + ops.cast(self.bias, y.dtype)
+        if self.activation is not None:
+            y = self.activation(y)
+        if self.heads:
+            y = ops.reshape(y, (batch, steps, self.heads, self.units // self.heads))
+        return y
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        if self.heads:
+            return (input_shape[0], input_shape[1], self.heads, self.units // self.heads)
+        return (input_shape[0], input_shape[1], self.units)
