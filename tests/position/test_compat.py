@@ -348,3 +348,15 @@ def test_trig_output_dim_errors_are_both_classes(error):
         compat.TrigPosEmbedding(mode=compat.TrigPosEmbedding.MODE_CONCAT)
     with pytest.raises(error, match="must be even"):
         compat.TrigPosEmbedding(mode=compat.TrigPosEmbedding.MODE_CONCAT, output_dim=5)
+
+
+def test_mode_read_back_from_an_old_h5_config():
+    """Keras 3's loader of old `.h5` model files hands the saved `"add"` over
+    as the function `keras.layers.add`: it is read as the mode `"add"`."""
+    embedding = compat.PositionEmbedding.from_config(
+        {"input_dim": 5, "output_dim": 4, "mode": keras.layers.add}
+    )
+    trig = compat.TrigPosEmbedding.from_config({"mode": keras.layers.add})
+    assert (embedding.mode, trig.mode) == ("add", "add")
+    with pytest.raises(ValueError, match="mode"):
+        compat.PositionEmbedding(5, 4, mode=keras.layers.concatenate)

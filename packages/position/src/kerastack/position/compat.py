@@ -55,8 +55,14 @@ MODES = (MODE_EXPAND, MODE_ADD, MODE_CONCAT)
 
 
 def _check_mode(mode):
+    """`mode`, checked. Keras 3's loader of old `.h5` model files turns a
+    config string that names a Keras function into the function: the saved
+    `"add"` arrives as `keras.layers.add`, and is read back as `"add"`."""
+    if callable(mode) and getattr(mode, "__name__", None) in MODES:
+        mode = mode.__name__
     if mode not in MODES:
         raise ValueError(f"`mode` must be one of {MODES}, received mode={mode!r}.")
+    return mode
 
 
 class _TrigArgumentError(ValueError, NotImplementedError):
@@ -128,7 +134,7 @@ class PositionEmbedding(InitialWeightsMixin, keras.layers.Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         _check_positive_int("input_dim", input_dim)
         _check_positive_int("output_dim", output_dim)
-        _check_mode(mode)
+        mode = _check_mode(mode)
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         self.mode = mode
@@ -259,7 +265,7 @@ class TrigPosEmbedding(InitialWeightsMixin, keras.layers.Layer):
 
     def __init__(self, mode=MODE_ADD, output_dim=None, **kwargs):
         super().__init__(**kwargs)
-        _check_mode(mode)
+        mode = _check_mode(mode)
         if mode != MODE_ADD or output_dim is not None:
             if output_dim is None:
                 raise _TrigArgumentError(
