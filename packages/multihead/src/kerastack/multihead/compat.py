@@ -22,7 +22,7 @@ For code moving from keras-multi-head 0.29 (``MultiHead``,
 import numpy as np
 
 from kerastack.attention.compat import split_qkv
-from kerastack.core import InitialWeightsMixin, keras, ops, serializable
+from kerastack.core import InitialWeightsMixin, keras, ops, serializable, static_shape
 from kerastack.multihead import multi_head_attention as _mha
 from kerastack.multihead.multi_head import MultiHead as _MultiHead
 
@@ -306,7 +306,7 @@ class _FlatProjection(keras.layers.Layer):
 
     def call(self, x):
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
-        if len(x.shape) > 3:
+        if len(static_shape(x)) > 3:
             x = ops.reshape(x, (batch, steps, -1))
         y = ops.matmul(x, ops.cast(self.kernel, x.dtype))
         if self.bias is not None:
