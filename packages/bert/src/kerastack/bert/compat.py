@@ -26,7 +26,7 @@ import numpy as np
 from kerastack.bert._compat_datasets import PretrainedInfo, PretrainedList, get_pretrained
 from kerastack.bert.bert_config import BertConfig
 from kerastack.bert.features import _pool
-from kerastack.core import check_int, keras, ops, serializable
+from kerastack.core import InitialWeightsMixin, check_int, keras, ops, serializable
 from kerastack.layernorm.compat import LayerNormalization
 from kerastack.models import checkpoint_prefix, read_json_object, read_tf_checkpoint
 from kerastack.position import compat as position_compat
@@ -445,7 +445,7 @@ class EmbeddingSimilarity(transformer_compat.EmbeddingSim):
 
 
 @serializable(name="KerasBertMasked")
-class Masked(keras.layers.Layer):
+class Masked(InitialWeightsMixin, keras.layers.Layer):
     """keras-bert's `Masked`: passes the MLM probabilities on with a Keras
     mask of the chosen positions (those of the input's own mask, if it has
     one, that are also chosen), so the loss counts only those.
@@ -499,7 +499,7 @@ class Masked(keras.layers.Layer):
 
 
 @serializable
-class Extract(keras.layers.Layer):
+class Extract(InitialWeightsMixin, keras.layers.Layer):
     """keras-bert's `Extract(index)`: the vector at one position, `x[:, index]`
     `(B, D)`, with no mask (the [CLS] vector, for a classifier).
 
@@ -531,7 +531,7 @@ class Extract(keras.layers.Layer):
 
 
 @serializable
-class MaskedConv1D(keras.layers.Conv1D):
+class MaskedConv1D(InitialWeightsMixin, keras.layers.Conv1D):
     """keras-bert's `MaskedConv1D`: a `Conv1D` that zeroes masked steps first
     and passes the mask on (with `padding="valid"`, the mask loses
     `kernel_size // 2 * dilation_rate * 2` steps at its start, as keras-bert
@@ -560,7 +560,7 @@ class MaskedConv1D(keras.layers.Conv1D):
 
 
 @serializable
-class MaskedGlobalMaxPool1D(keras.layers.Layer):
+class MaskedGlobalMaxPool1D(InitialWeightsMixin, keras.layers.Layer):
     """keras-bert's `MaskedGlobalMaxPool1D`: the maximum over steps `(B, D)`,
     masked steps lowered by 1e6 first (so they lose unless all are masked),
     with no mask after.
@@ -591,7 +591,7 @@ class MaskedGlobalMaxPool1D(keras.layers.Layer):
 
 
 @serializable
-class TaskEmbedding(keras.layers.Layer):
+class TaskEmbedding(InitialWeightsMixin, keras.layers.Layer):
     """keras-bert's `TaskEmbedding(input_dim, output_dim, ...)`: adds a
     learned vector per task id to every step of the embeddings. Called on
     `[embeddings (B, T, D), task_ids (B, 1)]`; with `mask_zero`, task 0 adds

@@ -25,7 +25,7 @@ Old code moves over by changing its import:
 
 import numpy as np
 
-from kerastack.core import keras, ops, predict_arrays, serializable
+from kerastack.core import InitialWeightsMixin, keras, ops, predict_arrays, serializable
 from kerastack.layernorm.compat import LayerNormalization
 from kerastack.multihead.compat import MultiHeadAttention
 from kerastack.position.compat import TrigPosEmbedding
@@ -62,7 +62,7 @@ def gelu(x):
 
 
 @serializable(name="LegacyFeedForward")
-class FeedForward(_FeedForward):
+class FeedForward(InitialWeightsMixin, _FeedForward):
     """keras-position-wise-feed-forward's `FeedForward`.
 
     `units` is the hidden width (`intermediate_dim`), `dropout_rate` the
@@ -120,7 +120,7 @@ class FeedForward(_FeedForward):
 
 
 @serializable(name="LegacyEmbeddingRet")
-class EmbeddingRet(keras.layers.Embedding):
+class EmbeddingRet(InitialWeightsMixin, keras.layers.Embedding):
     """keras-embed-sim's `EmbeddingRet`: an `Embedding` that returns
     `[embedded, embedding_matrix]`, so a later `EmbeddingSim` can tie to it.
 
@@ -148,7 +148,7 @@ class EmbeddingRet(keras.layers.Embedding):
 
 
 @serializable(name="LegacyEmbeddingSim")
-class EmbeddingSim(keras.layers.Layer):
+class EmbeddingSim(InitialWeightsMixin, keras.layers.Layer):
     """keras-embed-sim's `EmbeddingSim`: the softmax of `(B, T, D)` hidden
     states scored against a `(V, D)` embedding matrix, `softmax(x · Eᵀ + b)`
     (probabilities over the `V` tokens, as the old layer gave).
