@@ -363,3 +363,28 @@ def test_h5_save_load(build, tmp_path):
     model, arrays, layer_types = build()
     random_weights(model, 22)
     assert_saved_and_loaded(model, arrays, tmp_path, layer_types)
+
+
+def test_compat_mha_padded_queries_attend_to_real_keys_with_a_keras_mask():
+    """The mask arrives on the tensor (a `Masking` layer, as after an
+    `Embedding(mask_zero=True)`): keys are masked, and a padded query attends
+    to the real keys, as keras-multi-head did; on every lane."""
+    x = normal(17, 2, 4, 6)
+    lengths = [4, 2]
+    key_mask = padding_mask(lengths, 4)
+    x[~key_mask] = 0.0  # what Masking(0.0) reads as padding
+    layer = compat.MultiHeadAttention(head_num=3, kernel_initializer=SET_BY_TEST)
+    model = model_on(lambda x: layer(keras.layers.Masking(0.0)(x)), x)
+    weights = old_weights(17, 6, 6, 6)
+    layer.set_weights(weights)
+    expected, _ = reference.multi_head_attention(
+        x,
+        x,
+        x,
+        reference.keras_layout_from_legacy(weights, 3),
+        allowed=allowed_pairs(2, 4, 4, None, key_mask),
+        activation=relu,
+    )
+    outputs = predict(model, x)
+    assert_close(outputs, expected)
+    assert np.abs(outputs[~key_mask]).max() > 0  # the padded queries' own outputs

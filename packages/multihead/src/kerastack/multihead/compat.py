@@ -22,7 +22,14 @@ For code moving from keras-multi-head 0.29 (``MultiHead``,
 import numpy as np
 
 from kerastack.attention.compat import split_qkv
-from kerastack.core import InitialWeightsMixin, keras, ops, serializable, static_shape
+from kerastack.core import (
+    InitialWeightsMixin,
+    keras,
+    keras_version,
+    ops,
+    serializable,
+    static_shape,
+)
 from kerastack.multihead import multi_head_attention as _mha
 from kerastack.multihead.multi_head import MultiHead as _MultiHead
 
@@ -205,11 +212,17 @@ class MultiHeadAttention(InitialWeightsMixin, _mha.MultiHeadAttention):
         query, key, value = split_qkv(inputs)
         _, key_mask, value_mask = split_qkv(mask)
         # The old layer masked the keys only: a padded query attends to the
-        # real keys (kerastack's would give zeros there).
+        # real keys (kerastack's would give zeros there). On Keras 2,
+        # kerastack's layer call would hand the query's own Keras mask on as
+        # the query mask: an all-true one keeps the old rule.
+        query_mask = None
+        if keras_version()[0] < 3:
+            query_mask = ops.cast(ops.ones_like(query[:, :, 0]), "bool")
         return super().call(
             query,
             value,
             key=key,
+            query_mask=query_mask,
             key_mask=key_mask,
             value_mask=value_mask,
             training=training,
