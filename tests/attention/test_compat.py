@@ -250,12 +250,17 @@ def test_scaled_dot_product_attention_config():
 @pytest.mark.parametrize("as_list", [False, True], ids=["one_tensor", "qkv_list"])
 def test_keras_self_attention_sample(as_list):
     # The published value from keras-self-attention's test_sample; ids 1 at
-    # positions 0 and 3 must give equal rows, and the padded query zeros.
+    # positions 0 and 3 must give equal rows; the padded query attends to the
+    # real keys, as in the old layer.
     model = sample_model(compat.ScaledDotProductAttention(), as_list)
     outputs = to_numpy(model(SAMPLE_IDS))[0]
     np.testing.assert_allclose(outputs[2], SAMPLE_ROW_2, atol=1e-6, rtol=0)
     np.testing.assert_allclose(outputs[0], outputs[3], atol=1e-6, rtol=0)
-    np.testing.assert_array_equal(outputs[4], 0.0)
+    x = SAMPLE_TABLE[SAMPLE_IDS].astype("float32")
+    real = SAMPLE_IDS != 0
+    allowed = np.broadcast_to(real[:, None, :], (1, 5, 5))
+    expected, _ = reference.scaled_dot_product_attention(x, x, x, allowed)
+    np.testing.assert_allclose(outputs[4], expected[0, 4], atol=1e-6, rtol=0)
 
 
 def test_scaled_dot_product_attention_on_a_qkv_list():
@@ -265,16 +270,18 @@ def test_scaled_dot_product_attention_on_a_qkv_list():
     v = rng.normal(size=(2, 6, 5)).astype("float32")
     key_mask = padding_mask([6, 4], 6)
     query_mask = padding_mask([4, 3], 4)
-    allowed = query_mask[:, :, None] & key_mask[:, None, :]
+    # As keras-self-attention: a list of masks is [query, key, value] and only
+    # the key mask is read (a padded query attends to the real keys).
+    allowed = np.broadcast_to(key_mask[:, None, :], (2, 4, 6))
     expected, expected_scores = reference.scaled_dot_product_attention(q, k, v, allowed)
     layer = compat.ScaledDotProductAttention(return_attention=True)
-    # A list of masks is read as [query_mask, key_mask, value_mask].
     result = layer([q, k, v], mask=[query_mask, key_mask, None])
     assert isinstance(result, list) and len(result) == 2
     np.testing.assert_allclose(to_numpy(result[0]), expected, atol=FLOAT32_ATOL, rtol=FLOAT32_RTOL)
     np.testing.assert_allclose(to_numpy(result[1]), expected_scores, atol=FLOAT32_ATOL)
+    unmasked, _ = reference.scaled_dot_product_attention(q, k, v, np.ones((2, 4, 6), bool))
     outputs = compat.ScaledDotProductAttention()([q, k, v], mask=[query_mask, None, key_mask])
-    np.testing.assert_allclose(to_numpy(outputs), expected, atol=FLOAT32_ATOL, rtol=FLOAT32_RTOL)
+    np.testing.assert_allclose(to_numpy(outputs), unmasked, atol=FLOAT32_ATOL, rtol=FLOAT32_RTOL)
 
 
 def test_scaled_dot_product_attention_on_one_tensor():
@@ -282,9 +289,9 @@ def test_scaled_dot_product_attention_on_one_tensor():
     x = rng.normal(size=(2, 5, 3)).astype("float32")
     mask = padding_mask([5, 3], 5)
     expected, _ = reference.scaled_dot_product_attention(
-        x, x, x, mask[:, :, None] & mask[:, None, :]
+        x, x, x, np.broadcast_to(mask[:, None, :], (2, 5, 5))
     )
-    outputs = compat.ScaledDotProductAttention()(x, mask=mask)
+    outputs = compat.ScaledDotProductAttention()(x, mask=mask)  # the keys' mask, as before
     np.testing.assert_allclose(to_numpy(outputs), expected, atol=FLOAT32_ATOL, rtol=FLOAT32_RTOL)
 
 
@@ -294,7 +301,7 @@ def test_scaled_dot_product_attention_history_only():
     mask = padding_mask([5, 4], 5)
     causal = np.tril(np.ones((5, 5), bool))
     expected, expected_scores = reference.scaled_dot_product_attention(
-        x, x, x, mask[:, :, None] & mask[:, None, :] & causal
+        x, x, x, mask[:, None, :] & causal
     )
     layer = compat.ScaledDotProductAttention(history_only=True, return_attention=True)
     outputs, scores = layer(x, mask=mask)

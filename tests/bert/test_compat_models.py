@@ -163,8 +163,8 @@ def test_readme_use_warmup_and_adam_warmup_against_numpy():
 
     assert (total_steps, warmup_steps) == (320, 32)
     assert calc_train_steps(1000, 32, 3) == (96, 9)  # 32 batches an epoch, the last short
-    # The optimizer against keras-bert's update rule, with weight decay on
-    # kernels only (the pattern is honoured: biases take none).
+    # The optimizer against keras-bert 0.89's update rule: weight decay on
+    # every weight, the bias too (its tf.keras optimizer never reads the pattern).
     optimizer = AdamWarmup(
         decay_steps=6, warmup_steps=2, lr=0.05, min_lr=0.01, weight_decay=0.3,
         weight_decay_pattern=["kernel"],
@@ -177,14 +177,14 @@ def test_readme_use_warmup_and_adam_warmup_against_numpy():
     for step in gradients:
         optimizer.apply([g.astype("float32") for g in step], [dense.kernel, dense.bias])
     expected = keras_bert_adam_warmup(
-        start, gradients, 8, 6, 2, 0.05, 0.01, 0.3, decayed=[True, False]
+        start, gradients, 8, 6, 2, 0.05, 0.01, 0.3, decayed=[True, True]
     )
     np.testing.assert_allclose(np.array(dense.kernel), expected[0], atol=1e-5)
     np.testing.assert_allclose(np.array(dense.bias), expected[1], atol=1e-5)
-    undecayed = keras_bert_adam_warmup(
-        start, gradients, 8, 6, 2, 0.05, 0.01, 0.3, decayed=[True, True]
+    patterned = keras_bert_adam_warmup(
+        start, gradients, 8, 6, 2, 0.05, 0.01, 0.3, decayed=[True, False]
     )
-    assert np.abs(undecayed[1] - expected[1]).max() > 1e-3  # decay would have shown
+    assert np.abs(patterned[1] - expected[1]).max() > 1e-3  # a pattern would have shown
     restored = AdamWarmup.from_config(optimizer.get_config())
     assert restored.weight_decay_pattern == ["kernel"] and restored.decay_rate == 0.3
 
@@ -198,6 +198,9 @@ def test_readme_extract_features(tmp_path):
     embeddings = extract_embeddings(model_path, texts)
 
     assert [e.shape for e in embeddings] == [(7, 32), (8, 32)]  # [CLS] words [SEP]
+    uncut = extract_embeddings(model_path, texts, cut_embed=False)
+    assert [e.shape for e in uncut] == [(64, 32), (64, 32)]  # the position table's length
+    np.testing.assert_allclose(uncut[0][:7], embeddings[0], atol=1e-6)
     # The same through kerastack's own API.
     backbone = keras_bert_like_backbone(os.path.join(GOOGLE, "bert_config.json"))
     load_google_checkpoint(backbone, GOOGLE)
@@ -400,3 +403,26 @@ def test_predict_generator_takes_keras_2_batches_of_a_multi_input_model():
     )
     np.testing.assert_allclose(plain, expected, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(paired, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_build_model_from_config_reads_what_keras_bert_reads(tmp_path):
+    import json
+
+    from kerastack.bert import compat
+
+    base = {
+        "vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
+        "intermediate_size": 16, "max_position_embeddings": 16, "hidden_act": "elu",
+    }  # fmt: skip
+    path = tmp_path / "bert_config.json"
+    path.write_text(json.dumps(base))
+    model, _ = compat.build_model_from_config(str(path), seq_len=8)  # any Keras activation
+    assert model.get_layer("Encoder-1-FeedForward").activation.__name__ == "elu"
+    for key in ("hidden_act", "max_position_embeddings"):
+        path.write_text(json.dumps({k: v for k, v in base.items() if k != key}))
+        with pytest.raises(KeyError, match=key) as error:  # keras-bert's KeyError, and ...
+            compat.build_model_from_config(str(path))
+        assert isinstance(error.value, ValueError) and str(path) in str(error.value)
+    path.write_text(json.dumps(dict(base, hidden_act="gelu_new")))
+    with pytest.raises(ValueError, match="hidden_act='gelu_new' is not a Keras activation"):
+        compat.build_model_from_config(str(path))

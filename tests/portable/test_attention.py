@@ -380,10 +380,16 @@ def test_keras_self_attention_sample():
     ]
     model = keras.Model(ids, outputs)
     embedding.set_weights([goldens.SAMPLE_TABLE])
-    for actual in predict(model, goldens.SAMPLE_IDS):
+    modern, *old = predict(model, goldens.SAMPLE_IDS)
+    for actual in (modern, *old):
         assert_close(actual[0, 2], goldens.SAMPLE_ROW_2, atol=GOLDEN_ATOL, rtol=0)
         assert_close(actual[0, 0], actual[0, 3], atol=GOLDEN_ATOL, rtol=0)
-        np.testing.assert_array_equal(actual[0, 4], 0.0)  # the padded query
+    np.testing.assert_array_equal(modern[0, 4], 0.0)  # the padded query: zeros
+    x = goldens.SAMPLE_TABLE[goldens.SAMPLE_IDS]
+    real = np.broadcast_to((goldens.SAMPLE_IDS != 0)[:, None, :], (1, 5, 5))
+    expected, _ = reference.scaled_dot_product_attention(x, x, x, real)
+    for actual in old:  # keras-self-attention's: the padded query attends to the real keys
+        assert_close(actual[0, 4], expected[0, 4], atol=GOLDEN_ATOL, rtol=0)
 
 
 def old_order_weights(seed, attention_type, features=3, units=4):
@@ -460,7 +466,8 @@ def test_compat_sdpa_qkv_list_with_masks_and_history_only():
         return layer([q, k, v], mask=[query_mask, key_mask, None])
 
     outputs, scores = run(fn, q, k, v, query_mask, key_mask)
-    allowed = query_mask[:, :, None] & key_mask[:, None, :] & np.tril(np.ones((5, 5), bool))
+    # As keras-self-attention: the key mask only (a padded query attends to the real keys).
+    allowed = key_mask[:, None, :] & np.tril(np.ones((5, 5), bool))
     expected, expected_scores = reference.scaled_dot_product_attention(q, k, v, allowed)
     assert_close(outputs, expected)
     assert_close(scores, expected_scores)

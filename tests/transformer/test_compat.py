@@ -185,6 +185,17 @@ class DecodeTest(TestCase):
                 break
         self.assertEqual(output, replayed)
 
+    def test_max_len_none_stops_at_the_end_token_or_a_repeat(self):
+        model = small_model()
+        output = compat.decode(
+            model, [3, 4, 5], start_token=1, end_token=2, pad_token=0, max_len=None,
+            max_repeat=2, max_repeat_block=2,
+        )  # fmt: skip
+        self.assertEqual(output[0], 1)
+        self.assertTrue(
+            output[-1] == 2 or compat._get_max_suffix_repeat_times(output, 4) >= 2, output
+        )
+
     def test_single_sequence_returns_one_list(self):
         output = compat.decode(
             small_model(), [3, 4, 5], start_token=1, end_token=2, pad_token=0, max_len=4

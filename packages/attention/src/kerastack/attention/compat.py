@@ -6,9 +6,12 @@ arguments, their defaults, ``return_attention`` and ``get_config`` keys are
 the old ones; the computation is the modern layers'. Differences, kept on
 purpose:
 
-- Padding is masked in full. The old layers let real tokens attend to
-  padded ones (only pad-to-pad pairs were masked); here padded keys are
-  never attended to and padded queries give zeros.
+- Padding in ``SeqSelfAttention`` and ``SeqWeightedAttention`` is masked in
+  full. The old layers let real tokens attend to padded ones (only
+  pad-to-pad pairs were masked); here padded keys are never attended to and
+  padded queries give zeros. ``ScaledDotProductAttention`` and
+  ``ResidualScaledDotProductAttention`` mask as before: the keys only (a
+  padded query attends to the real keys).
 - Softmax is exact: ``SeqWeightedAttention`` used to add ``1e-7`` to the
   denominator, so its weights summed to slightly less than one.
 - Weights load in the old order with ``set_weights``: ``[Wt, Wx, bh, Wa, ba]``
@@ -18,7 +21,7 @@ purpose:
 from kerastack.attention import scaled_dot_product_attention as _sdpa
 from kerastack.attention.self_attention import SelfAttention
 from kerastack.attention.weighted_attention import WeightedAttention
-from kerastack.core import InitialWeightsMixin, keras, ops, serializable
+from kerastack.core import InitialWeightsMixin, keras, keras_version, ops, serializable
 
 __all__ = [
     "ResidualScaledDotProductAttention",
@@ -225,7 +228,15 @@ class ScaledDotProductAttention(InitialWeightsMixin, _sdpa.ScaledDotProductAtten
 
     def call(self, inputs, mask=None):
         query, key, value = split_qkv(inputs)
-        query_mask, key_mask, value_mask = split_qkv(mask)
+        # As keras-self-attention: the keys' mask only (a padded query
+        # attends to the real keys). On Keras 2, kerastack's layer call would
+        # hand the query's and value's own Keras masks on: all-true ones keep
+        # the old rule.
+        key_mask = split_qkv(mask)[1]
+        query_mask = value_mask = None
+        if keras_version()[0] < 3:
+            query_mask = ops.cast(ops.ones_like(query[:, :, 0]), "bool")
+            value_mask = ops.cast(ops.ones_like(value[:, :, 0]), "bool")
         result = super().call(
             query,
             value,

@@ -189,7 +189,15 @@ def gen_batch_inputs(
             if draw < mask_mask_rate:
                 inputs[position] = token_dict[TOKEN_MASK]
             elif draw < mask_mask_rate + mask_random_rate:
-                inputs[position] = token_dict[words[randint(len(words))]]
+                if not words:
+                    raise ValueError(
+                        "token_list holds no token but the special ones: there is no "
+                        "random token to put in (keras-bert looped forever here)."
+                    )
+                # keras-bert's draws: from the whole list until a non-special one.
+                while (drawn := token_list[randint(0, len(token_list))]) in base:
+                    pass
+                inputs[position] = token_dict[drawn]
         if force_mask and not any(masked):
             masked[1] = 1
         token_rows.append(inputs)
@@ -202,14 +210,15 @@ def gen_batch_inputs(
 
 @serializable(name="KerasBertAdamWarmup")
 class AdamWarmup(keras.optimizers.Optimizer):
-    """keras-bert's Adam with warmup, decay and patterned weight decay.
+    """keras-bert's Adam with warmup, decay and weight decay.
 
     The learning rate rises linearly to `learning_rate` over `warmup_steps`
     steps, then is `min_lr + (learning_rate - min_lr) * (1 - t /
     decay_steps)` (t counted from the first step, as keras-bert's), and
     `min_lr` after `decay_steps`. `weight_decay * w` is added to the Adam
-    step of each weight whose path contains one of `weight_decay_pattern`
-    (every weight when it is None).
+    step of **every** weight, as in keras-bert 0.89 (its tf.keras optimizer
+    keeps `weight_decay_pattern` but never reads it; so does this one, and
+    `compile_model` decays biases and layer normalizations too, as there).
 
     Example:
 
@@ -263,11 +272,9 @@ class AdamWarmup(keras.optimizers.Optimizer):
             self._v_hat = [self.add_variable_from_reference(v, "v_hat") for v in var_list]
 
     def _decays(self, variable):
-        if self.decay_rate <= 0.0:
-            return False
-        if self.weight_decay_pattern is None:
-            return True
-        return any(pattern in variable.path for pattern in self.weight_decay_pattern)
+        # keras-bert 0.89 decays every weight when weight_decay > 0: the
+        # pattern is kept (and saved) but not read.
+        return self.decay_rate > 0.0
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
@@ -903,6 +910,49 @@ def _output_layers(output_layer_num, transformer_num):
     return [transformer_num - i for i in range(1, count + 1)]
 
 
+class _MissingConfigKey(ValueError, KeyError):
+    """A key keras-bert reads is missing from the config: keras-bert raised
+    KeyError, kerastack ValueError; this is both, so old `except` clauses
+    keep working."""
+
+    __str__ = BaseException.__str__
+
+
+# The keys of bert_config.json that keras-bert reads (it raised KeyError without one).
+_KERAS_BERT_KEYS = (
+    "vocab_size",
+    "max_position_embeddings",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+)
+
+
+def _read_keras_bert_config(config_file):
+    """`(config, BertBackbone arguments)` of a `bert_config.json`, checked
+    before any value is used: every key keras-bert reads must be there, the
+    sizes valid, and `hidden_act` a Keras activation (any, as keras-bert
+    took; "gelu" is its tanh one). Errors name the file."""
+    config = read_json_object(config_file)
+    missing = [key for key in _KERAS_BERT_KEYS if key not in config]
+    if missing:
+        raise _MissingConfigKey(f"{config_file} lacks {missing}, which keras-bert reads.")
+    try:
+        checked = BertConfig.from_dict({k: v for k, v in config.items() if k != "hidden_act"})
+    except ValueError as error:
+        raise ValueError(f"{config_file}: {error}") from error
+    activation = config["hidden_act"]
+    try:
+        keras.activations.get(_activation(activation))
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{config_file}: hidden_act={activation!r} is not a Keras activation."
+        ) from error
+    return config, checked.backbone_arguments()
+
+
 def build_model_from_config(
     config_file, training=False, trainable=None, output_layer_num=1, seq_len=int(1e9), **kwargs
 ):
@@ -926,10 +976,7 @@ def build_model_from_config(
     (8, (None, 8, 8))
     >>> folder.cleanup()
     """
-    # The config is checked (and its errors name the file) before any value is used.
-    arguments = BertConfig.from_json(config_file).backbone_arguments()
-    config = read_json_object(config_file)
-    config.setdefault("max_position_embeddings", arguments["max_sequence_length"])
+    config, arguments = _read_keras_bert_config(config_file)
     if seq_len is not None:
         seq_len = check_int("seq_len", seq_len, minimum=1)
         seq_len = min(seq_len, config["max_position_embeddings"])
@@ -942,7 +989,7 @@ def build_model_from_config(
         transformer_num=arguments["num_layers"],
         head_num=arguments["num_heads"],
         feed_forward_dim=arguments["intermediate_dim"],
-        feed_forward_activation=config.get("hidden_act", "gelu"),
+        feed_forward_activation=config["hidden_act"],
         training=training,
         trainable=trainable,
         output_layer_num=output_layer_num,
@@ -1088,7 +1135,7 @@ def load_trained_model_from_checkpoint(
     >>> paths = get_checkpoint_paths(folder.name)
     >>> with open(paths.config, "w") as file:
     ...     json.dump({"vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 1,
-    ...         "num_attention_heads": 2, "intermediate_size": 16,
+    ...         "num_attention_heads": 2, "intermediate_size": 16, "hidden_act": "gelu",
     ...         "max_position_embeddings": 32}, file)
     >>> load_trained_model_from_checkpoint(paths.config, paths.checkpoint, seq_len=8)
     Traceback (most recent call last):
@@ -1143,8 +1190,9 @@ def extract_embeddings_generator(
     """
     if isinstance(model, (str, os.PathLike)):
         paths = get_checkpoint_paths(os.fspath(model))
+        # keras-bert's model: inputs as long as the position table.
         model = load_trained_model_from_checkpoint(
-            paths.config, paths.checkpoint, output_layer_num=output_layer_num, seq_len=None
+            paths.config, paths.checkpoint, output_layer_num=output_layer_num
         )
         vocabs = load_vocabulary(paths.vocab)
     elif vocabs is None:

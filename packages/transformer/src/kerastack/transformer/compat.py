@@ -562,7 +562,7 @@ def decode(
 
     `tokens` is one list of encoder ids or a list of them; each result starts
     with `start_token` and ends with `end_token` (or stops at `max_len`
-    tokens, or when a block of up to `max_repeat_block` tokens has repeated
+    tokens, unless it is None, or when a block of up to `max_repeat_block` tokens has repeated
     `max_repeat` times at its end, as before). `top_k=1` is greedy; a larger
     `top_k` samples from the `top_k` most likely tokens as keras-transformer
     did: weighted by `softmax(p / temperature)` of their probabilities, drawn
@@ -592,7 +592,9 @@ def decode(
     if isinstance(model, Seq2SeqTransformer):
         from kerastack.transformer.decoding import decode as modern_decode
 
-        length = min(max_len - 1, model.max_sequence_length)
+        length = model.max_sequence_length
+        if max_len is not None:
+            length = min(max_len - 1, length)
         sampling = {} if top_k == 1 else {"strategy": "sample", "top_k": top_k}
         if top_k != 1 and temperature != 1.0:
             sampling["temperature"] = temperature
@@ -647,7 +649,7 @@ def _decode_uncached(
             sequences[i].append(token)
             if (
                 token == end_token
-                or len(sequences[i]) >= max_len
+                or (max_len is not None and len(sequences[i]) >= max_len)
                 or _get_max_suffix_repeat_times(sequences[i], max_repeat * block) >= max_repeat
             ):
                 done[i] = True
