@@ -120,7 +120,10 @@ def test_seq_self_attention_return_attention(attention_type):
     assert isinstance(result, list) and len(result) == 2
     outputs, weights = result
     assert tuple(outputs.shape) == (2, 5, 3) and tuple(weights.shape) == (2, 5, 5)
-    np.testing.assert_allclose(to_numpy(weights).sum(-1), mask.astype("float32"), atol=1e-6)
+    # keras-self-attention's rule: only pad-to-pad pairs are masked, so every
+    # query (padded ones too) has weights summing to one.
+    np.testing.assert_allclose(to_numpy(weights).sum(-1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(to_numpy(weights)[1, 3:, 3:], 0.0)  # pad-to-pad
     assert layer.compute_mask(x, mask)[1] is None
     # In a model: two outputs; the sequence output keeps the input's mask.
     inputs = keras.Input((None,), dtype="int32")
@@ -130,7 +133,8 @@ def test_seq_self_attention_return_attention(attention_type):
     ids = np.array([[1, 2, 0]], "int32")
     outputs, weights = (to_numpy(t) for t in model(ids))
     assert outputs.shape == (1, 3, 3) and weights.shape == (1, 3, 3)
-    np.testing.assert_array_equal(weights[0, :, 2], 0.0)
+    np.testing.assert_array_equal(weights[0, 2, 2], 0.0)  # the padded query, padded key
+    assert (weights[0, :2, 2] > 0).all()  # real queries attend to the padded key, as before
 
 
 @pytest.mark.parametrize("attention_type", ["additive", "multiplicative"])
@@ -156,7 +160,7 @@ def test_seq_self_attention_old_weight_order_parity(attention_type, kwargs):
         attention_width=kwargs.get("attention_width"),
         causal=kwargs.get("history_only", False),
         activation=(lambda s: 1 / (1 + np.exp(-s))) if "attention_activation" in kwargs else None,
-        mask=mask,
+        attention_mask=mask[:, :, None] | mask[:, None, :],  # only pad-to-pad pairs, as before
     )
     outputs, scores = layer(x, mask=mask, return_attention_scores=True)
     np.testing.assert_allclose(to_numpy(outputs), expected, atol=FLOAT32_ATOL, rtol=FLOAT32_RTOL)

@@ -436,7 +436,7 @@ def test_seq_self_attention_old_weight_order(attention_type, kwargs):
         attention_width=kwargs.get("attention_width"),
         causal=kwargs.get("history_only", False),
         activation=sigmoid if "attention_activation" in kwargs else None,
-        mask=mask,
+        attention_mask=mask[:, :, None] | mask[:, None, :],  # only pad-to-pad pairs, as before
     )
     assert_close(outputs, expected)
     assert_close(scores, expected_scores)

@@ -3,19 +3,22 @@
 For code moving from keras-self-attention 0.51 (``SeqSelfAttention``,
 ``SeqWeightedAttention``, ``ScaledDotProductAttention``). The constructor
 arguments, their defaults, ``return_attention`` and ``get_config`` keys are
-the old ones; the computation is the modern layers'. Differences, kept on
-purpose:
+the old ones; the computation is the modern layers', with the old rules:
 
-- Padding in ``SeqSelfAttention`` and ``SeqWeightedAttention`` is masked in
-  full. The old layers let real tokens attend to padded ones (only
-  pad-to-pad pairs were masked); here padded keys are never attended to and
-  padded queries give zeros. ``ScaledDotProductAttention`` and
-  ``ResidualScaledDotProductAttention`` mask as before: the keys only (a
-  padded query attends to the real keys).
-- Softmax is exact: ``SeqWeightedAttention`` used to add ``1e-7`` to the
-  denominator, so its weights summed to slightly less than one.
+- Padding is masked as before: ``SeqSelfAttention`` masks only pad-to-pad
+  pairs (a real token attends to padded ones too, a padded one to the real
+  ones), ``ScaledDotProductAttention`` and
+  ``ResidualScaledDotProductAttention`` the keys only, and
+  ``SeqWeightedAttention`` leaves padded steps out. (kerastack's own layers
+  mask padding in full.)
 - Weights load in the old order with ``set_weights``: ``[Wt, Wx, bh, Wa, ba]``
   (additive), ``[Wa, ba]`` (multiplicative), ``[W, b]`` (weighted).
+
+Differences, kept on purpose: softmax is exact (``SeqWeightedAttention``
+used to add ``1e-7`` to the denominator, so its weights summed to slightly
+less than one); and a query that may see no key at all (every key in its
+window masked) gives zeros, where the old layers' equal -10,000 penalties
+cancelled and it attended to every key.
 """
 
 from kerastack.attention import scaled_dot_product_attention as _sdpa
@@ -122,6 +125,22 @@ class SeqSelfAttention(InitialWeightsMixin, SelfAttention):
             inputs_mask=inputs_mask,
         )
         return list(result) if self.return_attention else result
+
+    def _allowed(self, inputs, mask, attention_mask):
+        # keras-self-attention's rule: only pad-to-pad pairs are masked (a
+        # real token attends to padded ones, a padded one to every real one).
+        allowed = super()._allowed(inputs, None, attention_mask)  # structure only
+        if mask is None:
+            return allowed
+        mask = ops.cast(mask, "bool")
+        not_both_padded = ops.logical_or(ops.expand_dims(mask, 2), ops.expand_dims(mask, 1))
+        if allowed is None:
+            return not_both_padded
+        return ops.logical_and(not_both_padded, allowed)
+
+    def _attention_regularization(self, weights, mask):
+        # keras-self-attention's regularizer reads no mask.
+        return super()._attention_regularization(weights, None)
 
     def compute_mask(self, inputs, previous_mask=None):
         if self.return_attention:
