@@ -29,7 +29,7 @@ Differences, kept on purpose:
   ``floatx()``.
 
 ``weights=[table]`` works as with Keras 2 (``kerastack.core.InitialWeightsMixin``):
-the table is set when the layer is built.
+the table is set at the layer's first call, before it computes anything.
 
 Kept as they were, so look before relying on them: ``mask_zero`` in
 ``PositionEmbedding``'s ``expand`` mode is the position value that marks
