@@ -29,6 +29,10 @@ PACKAGES = [
         "training",
         "bert",
         "gpt",
+        "electra",
+        "roformer",
+        "nezha",
+        "t5",
         "bert4keras",
     )
 ]

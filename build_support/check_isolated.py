@@ -158,6 +158,22 @@ PACKAGES = {
         "texts = m.generate_text(t, ['ab c', 'a'], max_new_tokens=3)\n"
         "assert len(texts) == 2 and all(isinstance(text, str) for text in texts)\n",
     ),
+    "electra": (
+        ["core", "attention", "multihead", "position", "layernorm", "transformer", "tokenizers", "models"],
+        "import kerastack.electra\n",
+    ),
+    "roformer": (
+        ["core", "attention", "multihead", "position", "layernorm", "transformer", "tokenizers", "models"],
+        "import kerastack.roformer\n",
+    ),
+    "nezha": (
+        ["core", "attention", "multihead", "position", "layernorm", "transformer", "tokenizers", "models"],
+        "import kerastack.nezha\n",
+    ),
+    "t5": (
+        ["core", "attention", "multihead", "position", "layernorm", "transformer", "tokenizers", "models"],
+        "import kerastack.t5\n",
+    ),
     "bert4keras": (
         [
             "core",

@@ -1,0 +1,3 @@
+"""kerastack-roformer: RoFormer on every Keras 3 backend (issue 21, in progress)."""
+
+__all__ = []
