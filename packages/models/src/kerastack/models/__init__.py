@@ -12,6 +12,10 @@
 - Generic layers: `Embedding`, `ReversibleEmbedding`, `MaskedLMHead`,
   `ConditionalRandomField` (a tagger's CRF head), `float32_dense`,
   `gelu_approximate`.
+- One entry point for every family: `from_pretrained(path, task=None)`
+  builds whichever installed family's model a checkpoint's `model_type`
+  names (families register as `"kerastack.models"` entry points;
+  `model_types()` lists them).
 - Files and the Hub: `checkpoint_folder`, `read_json_object` (from
   kerastack-tokenizers, which needs no Keras).
 """
@@ -38,6 +42,7 @@ from kerastack.models.embedding import (
     gelu_approximate,
 )
 from kerastack.models.heads import MaskedLMHead, float32_dense
+from kerastack.models.model_types import TASKS, from_pretrained, model_types
 from kerastack.models.tf_checkpoint import CheckpointError, checkpoint_prefix, read_tf_checkpoint
 from kerastack.tokenizers import checkpoint_folder, read_json_object
 
@@ -46,6 +51,7 @@ __all__ = [
     "MAX_SIZE",
     "POOLER_TENSORS",
     "SAME",
+    "TASKS",
     "TRANSPOSE",
     "CheckpointError",
     "ConditionalRandomField",
@@ -65,8 +71,10 @@ __all__ = [
     "checkpoint_folder",
     "checkpoint_prefix",
     "float32_dense",
+    "from_pretrained",
     "gelu_approximate",
     "keep_dtype_policy",
+    "model_types",
     "read_checkpoint_tensors",
     "read_json_object",
     "read_safetensors",
