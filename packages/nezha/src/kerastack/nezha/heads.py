@@ -1,0 +1,181 @@
+"""NEZHA's task models on a `NezhaBackbone`: masked LM (tied to the word
+embeddings), sequence classification, token classification and extractive
+question answering, with HF's `NezhaFor...` names so whole task checkpoints
+load strictly. Logits are float32, whatever the dtype policy."""
+
+from kerastack.core import InputRule, keras, ops, serializable
+from kerastack.models import SAME, TRANSPOSE, MaskedLMHead, TaskModel, float32_dense
+from kerastack.nezha.nezha_backbone import NezhaBackbone, _NezhaModel
+from kerastack.nezha.nezha_weights import weight_table
+
+__all__ = ["NezhaClassifier", "NezhaMaskedLM", "NezhaQuestionAnswerer", "NezhaTokenClassifier"]
+
+
+class _Task(_NezhaModel, TaskModel):
+    """A functional model on `backbone`; inputs checked as the backbone's."""
+
+    # HF's token-level task models have no pooler: it is not in their files.
+    _uses_pooler = True
+
+    @classmethod
+    def from_config_file(cls, path, **kwargs):
+        """The task model on a randomly initialized `NezhaBackbone` shaped by
+        the config in `path`; `kwargs` go to the task model. Its
+        `from_pretrained` loads every weight of an HF or Huawei checkpoint
+        (strict: the checkpoint must hold this head)."""
+        return cls(NezhaBackbone.from_config_file(path), **kwargs)
+
+    def hf_weight_table(self):
+        table = weight_table(self.backbone)
+        if not self._uses_pooler:
+            table = [entry for entry in table if not entry[1].startswith("pooler.")]
+        return table + self._head_table()
+
+
+@serializable
+class NezhaMaskedLM(_Task):
+    """Masked-LM logits at `mask_positions`, float32 `(B, P, V)`: BERT's
+    `cls.predictions` head (dense, activation, layer norm, then the word
+    embeddings, tied, and a bias), as HF's `NezhaForMaskedLM` and Huawei's
+    pretraining checkpoints hold it.
+
+    Example:
+
+    >>> backbone = NezhaBackbone(vocabulary_size=30, num_layers=1, num_heads=3,
+    ...     hidden_dim=12, intermediate_dim=16, max_relative_position=3)
+    >>> ids = np.array([[2, 7, 4, 9, 3, 0]])  # [CLS] a [MASK] b [SEP] [PAD]
+    >>> model = NezhaMaskedLM(backbone)
+    >>> logits = model({"token_ids": ids, "segment_ids": np.zeros_like(ids),
+    ...     "padding_mask": ids != 0, "mask_positions": np.array([[2]])})
+    >>> tuple(logits.shape)
+    (1, 1, 30)
+    >>> model.mlm_head.token_embedding is backbone.get_layer("token_embedding")  # tied
+    True
+    """
+
+    _uses_pooler = False
+
+    def __init__(self, backbone, **kwargs):
+        inputs = dict(backbone.input)
+        inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
+        sequence = backbone({key: inputs[key] for key in backbone.input})["sequence_output"]
+        head = MaskedLMHead(
+            backbone.get_layer("token_embedding"),
+            activation=backbone.activation,
+            layer_norm_epsilon=backbone.layer_norm_epsilon,
+            dtype=backbone.dtype_policy,
+            name="mlm_head",
+        )
+        logits = head(sequence, inputs["mask_positions"])  # (B, P, V)
+        self._init(backbone, inputs, logits, {}, **kwargs)
+        self.mlm_head = head
+
+    def input_rules(self):
+        """The backbone's, and `mask_positions` `(B, P)` in `[0, T)`."""
+        return {**self.backbone.input_rules(), "mask_positions": InputRule("positions")}
+
+    def _head_table(self):
+        head = self.mlm_head
+        return [
+            (head.dense.kernel, "cls.predictions.transform.dense.weight", TRANSPOSE),
+            (head.dense.bias, "cls.predictions.transform.dense.bias", SAME),
+            (head.layer_norm.gamma, "cls.predictions.transform.LayerNorm.weight", SAME),
+            (head.layer_norm.beta, "cls.predictions.transform.LayerNorm.bias", SAME),
+            (head.bias, "cls.predictions.bias", SAME),
+        ]
+
+
+@serializable
+class NezhaClassifier(_Task):
+    """Sequence classification: `dropout`, then float32 logits
+    `(B, num_classes)` from the pooled output (HF's
+    `NezhaForSequenceClassification`).
+
+    Example:
+
+    >>> backbone = NezhaBackbone(vocabulary_size=30, num_layers=1, num_heads=3,
+    ...     hidden_dim=12, intermediate_dim=16, max_relative_position=3)
+    >>> ids = np.array([[2, 7, 8, 3, 0]])
+    >>> inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": ids != 0}
+    >>> classifier = NezhaClassifier(backbone, num_classes=3)
+    >>> tuple(classifier(inputs).shape)
+    (1, 3)
+    """
+
+    _features = "pooled_output"
+
+    def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
+        inputs = dict(backbone.input)
+        features = backbone(inputs)[self._features]
+        features = keras.layers.Dropout(
+            dropout, dtype=backbone.dtype_policy, name="classifier_dropout"
+        )(features)
+        classifier = float32_dense(num_classes, backbone, "classifier")
+        self._init(
+            backbone,
+            inputs,
+            classifier(features),
+            {"num_classes": num_classes, "dropout": dropout},
+            **kwargs,
+        )
+        self.classifier = classifier
+
+    def _head_table(self):
+        return [
+            (self.classifier.kernel, "classifier.weight", TRANSPOSE),
+            (self.classifier.bias, "classifier.bias", SAME),
+        ]
+
+
+@serializable
+class NezhaTokenClassifier(NezhaClassifier):
+    """Token classification (NER, tagging): `dropout`, then float32 logits
+    `(B, T, num_classes)` from the sequence output (HF's
+    `NezhaForTokenClassification`).
+
+    Example:
+
+    >>> backbone = NezhaBackbone(vocabulary_size=30, num_layers=1, num_heads=3,
+    ...     hidden_dim=12, intermediate_dim=16, max_relative_position=3)
+    >>> ids = np.array([[2, 7, 8, 3, 0]])
+    >>> inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": ids != 0}
+    >>> tuple(NezhaTokenClassifier(backbone, num_classes=4)(inputs).shape)
+    (1, 5, 4)
+    """
+
+    _features = "sequence_output"
+    _uses_pooler = False
+
+
+@serializable
+class NezhaQuestionAnswerer(_Task):
+    """Extractive question answering: float32 `start_logits` and
+    `end_logits`, each `(B, T)` (HF's `NezhaForQuestionAnswering`).
+
+    Example:
+
+    >>> backbone = NezhaBackbone(vocabulary_size=30, num_layers=1, num_heads=3,
+    ...     hidden_dim=12, intermediate_dim=16, max_relative_position=3)
+    >>> ids = np.array([[2, 7, 8, 3, 0]])
+    >>> inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": ids != 0}
+    >>> logits = NezhaQuestionAnswerer(backbone)(inputs)
+    >>> tuple(logits["start_logits"].shape), tuple(logits["end_logits"].shape)
+    ((1, 5), (1, 5))
+    """
+
+    _uses_pooler = False
+
+    def __init__(self, backbone, **kwargs):
+        inputs = dict(backbone.input)
+        sequence = backbone(inputs)["sequence_output"]
+        span = float32_dense(2, backbone, "qa_outputs")
+        start, end = ops.split(span(sequence), 2, axis=-1)  # (B, T, 1) each
+        outputs = {"start_logits": ops.squeeze(start, -1), "end_logits": ops.squeeze(end, -1)}
+        self._init(backbone, inputs, outputs, {}, **kwargs)
+        self.span = span
+
+    def _head_table(self):
+        return [
+            (self.span.kernel, "qa_outputs.weight", TRANSPOSE),
+            (self.span.bias, "qa_outputs.bias", SAME),
+        ]
