@@ -6,7 +6,7 @@ load strictly. Logits are float32, whatever the dtype policy."""
 from kerastack.core import InputRule, keras, ops, serializable
 from kerastack.models import SAME, TRANSPOSE, MaskedLMHead, TaskModel, float32_dense
 from kerastack.nezha.nezha_backbone import NezhaBackbone, _NezhaModel
-from kerastack.nezha.nezha_weights import weight_table
+from kerastack.nezha.nezha_weights import IGNORED_PREFIXES, weight_table
 
 __all__ = ["NezhaClassifier", "NezhaMaskedLM", "NezhaQuestionAnswerer", "NezhaTokenClassifier"]
 
@@ -14,8 +14,13 @@ __all__ = ["NezhaClassifier", "NezhaMaskedLM", "NezhaQuestionAnswerer", "NezhaTo
 class _Task(_NezhaModel, TaskModel):
     """A functional model on `backbone`; inputs checked as the backbone's."""
 
-    # HF's token-level task models have no pooler: it is not in their files.
+    # HF's token-level task models have no pooler: it is not in their files,
+    # and a pretraining checkpoint's pooler is left out when they load it.
     _uses_pooler = True
+
+    @property
+    def hf_ignored_prefixes(self):
+        return IGNORED_PREFIXES + (() if self._uses_pooler else ("pooler.",))
 
     @classmethod
     def from_config_file(cls, path, **kwargs):
