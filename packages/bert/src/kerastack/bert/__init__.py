@@ -1,12 +1,28 @@
-"""kerastack-bert: BERT, RoBERTa and ALBERT on every Keras 3 backend, on the
-kerastack model kit (`kerastack.models`)."""
+"""kerastack-bert: BERT, RoBERTa (with XLM-RoBERTa and CamemBERT) and ALBERT
+on every Keras 3 backend, on the kerastack model kit (`kerastack.models`)."""
 
 from kerastack.bert.albert_backbone import AlbertBackbone
 from kerastack.bert.bert_backbone import BertBackbone
-from kerastack.bert.bert_config import AlbertConfig, BertConfig, RobertaConfig
+from kerastack.bert.bert_config import (
+    AlbertConfig,
+    BertConfig,
+    CamembertConfig,
+    RobertaConfig,
+    XLMRobertaConfig,
+)
 from kerastack.bert.bert_weights import weight_table
 from kerastack.bert.convert_google import google_to_hf_name, load_google_checkpoint
-from kerastack.bert.convert_hf import load_hf_weights, save_hf_weights
+from kerastack.bert.convert_hf import hf_config, load_hf_weights, save_hf_weights
+from kerastack.bert.encoder_heads import (
+    AlbertClassifier,
+    AlbertMaskedLM,
+    AlbertQuestionAnswerer,
+    AlbertTokenClassifier,
+    RobertaClassifier,
+    RobertaMaskedLM,
+    RobertaQuestionAnswerer,
+    RobertaTokenClassifier,
+)
 from kerastack.bert.features import extract_embeddings, iter_embeddings
 from kerastack.bert.heads import (
     BertClassifier,
@@ -22,6 +38,7 @@ from kerastack.bert.pretraining import (
     mask_tokens,
 )
 from kerastack.bert.roberta_backbone import RobertaBackbone
+from kerastack.bert.xlm_roberta_backbone import CamembertBackbone, XLMRobertaBackbone
 
 # Names kerastack-bert exported before the kit, the tokenizers and the
 # training tools became packages of their own: the same objects, re-exported
@@ -82,6 +99,19 @@ __all__ = [
     "ema_weights",
     "layer_decay_multipliers",
     "AlbertBackbone",
+    "AlbertClassifier",
+    "AlbertMaskedLM",
+    "AlbertQuestionAnswerer",
+    "AlbertTokenClassifier",
+    "CamembertBackbone",
+    "CamembertConfig",
+    "RobertaClassifier",
+    "RobertaMaskedLM",
+    "RobertaQuestionAnswerer",
+    "RobertaTokenClassifier",
+    "XLMRobertaBackbone",
+    "XLMRobertaConfig",
+    "hf_config",
     "AlbertConfig",
     "AlbertTokenizer",
     "BytePairTokenizer",

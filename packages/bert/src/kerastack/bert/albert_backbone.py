@@ -185,6 +185,8 @@ class AlbertBackbone(EncoderBackbone, keras.Model):
         self._keep_arguments(locals())
 
     hf_prefix = "albert."
+    hf_model_type = "albert"
+    hf_architecture = "Albert"
     hf_ignored_prefixes = (
         "predictions.",
         "sop_classifier.",

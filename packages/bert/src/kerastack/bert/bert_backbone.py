@@ -214,6 +214,9 @@ class EncoderBackbone(CheckedInputs, Pretrained, SavedByArguments):
     hf_prefix = "bert."
     hf_ignored_prefixes = IGNORED_PREFIXES
     hf_position_table = "embeddings.position_embeddings.weight"
+    # HF's model_type, and the start of its class names ("BertModel").
+    hf_model_type = "bert"
+    hf_architecture = "Bert"
 
     def hf_weight_table(self):
         """`[(variable, hf_name, layout)]` of every weight, in HF BERT's names

@@ -223,3 +223,38 @@ class AlbertConfig(BertConfig):
             layers_per_group=self.inner_group_num,
         )
         return arguments
+
+
+@dataclasses.dataclass(frozen=True)
+class XLMRobertaConfig(RobertaConfig):
+    """The shape of an XLM-RoBERTa model (HF's `config.json`, `model_type`
+    "xlm-roberta"): RoBERTa's fields and defaults (its encoder is
+    RoBERTa's; only the vocabulary, a SentencePiece model, differs).
+
+    Example:
+
+    >>> config = XLMRobertaConfig.from_dict({"model_type": "xlm-roberta",
+    ...     "vocab_size": 250002, "hidden_size": 768})
+    >>> config.pad_token_id, config.max_position_embeddings
+    (1, 514)
+    >>> XLMRobertaConfig.from_dict({"model_type": "roberta", "vocab_size": 50})
+    Traceback (most recent call last):
+    ...
+    ValueError: This is a 'roberta' config, not a 'xlm-roberta' one ...
+    """
+
+    MODEL_TYPE = "xlm-roberta"
+
+
+@dataclasses.dataclass(frozen=True)
+class CamembertConfig(RobertaConfig):
+    """The shape of a CamemBERT model (HF's `config.json`, `model_type`
+    "camembert"): RoBERTa's fields and defaults.
+
+    Example:
+
+    >>> CamembertConfig.from_dict({"model_type": "camembert", "vocab_size": 32005}).vocab_size
+    32005
+    """
+
+    MODEL_TYPE = "camembert"

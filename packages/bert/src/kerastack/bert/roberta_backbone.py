@@ -178,6 +178,9 @@ class RobertaBackbone(EncoderBackbone, keras.Model):
     # HF's names: "roberta." before the encoder's tensors in task models, and
     # their heads and buffers left out.
     hf_prefix = "roberta."
+    # HF's model_type, and the start of its class names ("RobertaModel").
+    hf_model_type = "roberta"
+    hf_architecture = "Roberta"
     hf_ignored_prefixes = (
         "lm_head.",
         "classifier.",
