@@ -30,6 +30,7 @@ from kerastack.electra import (
     load_google_checkpoint,
     save_electra_weights,
 )
+from kerastack.models import from_pretrained
 from tests.conformance import make_electra_references as refs
 from tests.tolerances import RECORDED_TINY_ATOL
 
@@ -92,6 +93,27 @@ def check_model(model, outputs, reference, prefix=""):
 def test_task_models_match_transformers(reference, name, model_class, outputs):
     model = model_class.from_pretrained(refs.folder(name))
     check_model(model, outputs, reference)
+
+
+# HF's tasks (kerastack.models.TASKS) of each fixture folder.
+TASK_NAMES = {
+    "discriminator": "replaced_token_detection",
+    "generator": "masked_lm",
+    "classifier": "classification",
+    "token_classifier": "token_classification",
+    "question_answerer": "question_answering",
+}
+
+
+def test_the_generic_entry_point_builds_each_model(reference):
+    for name, model_class, _ in MODELS:
+        model = from_pretrained(refs.folder(name), task=TASK_NAMES[name])
+        assert type(model) is model_class
+    assert type(from_pretrained(refs.folder("discriminator"))) is ElectraBackbone
+    # The labels' count comes from config.json (three classes in the fixture).
+    classifier = from_pretrained(refs.folder("classifier"), task="classification")
+    assert classifier.get_config()["num_classes"] == 3
+    check_model(classifier, {None: "class_logits"}, reference)
 
 
 def test_backbones_match_transformers(reference):
