@@ -18,6 +18,7 @@ import pytest
 
 from kerastack.core import ops
 from kerastack.t5 import T5Backbone, T5Seq2SeqLM, relative_position_bucket
+from kerastack.tokenizers.t5_tokenizer import T5Tokenizer
 from tests.conformance import make_t5_references as refs
 from tests.tolerances import RECORDED_TINY_ATOL
 
@@ -129,3 +130,51 @@ def test_references_are_what_transformers_gives(name):
     live_buckets = refs.relative_buckets(refs.CONFIGS[name])
     for key, value in live_buckets.items():
         np.testing.assert_array_equal(value, reference[key])
+
+
+# -- the tokenizer ----------------------------------------------------------------------
+
+
+def test_tokenizer_gives_the_recorded_ids():
+    tokenizer = T5Tokenizer.from_folder(refs.SPIECE_FOLDER)
+    reference = np.load(refs.REFERENCES["tiny_t5"])
+    sources = tokenizer.encode_batch(refs.TEXTS)
+    np.testing.assert_array_equal(sources["token_ids"], reference["source_ids"])
+    np.testing.assert_array_equal(sources["padding_mask"], reference["source_mask"])
+    targets = tokenizer.encode_batch(refs.TARGETS)["token_ids"]
+    np.testing.assert_array_equal(targets[:, :-1], reference["decoder_ids"][:, 1:])
+    assert tokenizer.vocabulary_size == refs.SPIECE_SIZE + 100
+    assert tokenizer.sentinel_id(0) == tokenizer.vocabulary_size - 1
+    assert (tokenizer.pad_id, tokenizer.end_id, tokenizer.unk_id) == (0, 1, 2)
+    # The pieces spell the text again (its whitespace runs made one space).
+    text = "summarize: The quick brown fox jumps."
+    ids = tokenizer.encode(text + " <extra_id_1>")["token_ids"]
+    assert tokenizer.detokenize(ids) == text + "<extra_id_1></s>"
+    assert tokenizer.detokenize(ids, skip_special_tokens=True) == text
+
+
+def test_tokenizer_errors(tmp_path):
+    tokenizer = T5Tokenizer.from_folder(refs.SPIECE_FOLDER)
+    with pytest.raises(ValueError, match="ids"):
+        tokenizer.detokenize([tokenizer.vocabulary_size])
+    with pytest.raises(ValueError, match="sentinels"):
+        tokenizer.sentinel_id(100)
+    with pytest.raises(ValueError, match="must be a str"):
+        tokenizer.encode(3)
+    (tmp_path / "spiece.model").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="Not a readable SentencePiece model"):
+        T5Tokenizer.from_folder(tmp_path)
+
+
+@NEEDS_TRANSFORMERS
+def test_tokenizer_agrees_with_transformers_on_the_corpus():
+    from tests.conformance.corpus import corpus
+
+    theirs = refs.t5_tokenizer()
+    ours = T5Tokenizer.from_folder(refs.SPIECE_FOLDER)
+    texts = corpus() + refs.TEXTS + ["a▁▁b", "x▁", "▁", "a ▁ b", "</s>a<pad>", " <unk> "]
+    differ = [t for t in texts if theirs(t)["input_ids"] != ours.token_ids(t) + [ours.end_id]]
+    assert not differ, f"{len(differ)} of {len(texts)} texts differ, e.g. {differ[0][:200]!r}"
+    pairs = ours.encode_batch(refs.TEXTS[:2], refs.TARGETS[:2])
+    expected = theirs(refs.TEXTS[:2], refs.TARGETS[:2], padding=True, return_tensors="np")
+    np.testing.assert_array_equal(pairs["token_ids"], expected["input_ids"])

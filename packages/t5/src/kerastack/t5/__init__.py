@@ -16,6 +16,7 @@ from kerastack.t5.t5_relative_position_bias import (
     relative_position_bucket,
 )
 from kerastack.t5.t5_seq2seq_lm import T5Seq2SeqLM
+from kerastack.tokenizers.t5_tokenizer import T5Tokenizer
 
 __all__ = [
     "MT5Config",
@@ -25,6 +26,7 @@ __all__ = [
     "T5Config",
     "T5RelativePositionBias",
     "T5Seq2SeqLM",
+    "T5Tokenizer",
     "load_t5_weights",
     "read_t5_config",
     "relative_position_bucket",
