@@ -178,3 +178,32 @@ def test_tokenizer_agrees_with_transformers_on_the_corpus():
     pairs = ours.encode_batch(refs.TEXTS[:2], refs.TARGETS[:2])
     expected = theirs(refs.TEXTS[:2], refs.TARGETS[:2], padding=True, return_tensors="np")
     np.testing.assert_array_equal(pairs["token_ids"], expected["input_ids"])
+
+
+# -- export ------------------------------------------------------------------------------
+
+
+@NEEDS_TRANSFORMERS
+def test_transformers_loads_the_export(case, tmp_path):
+    import torch
+    import transformers
+
+    from kerastack.t5 import save_t5_checkpoint
+
+    name, model, reference = case
+    save_t5_checkpoint(model, tmp_path)
+    exported = transformers.T5ForConditionalGeneration.from_pretrained(
+        tmp_path, attn_implementation="eager"
+    ).eval()
+    ids, mask = decoder_inputs(reference)
+    with torch.no_grad():
+        logits = exported(
+            input_ids=torch.tensor(reference["source_ids"], dtype=torch.long),
+            attention_mask=torch.tensor(reference["source_mask"], dtype=torch.long),
+            decoder_input_ids=torch.tensor(ids, dtype=torch.long),
+            decoder_attention_mask=torch.tensor(mask, dtype=torch.long),
+        ).logits.numpy()
+    # The same weights in transformers: the recorded logits again.
+    np.testing.assert_allclose(logits, reference["logits"], atol=LOGITS_ATOL, rtol=0)
+    tied = exported.lm_head.weight.data_ptr() == exported.shared.weight.data_ptr()
+    assert tied == (name == "tiny_t5")
