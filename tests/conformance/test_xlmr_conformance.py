@@ -205,3 +205,8 @@ def test_tokenizer_matches_transformers_on_the_corpus(tmp_path, ours, theirs):
     pairs = reference(texts[:20], texts[20:40], padding=True, return_tensors="np")
     encoded = mine.encode_batch(texts[:20], texts[20:40])
     np.testing.assert_array_equal(encoded["token_ids"], pairs["input_ids"])
+    for row in pairs["input_ids"][:5].tolist():
+        assert mine.detokenize(row) == reference.decode(row)
+        assert mine.detokenize(row, skip_special_tokens=True) == reference.decode(
+            row, skip_special_tokens=True
+        )

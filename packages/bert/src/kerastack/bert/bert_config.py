@@ -188,7 +188,8 @@ class AlbertConfig(BertConfig):
     """
 
     MODEL_TYPE = "albert"
-    FILE_NAMES = ("config.json",)
+    # HF's, then Google's (which brightmart's Google-format releases share).
+    FILE_NAMES = ("config.json", "albert_config.json")
     FIELDS = {
         **BertConfig.FIELDS,
         "embedding_size": ConfigField.size(),

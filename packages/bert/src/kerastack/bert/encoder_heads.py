@@ -19,7 +19,7 @@ from kerastack.bert.heads import (
     BertTokenClassifier,
     _Task,
 )
-from kerastack.bert.roberta_backbone import RobertaBackbone
+from kerastack.bert.roberta_backbone import RobertaBackbone, check_not_google_layout
 from kerastack.bert.xlm_roberta_backbone import CamembertBackbone, XLMRobertaBackbone
 from kerastack.core import keras, ops, serializable
 from kerastack.layernorm import LayerNormalization
@@ -37,8 +37,13 @@ _ALBERT_BACKBONES = {"albert": AlbertBackbone}
 
 
 def _model_type(path):
-    """The `model_type` of the `config.json` in `path` (a file or folder)."""
+    """The `model_type` of the `config.json` in `path` (a file or folder);
+    a folder with Google's `albert_config.json` instead is "albert"."""
     if os.path.isdir(path):
+        if not os.path.exists(os.path.join(path, "config.json")) and os.path.exists(
+            os.path.join(path, "albert_config.json")
+        ):
+            return "albert", os.path.join(path, "albert_config.json")
         path = os.path.join(path, "config.json")
     try:
         with open(path, encoding="utf-8") as file:
@@ -56,7 +61,8 @@ class _FamilyTask:
     config's `model_type` (`BACKBONES`)."""
 
     BACKBONES = {}
-    _decoder = None  # the HF name of a tied masked-LM decoder, left out
+    # What a checkpoint of this task may hold that the model leaves out.
+    _left_out = ()
 
     @property
     def hf_prefix(self):
@@ -64,13 +70,14 @@ class _FamilyTask:
 
     @property
     def hf_ignored_prefixes(self):
-        return _BUFFERS + (() if self._decoder is None else (self._decoder,))
+        return _BUFFERS + self._left_out
 
     @classmethod
     def from_config_file(cls, path, **kwargs):
         """The task model on a randomly initialized backbone of the
         config's `model_type` (one of `BACKBONES`); `kwargs` go to the
         task model."""
+        check_not_google_layout(path, cls.__name__)
         model_type, source = _model_type(os.fspath(path))
         if model_type not in cls.BACKBONES:
             raise ValueError(
@@ -225,7 +232,9 @@ class RobertaMaskedLM(_FamilyTask, _Task):
 
     BACKBONES = _ROBERTA_BACKBONES
     _uses_pooler = False
-    _decoder = "lm_head.decoder."
+    # The tied decoder (older transformers saved it), and the pooler of a
+    # checkpoint saved with one.
+    _left_out = ("lm_head.decoder.", "pooler.")
 
     def __init__(self, backbone, **kwargs):
         _check_backbone(backbone, (RobertaBackbone,), "RobertaMaskedLM")
@@ -376,7 +385,9 @@ class AlbertMaskedLM(_FamilyTask, _Task):
 
     BACKBONES = _ALBERT_BACKBONES
     _uses_pooler = False
-    _decoder = "predictions.decoder."
+    # The tied decoder, and the pooler and sentence-order head of a
+    # pretraining checkpoint (Google's).
+    _left_out = ("predictions.decoder.", "pooler.", "sop_classifier.")
 
     def __init__(self, backbone, **kwargs):
         _check_backbone(backbone, (AlbertBackbone,), "AlbertMaskedLM")

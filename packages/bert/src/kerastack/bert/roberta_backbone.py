@@ -1,6 +1,8 @@
 """RoBERTa's encoder: BERT's blocks, positions counted from the padding id,
 no segment input."""
 
+import os
+
 import numpy as np
 
 from kerastack.bert.bert_backbone import (
@@ -208,3 +210,37 @@ class RobertaBackbone(EncoderBackbone, keras.Model):
     def config_class():
         """`RobertaConfig`."""
         return RobertaConfig
+
+    @classmethod
+    def from_config_file(cls, path, **kwargs):
+        """A randomly initialized backbone shaped by HF's `config.json` (a
+        file, or the folder holding it). A folder holding only Google's
+        `bert_config.json` (brightmart's RoBERTa-zh, HIT's RoBERTa-wwm) is
+        a `ValueError` saying to load it as BERT: see `GOOGLE_LAYOUT`."""
+        check_not_google_layout(path, cls.__name__)
+        return super().from_config_file(path, **kwargs)
+
+
+# RoBERTa released in Google's BERT layout is BERT's architecture.
+GOOGLE_LAYOUT = (
+    "RoBERTa checkpoints released in Google's BERT layout (bert_config.json and "
+    "bert_model.ckpt: brightmart's RoBERTa-zh, HIT's chinese-roberta-wwm-ext) are BERT's "
+    "architecture, trained as RoBERTa: positions count from 0, segment ids are used, and "
+    "there is no padding offset. Load them with BertBackbone.from_pretrained(folder) (or "
+    "kerastack.models.from_pretrained(folder), which reads bert_config.json as BERT; BERT's "
+    "task models for heads)."
+)
+
+
+def check_not_google_layout(path, name):
+    """A `ValueError` (`GOOGLE_LAYOUT`) if `path` is a folder with Google's
+    `bert_config.json` and no HF `config.json`."""
+    path = os.fspath(path)
+    if (
+        os.path.isdir(path)
+        and not os.path.exists(os.path.join(path, "config.json"))
+        and os.path.exists(os.path.join(path, "bert_config.json"))
+    ):
+        raise ValueError(
+            f"{path} holds a Google-format checkpoint, which {name} does not read. " + GOOGLE_LAYOUT
+        )

@@ -181,7 +181,8 @@ class XLMRobertaTokenizer:
 
     def detokenize(self, ids, skip_special_tokens=False):
         """The text of a sequence of ids (special tokens kept unless
-        `skip_special_tokens`); a list of texts for a batch."""
+        `skip_special_tokens`), as transformers' `decode` gives it; a list
+        of texts for a batch."""
         skip = check_bool("skip_special_tokens", skip_special_tokens)
         specials = set(self.special_tokens) | set(self.FAIRSEQ_TOKENS)
 
@@ -189,7 +190,9 @@ class XLMRobertaTokenizer:
             tokens = [self._tokens[i] for i in row]
             if skip:
                 tokens = [t for t in tokens if t not in specials]
-            return "".join(tokens).replace(WORD_START, " ").strip()
+            # As transformers: only the first word's space is dropped.
+            text = "".join(tokens).replace(WORD_START, " ")
+            return text[1:] if text.startswith(" ") else text
 
         return map_rows(check_ids(ids, self.vocabulary_size), text)
 
