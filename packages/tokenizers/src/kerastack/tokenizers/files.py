@@ -95,7 +95,8 @@ def _path_argument(path, what="A checkpoint path"):
 
 
 # What a Hub download fetches: the config, the safetensors weights and every
-# family's tokenizer files (WordPiece; byte-level BPE; SentencePiece).
+# family's tokenizer files (WordPiece; BPE; SentencePiece, as T5 and ALBERT name it
+# and as XLM-R and CamemBERT do).
 HUB_FILES = [
     "config.json",
     "model.safetensors",
@@ -104,6 +105,7 @@ HUB_FILES = [
     "vocab.json",
     "merges.txt",
     "spiece.model",
+    "sentencepiece.bpe.model",
 ]
 
 
