@@ -243,7 +243,12 @@ def test_zhuiyi_config_without_model_type(tmp_path):
     with open(os.path.join(tmp_path, "bert_config.json"), "w") as file:
         json.dump({"vocab_size": 30, "hidden_size": 12, "num_attention_heads": 3}, file)
     assert RoFormerV2Config.from_json(tmp_path).hidden_size == 12
-    assert RoFormerConfig.from_json(tmp_path).max_position_embeddings == 1536
+    config = RoFormerConfig.from_json(tmp_path)
+    assert (config.max_position_embeddings, config.layer_norm_eps) == (1536, 1e-7)
+    assert (
+        RoFormerConfig.from_dict({"model_type": "roformer", "vocab_size": 30}).layer_norm_eps
+        == 1e-12
+    )
 
 
 def test_fine_tuning_learns_a_held_out_rule():

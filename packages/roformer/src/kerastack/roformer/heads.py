@@ -19,6 +19,7 @@ from kerastack.models import (
 )
 from kerastack.models import activation as get_activation
 from kerastack.roformer.roformer_backbone import RoFormerBackbone
+from kerastack.roformer.roformer_config import RoFormerConfig
 from kerastack.roformer.roformer_weights import (
     IGNORED_PREFIXES,
     load_roformer_checkpoint,
@@ -118,6 +119,12 @@ class RoFormerMaskedLM(_Task):
     dense layer to the embedding width, the activation, a layer norm, and
     the word table (tied) with a bias.
 
+    Args:
+        backbone: a `RoFormerBackbone`.
+        layer_norm_epsilon: float, the epsilon of the head's norm; None:
+            the backbone's.
+        **kwargs: `keras.Model` arguments.
+
     Example:
 
     >>> backbone = RoFormerBackbone(vocabulary_size=30, num_layers=1, num_heads=2,
@@ -132,7 +139,7 @@ class RoFormerMaskedLM(_Task):
     True
     """
 
-    def __init__(self, backbone, **kwargs):
+    def __init__(self, backbone, layer_norm_epsilon=None, **kwargs):
         if not isinstance(backbone, RoFormerBackbone):
             raise ValueError(
                 f"RoFormerMaskedLM needs a RoFormerBackbone, received {type(backbone).__name__}."
@@ -142,12 +149,28 @@ class RoFormerMaskedLM(_Task):
         head = _MaskedLMHead(
             backbone.get_layer("token_embedding"),
             activation=backbone.activation,
-            layer_norm_epsilon=backbone.layer_norm_epsilon,
+            layer_norm_epsilon=layer_norm_epsilon or backbone.layer_norm_epsilon,
             dtype=backbone.dtype_policy,
             name="mlm_head",
         )
-        self._init(backbone, inputs, head(sequence), {}, **kwargs)
+        arguments = {"layer_norm_epsilon": layer_norm_epsilon}
+        self._init(backbone, inputs, head(sequence), arguments, **kwargs)
         self.mlm_head = head
+
+    @classmethod
+    def from_config_file(cls, path, **kwargs):
+        """As the other task models'; for Zhuiyi's `bert_config.json` (no
+        `model_type`, no `layer_norm_eps`) the head's norm takes
+        bert4keras's epsilon for it, 1e-12 (its blocks' is 1e-7)."""
+        path = os.fspath(path)
+        file = path
+        if os.path.isdir(path):
+            names = [os.path.join(path, name) for name in RoFormerConfig.FILE_NAMES]
+            file = next((name for name in names if os.path.isfile(name)), names[0])
+        values = read_json_object(file)
+        if not {"model_type", "layer_norm_eps"} & set(values):
+            kwargs.setdefault("layer_norm_epsilon", 1e-12)
+        return cls(RoFormerBackbone.from_config_file(path), **kwargs)
 
     def _head_table(self):
         head = self.mlm_head

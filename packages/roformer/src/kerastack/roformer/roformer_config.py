@@ -21,6 +21,9 @@ _ACTIVATIONS = {
     "swish": "silu",
     "tanh": "tanh",
 }
+# bert4keras's LayerNormalization epsilon (Keras's `epsilon()`), with which
+# Zhuiyi's RoFormer and RoFormer-v2 checkpoints were trained and run.
+BERT4KERAS_EPSILON = 1e-7
 _FIELDS = {
     "vocab_size": ConfigField.size(),
     "embedding_size": ConfigField.size(optional=True),
@@ -56,7 +59,8 @@ def _check_heads(config):
 class RoFormerConfig(ModelConfig):
     """The shape of a RoFormer model (Su et al., 2021), read from HF's
     `config.json` (`model_type` "roformer") or from the `bert_config.json`
-    of Zhuiyi's TensorFlow releases (no `model_type`; taken as RoFormer).
+    of Zhuiyi's TensorFlow releases (no `model_type`; taken as RoFormer,
+    with bert4keras's norm epsilon 1e-7 unless it gives `layer_norm_eps`).
 
     Field names are HF's. `embedding_size` is the width of the word and
     segment tables (None: `hidden_size`; otherwise a projection maps it to
@@ -73,6 +77,8 @@ class RoFormerConfig(ModelConfig):
     >>> arguments = config.backbone_arguments()
     >>> arguments["embedding_dim"], arguments["hidden_dim"], arguments["rotary_value"]
     (8, 12, False)
+    >>> RoFormerConfig.from_dict({"vocab_size": 50}).layer_norm_eps  # Zhuiyi's file
+    1e-07
     >>> RoFormerConfig(vocab_size=50, hidden_size=12, num_attention_heads=4)
     Traceback (most recent call last):
     ...
@@ -98,6 +104,15 @@ class RoFormerConfig(ModelConfig):
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
     rotary_value: bool = False
+
+    @classmethod
+    def from_dict(cls, values):
+        """As `ModelConfig.from_dict`; a file with no `model_type` and no
+        `layer_norm_eps` (Zhuiyi's `bert_config.json`) takes bert4keras's
+        epsilon, 1e-7, with which Zhuiyi's checkpoints run."""
+        if isinstance(values, dict) and not {"model_type", "layer_norm_eps"} & set(values):
+            values = dict(values, layer_norm_eps=BERT4KERAS_EPSILON)
+        return super().from_dict(values)
 
     @classmethod
     def check_options(cls, values):
@@ -181,7 +196,7 @@ class RoFormerV2Config(ModelConfig):
     max_position_embeddings: int = 512
     type_vocab_size: int = 2
     initializer_range: float = 0.02
-    layer_norm_eps: float = 1e-7
+    layer_norm_eps: float = BERT4KERAS_EPSILON
 
     def validate(self):
         _check_heads(self)
