@@ -23,7 +23,6 @@ from kerastack.electra.heads import (
     ElectraMaskedLM,
     ElectraQuestionAnswerer,
     ElectraTokenClassifier,
-    TiedOutput,
 )
 from kerastack.tokenizers import BertTokenizer
 
@@ -36,7 +35,6 @@ __all__ = [
     "ElectraMaskedLM",
     "ElectraQuestionAnswerer",
     "ElectraTokenClassifier",
-    "TiedOutput",
     "backbone_weight_table",
     "google_to_hf_name",
     "load_google_checkpoint",
