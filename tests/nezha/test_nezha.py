@@ -236,6 +236,15 @@ def test_keras_saving_round_trips(tmp_path, backbone):
     np.testing.assert_allclose(
         loaded.predict(data, verbose=0), classifier.predict(data, verbose=0), atol=SAVE_ATOL, rtol=0
     )
+    mlm = NezhaMaskedLM(backbone)
+    path = str(tmp_path / "mlm.keras")
+    mlm.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.mlm_head.token_embedding is loaded.backbone.get_layer("token_embedding")
+    data = dict(data, mask_positions=np.array([[1, 2], [3, 0]], "int32"))
+    np.testing.assert_allclose(
+        loaded.predict(data, verbose=0), mlm.predict(data, verbose=0), atol=SAVE_ATOL, rtol=0
+    )
 
 
 def test_bad_inputs_are_value_errors(backbone):
