@@ -180,6 +180,17 @@ def test_config_reads_hf_files():
     assert OpenAIGPTConfig.from_dict(hf_config(afn="swish")).activation == "silu"
 
 
+def test_generic_from_pretrained_finds_the_family():
+    from kerastack import models
+
+    assert "openai-gpt" in models.model_types()
+    backbone = models.from_pretrained(refs.FOLDER)
+    model = models.from_pretrained(refs.FOLDER, task="causal_lm")
+    assert type(backbone) is OpenAIGPTBackbone and type(model) is OpenAIGPTCausalLM
+    for old, new in zip(weights(backbone), weights(model.backbone), strict=True):
+        np.testing.assert_array_equal(old, new)
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [
