@@ -15,9 +15,10 @@ import shutil
 import numpy as np
 import pytest
 
-from kerastack.bert import BertBackbone, BertClassifier
+from kerastack.bert import AlbertBackbone, BertBackbone, BertClassifier
 from kerastack.gpt import GPT2Backbone, GPT2CausalLM
 from kerastack.models import TASKS, from_pretrained, model_types
+from kerastack.nezha import NezhaBackbone
 from tests.conformance import make_references as refs
 
 FIXTURES = refs.FIXTURES
@@ -73,6 +74,11 @@ def test_num_labels_without_id2label_and_an_explicit_num_classes(tmp_path):
 
 def test_google_checkpoints_are_read_by_their_config_file_name():
     assert type(from_pretrained(os.path.join(FIXTURES, "tiny_google"))) is BertBackbone
+    albert = from_pretrained(os.path.join(FIXTURES, "tiny_albert_google"))
+    assert type(albert) is AlbertBackbone
+    # Huawei's NEZHA: a bert_config.json with max_relative_position.
+    nezha = from_pretrained(os.path.join(FIXTURES, "tiny_nezha_huawei"))
+    assert type(nezha) is NezhaBackbone
 
 
 def test_a_decoder_family_and_its_language_model():

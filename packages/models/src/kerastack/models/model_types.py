@@ -42,6 +42,7 @@ _LABELLED_TASKS = ("classification", "token_classification")
 # Google's TensorFlow checkpoints ship a config without a model_type; the
 # file's name says which family wrote it.
 _GOOGLE_CONFIGS = (("albert_config.json", "albert"), ("bert_config.json", "bert"))
+_RELATIVE_KEYS = {"max_relative_position", "use_relative_position"}
 
 
 def model_types():
@@ -69,8 +70,9 @@ def from_pretrained(path, task=None, *, model_type=None, **kwargs):
 
     The family comes from `config.json`'s `model_type`; a Google TensorFlow
     checkpoint's `bert_config.json` (or `albert_config.json`), which has
-    none, is read as BERT (ALBERT). `model_type=` overrides both (NEZHA,
-    RoFormer and brightmart's RoBERTa also ship a `bert_config.json`). With
+    none, is read as BERT (ALBERT), or as NEZHA when it sets
+    `max_relative_position` (Huawei's). `model_type=` overrides both
+    (RoFormer and brightmart's RoBERTa also ship a plain `bert_config.json`). With
     `task=None` the result is the family's backbone; otherwise the family's
     task model for `task` (one of `TASKS`), head weights included. For
     `"classification"` and `"token_classification"`, `num_classes` defaults
@@ -91,7 +93,7 @@ def from_pretrained(path, task=None, *, model_type=None, **kwargs):
     >>> from_pretrained(folder, task="translation")
     Traceback (most recent call last):
     ...
-    ValueError: model_type 'bert' has no task model for task='translation'; its tasks: [...] (task=None ...).
+    ValueError: model_type 'bert' has no task model for task='translation'; its tasks: ...
     """
     folder = checkpoint_folder(path)
     source = "model_type=" if model_type is not None else folder
@@ -154,7 +156,11 @@ def _read_model_type(folder):
             )
         return model_type
     for name, model_type in _GOOGLE_CONFIGS:
-        if os.path.isfile(os.path.join(folder, name)):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            # Huawei's NEZHA ships a bert_config.json with its relative positions.
+            if model_type == "bert" and _RELATIVE_KEYS & set(_read_config(path)):
+                return "nezha"
             return model_type
     raise ValueError(
         f"{folder} holds no config.json (nor a Google checkpoint's bert_config.json or "
