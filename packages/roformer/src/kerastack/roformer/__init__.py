@@ -3,9 +3,10 @@
 every attention layer; loads HF checkpoints and Zhuiyi's TensorFlow ones
 (no TensorFlow needed) and exports back to HF's layout.
 
-The tokenizer is BERT's WordPiece (`BertTokenizer`, re-exported here):
-HF's `RoFormerTokenizer` first cuts Chinese text into words with jieba,
-which is left to the user (pass pre-segmented text)."""
+The tokenizer is BERT's WordPiece (`BertTokenizer`, re-exported here),
+which cuts CJK characters apart (Zhuiyi's character-level models); HF's
+`RoFormerTokenizer` for word-level vocabularies first segments Chinese text
+into words with jieba, which kerastack leaves to the user."""
 
 from kerastack.roformer.convert_hf import save_hf_weights
 from kerastack.roformer.heads import (
