@@ -266,9 +266,9 @@ def test_fine_tuning_learns_a_held_out_rule():
     keras.utils.set_random_seed(0)
     model = ElectraClassifier(backbone(num_layers=1, dropout=0.0), num_classes=2, dropout=0.0)
     model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate=5e-3),
+        optimizer=keras.optimizers.AdamW(learning_rate=1e-2),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    model.fit(train, train_labels, batch_size=64, epochs=20, verbose=0)
+    model.fit(train, train_labels, batch_size=128, epochs=20, verbose=0)
     accuracy = np.mean(model.predict(test, verbose=0).argmax(-1) == test_labels)
     assert accuracy >= 0.9, accuracy
