@@ -158,3 +158,21 @@ def test_zhuiyi_roformer_matches_bert4keras():
     assert_close(outputs["sequence_output"], reference["sequence"], mask)
     masked_lm = RoFormerMaskedLM.from_pretrained(refs.ZHUIYI_FOLDER)
     assert_close(masked_lm.predict(batch(reference), verbose=0), reference["mlm_logits"], mask)
+
+
+def test_generic_from_pretrained_finds_the_roformer_entry_points():
+    """`kerastack.models.from_pretrained` builds RoFormer's classes from the
+    package's entry points (HF folders name `model_type`; Zhuiyi's
+    `bert_config.json` has none, so it is named)."""
+    from kerastack.models import from_pretrained, model_types
+
+    assert model_types()["roformer"] == [
+        "classification",
+        "masked_lm",
+        "question_answering",
+        "token_classification",
+    ]
+    classifier = from_pretrained(os.path.join(refs.FOLDER, "classifier"), task="classification")
+    assert type(classifier) is RoFormerClassifier
+    masked_lm = from_pretrained(refs.ZHUIYI_FOLDER, "masked_lm", model_type="roformer")
+    assert type(masked_lm) is RoFormerMaskedLM
