@@ -207,3 +207,11 @@ def test_transformers_loads_the_export(case, tmp_path):
     np.testing.assert_allclose(logits, reference["logits"], atol=LOGITS_ATOL, rtol=0)
     tied = exported.lm_head.weight.data_ptr() == exported.shared.weight.data_ptr()
     assert tied == (name == "tiny_t5")
+
+
+def test_the_generic_entry_point_builds_t5():
+    from kerastack.models import from_pretrained
+
+    model = from_pretrained(refs.FOLDERS["tiny_t5_gated"], task="seq2seq_lm")
+    assert isinstance(model, T5Seq2SeqLM) and model.lm_head is not None
+    assert isinstance(from_pretrained(refs.FOLDERS["tiny_t5"]), T5Backbone)
