@@ -25,6 +25,15 @@ Google-format TF checkpoint (`model.ckpt.*`, by `tf.compat.v1.train.Saver`,
 with Adam slots and `global_step`), named by the rules of Google's ELECTRA
 code written out here independently of kerastack's, and the
 discriminator's `config.json` (Google shipped none).
+
+A third mode checks `google/` against an independent reader, the real
+bert4keras 0.11.5 (its ELECTRA, in the tfkeras lane's environment):
+
+    TF_KERAS=1 TF_USE_LEGACY_KERAS=1 python -m tests.conformance.make_electra_references bert4keras
+
+It builds the discriminator from `google/` and compares its sequence output
+and replaced-token logits with transformers' recorded ones (it prints the
+largest differences, and fails above 5e-6).
 """
 
 import json
@@ -252,5 +261,35 @@ def make_google():
     print(f"Wrote {GOOGLE_FOLDER}: {sorted(os.listdir(GOOGLE_FOLDER))}")
 
 
+def check_with_bert4keras():
+    from bert4keras.models import build_transformer_model
+
+    reference = np.load(REFERENCE)
+    config = os.path.join(GOOGLE_FOLDER, "config.json")
+    checkpoint = os.path.join(GOOGLE_FOLDER, "model.ckpt")
+    worst = {}
+    # bert4keras's ELECTRA: the encoder, or with its discriminator head (linear: logits).
+    for head, name in ((False, "sequence"), ("linear", "rtd_logits")):
+        model = build_transformer_model(
+            config, checkpoint, model="electra", with_discriminator=head
+        )
+        for batch in BATCHES:
+            ids, segments = reference[f"{batch}_ids"], reference[f"{batch}_segments"]
+            outputs = model.predict([ids, segments], verbose=0)
+            outputs = outputs[..., 0] if head else outputs
+            real = ids != 0  # bert4keras takes id 0 as padding
+            difference = np.abs(outputs[real] - reference[f"{batch}_{name}"][real]).max()
+            worst[name] = max(worst.get(name, 0.0), float(difference))
+    print(f"bert4keras on {GOOGLE_FOLDER} against transformers' outputs: {worst}")
+    if max(worst.values()) > 5e-6:  # tests/tolerances.py's RECORDED_TINY_ATOL
+        raise SystemExit("bert4keras reads the Google-format checkpoint differently.")
+
+
 if __name__ == "__main__":
-    make_google() if sys.argv[1:] == ["google"] else make_hf()
+    mode = sys.argv[1:]
+    if mode == ["google"]:
+        make_google()
+    elif mode == ["bert4keras"]:
+        check_with_bert4keras()
+    else:
+        make_hf()
