@@ -5,6 +5,10 @@ transformers, PyTorch, `sentencepiece`):
 
     python -m tests.conformance.make_t5_references
 
+and, in the tensorflow lane's (TensorFlow, to write the Google checkpoint):
+
+    python -m tests.conformance.make_t5_references google
+
 It writes into tests/conformance/fixtures/:
 
 - `tiny_t5_spiece/spiece.model`: a unigram SentencePiece model trained by
@@ -19,7 +23,10 @@ It writes into tests/conformance/fixtures/:
   (a padded batch of `TEXTS` from the tokenizer), the decoder ids (padded
   targets), the encoder output, the logits (eager attention, float32),
   the greedy `generate` tokens, and the relative position buckets of
-  transformers' `_relative_position_bucket`.
+  transformers' `_relative_position_bucket`;
+- `tiny_t5_google/model.ckpt-100.*` (the tensorflow lane): the gated
+  model's weights under Google's Mesh TensorFlow names, with Adafactor's
+  slots and `global_step`.
 
 The tests check kerastack against these on every lane and, where
 transformers is installed, that they are still what transformers gives.
@@ -272,7 +279,72 @@ def make_model(name, tokenizer, inputs):
     np.savez(REFERENCES[name], **inputs, **outputs, **relative_buckets(CONFIGS[name]))
 
 
+GOOGLE_FOLDER = os.path.join(FIXTURES, "tiny_t5_google")
+
+
+def mesh_tensorflow_name(hf_name):
+    """`(name, transpose)` of an HF T5 tensor in Google's T5 checkpoints,
+    by Mesh TensorFlow's own rules (not kerastack's)."""
+    if hf_name == "shared.weight":
+        return "shared/embedding", False
+    if hf_name == "lm_head.weight":
+        return "decoder/logits/kernel", True
+    parts = []
+    pieces = hf_name.split(".")[:-1]  # without "weight"
+    index = 0
+    while index < len(pieces):
+        if pieces[index] in ("block", "layer"):
+            parts.append(f"{pieces[index]}_{int(pieces[index + 1]):03d}")
+            index += 2
+        else:
+            parts.append(pieces[index])
+            index += 1
+    if parts[-1].endswith("layer_norm"):
+        return "/".join(parts + ["scale"]), False
+    if parts[-2] == "DenseReluDense":
+        return "/".join(parts + ["kernel"]), True
+    return "/".join(parts), True  # q, k, v, o, relative_attention_bias
+
+
+def make_google(name="tiny_t5_gated"):
+    """`tiny_t5_google/model.ckpt-100`: the weights of `name`'s checkpoint
+    under Google's names, with Adafactor's slots and `global_step`, saved by
+    TensorFlow's `tf.compat.v1.train.Saver` (run in the tensorflow lane)."""
+    import tensorflow as tf
+    from safetensors.numpy import load_file
+
+    tensors = load_file(os.path.join(FOLDERS[name], "model.safetensors"))
+    os.makedirs(GOOGLE_FOLDER, exist_ok=True)
+    graph = tf.Graph()
+    with graph.as_default():
+        for hf_name, value in sorted(tensors.items()):
+            if hf_name.endswith("embed_tokens.weight"):
+                continue  # copies of shared.weight
+            google, transpose = mesh_tensorflow_name(hf_name)
+            value = np.ascontiguousarray(value.T if transpose else value)
+            tf.compat.v1.get_variable(google, initializer=value)
+            if value.ndim == 2:  # Adafactor's factored second moments
+                tf.compat.v1.get_variable(f"{google}_slot_vr", initializer=value[:, 0] * 0)
+                tf.compat.v1.get_variable(f"{google}_slot_vc", initializer=value[0] * 0)
+            else:
+                tf.compat.v1.get_variable(f"{google}_slot_v", initializer=value * 0)
+        step = tf.compat.v1.train.get_or_create_global_step()
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            session.run(step.assign(100))
+            saver.save(session, os.path.join(GOOGLE_FOLDER, "model.ckpt"), global_step=100,
+                       write_meta_graph=False)  # fmt: skip
+    os.remove(os.path.join(GOOGLE_FOLDER, "checkpoint"))
+    print(f"Wrote {GOOGLE_FOLDER}: {sorted(os.listdir(GOOGLE_FOLDER))}")
+
+
 def main():
+    import sys
+
+    if sys.argv[1:] == ["google"]:
+        make_google()
+        return
     train_sentencepiece(SPIECE_FOLDER)
     tokenizer = t5_tokenizer()
     inputs = reference_inputs(tokenizer)

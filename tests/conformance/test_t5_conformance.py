@@ -215,3 +215,47 @@ def test_the_generic_entry_point_builds_t5():
     model = from_pretrained(refs.FOLDERS["tiny_t5_gated"], task="seq2seq_lm")
     assert isinstance(model, T5Seq2SeqLM) and model.lm_head is not None
     assert isinstance(from_pretrained(refs.FOLDERS["tiny_t5"]), T5Backbone)
+
+
+# -- Google's checkpoints --------------------------------------------------------------
+
+
+def test_google_checkpoint_loads_to_the_same_outputs():
+    from kerastack.t5.convert_google import load_t5_google_weights
+
+    reference = np.load(refs.REFERENCES["tiny_t5_gated"])
+    model = T5Seq2SeqLM.from_config_file(refs.FOLDERS["tiny_t5_gated"])
+    left_out = load_t5_google_weights(model, refs.GOOGLE_FOLDER)
+    assert "global_step" in left_out and all(
+        name == "global_step" or "_slot_" in name for name in left_out
+    )
+    ids, mask = decoder_inputs(reference)
+    logits = model(
+        {
+            "encoder_token_ids": reference["source_ids"],
+            "encoder_padding_mask": reference["source_mask"],
+            "decoder_token_ids": ids,
+            "decoder_padding_mask": mask,
+        }
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(logits), reference["logits"], atol=LOGITS_ATOL, rtol=0
+    )
+    np.testing.assert_array_equal(
+        model.generate(reference["source_ids"], max_length=refs.MAX_NEW_TOKENS),
+        reference["generated"],
+    )
+    backbone = T5Backbone.from_config_file(refs.FOLDERS["tiny_t5_gated"])
+    assert "decoder/logits/kernel" in load_t5_google_weights(backbone, refs.GOOGLE_FOLDER)
+    # A model of another shape: every misfit named, nothing changed.
+    other = T5Backbone.from_config_file(refs.FOLDERS["tiny_t5"])
+    before = other.get_weights()
+    with pytest.raises(ValueError) as error:
+        load_t5_google_weights(other, refs.GOOGLE_FOLDER)
+    message = str(error.value)
+    assert "missing tensors: decoder/block_000/layer_002/DenseReluDense/wi/kernel" in message
+    assert "decoder/block_002/layer_000/SelfAttention/q" in message
+    assert "unexpected tensors: decoder/block_000/layer_002/DenseReluDense/wi_0/kernel" in message
+    assert "shape mismatches: " in message
+    for a, b in zip(before, other.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -1,5 +1,6 @@
 """kerastack-t5: T5, T5.1.1 and mT5 encoder-decoders on every Keras 3 backend."""
 
+from kerastack.t5.convert_google import google_name, load_t5_google_weights
 from kerastack.t5.convert_hf import (
     load_t5_weights,
     save_t5_checkpoint,
@@ -27,6 +28,8 @@ __all__ = [
     "T5RelativePositionBias",
     "T5Seq2SeqLM",
     "T5Tokenizer",
+    "google_name",
+    "load_t5_google_weights",
     "load_t5_weights",
     "read_t5_config",
     "relative_position_bucket",
