@@ -61,8 +61,11 @@ ENCODER_CONFIG = {
     "layer_norm_eps": 1e-5,
     "hidden_act": "gelu",
 }
-# The task models: width 12 in 3 heads of 4, a vocabulary of 41.
+# The task models: width 12 in 3 heads of 4, a vocabulary of 41; weights
+# drawn wider than HF's 0.02, so that the logits (not only the heads'
+# biases) depend on every weight well beyond the tolerance.
 HEAD_VOCABULARY = 41
+HEAD_INITIALIZER_RANGE = 0.3
 ROBERTA_HEAD_CONFIG = dict(
     ENCODER_CONFIG,
     hidden_size=12,
@@ -71,6 +74,7 @@ ROBERTA_HEAD_CONFIG = dict(
     intermediate_size=20,
     max_position_embeddings=24,
     vocab_size=HEAD_VOCABULARY,
+    initializer_range=HEAD_INITIALIZER_RANGE,
 )
 ALBERT_HEAD_CONFIG = {
     "vocab_size": HEAD_VOCABULARY,
@@ -82,6 +86,7 @@ ALBERT_HEAD_CONFIG = {
     "max_position_embeddings": 24,
     "hidden_act": "gelu_new",
     "pad_token_id": 0,
+    "initializer_range": HEAD_INITIALIZER_RANGE,
 }
 NUM_CLASSES = 3
 # (folder, transformers class, config class, task): the task models written.
