@@ -159,19 +159,76 @@ PACKAGES = {
         "assert len(texts) == 2 and all(isinstance(text, str) for text in texts)\n",
     ),
     "electra": (
-        ["core", "attention", "multihead", "position", "layernorm", "transformer", "tokenizers", "models"],
-        "import kerastack.electra\n",
+        [
+            "core",
+            "attention",
+            "multihead",
+            "position",
+            "layernorm",
+            "transformer",
+            "tokenizers",
+            "models",
+        ],
+        "import numpy as np\n"
+        "from kerastack.electra import ElectraBackbone, ElectraDiscriminator\n"
+        "b = ElectraBackbone(vocabulary_size=30, num_layers=1, num_heads=3, hidden_dim=12,\n"
+        "    intermediate_dim=20, embedding_dim=10, max_sequence_length=16)\n"
+        "ids = np.array([[2, 7, 8, 3, 0]])\n"
+        "x = {'token_ids': ids, 'segment_ids': np.zeros_like(ids), 'padding_mask': ids != 0}\n"
+        "out = ElectraDiscriminator(b).predict(x, verbose=0)\n"
+        "assert out.shape == (1, 5) and np.all(np.isfinite(out))\n",
     ),
     "roformer": (
-        ["core", "attention", "multihead", "position", "layernorm", "transformer", "tokenizers", "models"],
-        "import kerastack.roformer\n",
+        [
+            "core",
+            "attention",
+            "multihead",
+            "position",
+            "layernorm",
+            "transformer",
+            "tokenizers",
+            "models",
+        ],
+        "import numpy as np\n"
+        "from kerastack.roformer import RoFormerBackbone, RoFormerV2Backbone\n"
+        "for cls in (RoFormerBackbone, RoFormerV2Backbone):\n"
+        "    b = cls(vocabulary_size=20, num_layers=1, num_heads=3, hidden_dim=12,\n"
+        "        intermediate_dim=16, embedding_dim=8, max_sequence_length=8)\n"
+        "    ids = np.ones((2, 5), 'int32')\n"
+        "    out = b({'token_ids': ids, 'segment_ids': 0 * ids, 'padding_mask': ids})\n"
+        "    assert out['sequence_output'].shape == (2, 5, 12)\n",
     ),
     "nezha": (
-        ["core", "attention", "multihead", "position", "layernorm", "transformer", "tokenizers", "models"],
-        "import kerastack.nezha\n",
+        [
+            "core",
+            "attention",
+            "multihead",
+            "position",
+            "layernorm",
+            "transformer",
+            "tokenizers",
+            "models",
+        ],
+        "import numpy as np\n"
+        "from kerastack.nezha import NezhaBackbone\n"
+        "m = NezhaBackbone(vocabulary_size=30, num_layers=1, num_heads=3, hidden_dim=12,\n"
+        "    intermediate_dim=16, max_relative_position=2)\n"
+        "ids = np.array([[2, 7, 8, 9, 3, 0]], 'int32')\n"
+        "x = {'token_ids': ids, 'segment_ids': 0 * ids, 'padding_mask': ids != 0}\n"
+        "out = m(x)\n"
+        "assert tuple(out['sequence_output'].shape) == (1, 6, 12)\n",
     ),
     "t5": (
-        ["core", "attention", "multihead", "position", "layernorm", "transformer", "tokenizers", "models"],
+        [
+            "core",
+            "attention",
+            "multihead",
+            "position",
+            "layernorm",
+            "transformer",
+            "tokenizers",
+            "models",
+        ],
         "import kerastack.t5\n",
     ),
     "bert4keras": (

@@ -60,6 +60,50 @@ def _gpt2():
     return GPT2Backbone(**SMALL, max_sequence_length=16)
 
 
+def _roberta():
+    from kerastack.bert import RobertaBackbone
+
+    return RobertaBackbone(**SMALL, max_sequence_length=16)
+
+
+def _albert():
+    from kerastack.bert import AlbertBackbone
+
+    return AlbertBackbone(**SMALL, embedding_dim=4, max_sequence_length=16)
+
+
+def _openai_gpt():
+    from kerastack.gpt import OpenAIGPTBackbone
+
+    return OpenAIGPTBackbone(**SMALL, max_sequence_length=16)
+
+
+def _electra():
+    from kerastack.electra import ElectraBackbone
+
+    return ElectraBackbone(**SMALL, embedding_dim=6, max_sequence_length=16)
+
+
+def _roformer(**overrides):
+    from kerastack.roformer import RoFormerBackbone
+
+    return RoFormerBackbone(**{**SMALL, "max_sequence_length": 16, **overrides})
+
+
+def _nezha():
+    from kerastack.nezha import NezhaBackbone
+
+    return NezhaBackbone(**SMALL, max_sequence_length=16, max_relative_position=3)
+
+
+def _roformer_encoder():
+    from kerastack.roformer import RoFormerEncoder
+
+    block = RoFormerEncoder(16, 2, rotary_value=True)
+    block.build((None, None, 8))
+    return block
+
+
 def _tiny_graph():
     inputs = keras.Input((3,))
     return inputs, keras.layers.Dense(2)(inputs)
@@ -73,11 +117,14 @@ def _cases():
     from kerastack import (
         attention,
         bert,
+        electra,
         gpt,
         layernorm,
         models,
         multihead,
+        nezha,
         position,
+        roformer,
         training,
         transformer,
     )
@@ -137,6 +184,16 @@ def _cases():
         bert.AlbertBackbone: lambda: bert.AlbertBackbone(
             **SMALL, embedding_dim=4, max_sequence_length=16
         ),
+        bert.XLMRobertaBackbone: lambda: bert.XLMRobertaBackbone(**SMALL, max_sequence_length=16),
+        bert.CamembertBackbone: lambda: bert.CamembertBackbone(**SMALL, max_sequence_length=16),
+        bert.RobertaClassifier: lambda: bert.RobertaClassifier(_roberta(), num_classes=3),
+        bert.RobertaTokenClassifier: lambda: bert.RobertaTokenClassifier(_roberta(), num_classes=3),
+        bert.RobertaQuestionAnswerer: lambda: bert.RobertaQuestionAnswerer(_roberta()),
+        bert.RobertaMaskedLM: lambda: bert.RobertaMaskedLM(_roberta()),
+        bert.AlbertClassifier: lambda: bert.AlbertClassifier(_albert(), num_classes=3),
+        bert.AlbertTokenClassifier: lambda: bert.AlbertTokenClassifier(_albert(), num_classes=3),
+        bert.AlbertQuestionAnswerer: lambda: bert.AlbertQuestionAnswerer(_albert()),
+        bert.AlbertMaskedLM: lambda: bert.AlbertMaskedLM(_albert()),
         bert.BertClassifier: lambda: bert.BertClassifier(_bert(), num_classes=3),
         bert.BertTokenClassifier: lambda: bert.BertTokenClassifier(_bert(), num_classes=3),
         bert.BertPretrainer: lambda: bert.BertPretrainer(_bert()),
@@ -167,6 +224,34 @@ def _cases():
         b4k_optimizers.Lion: lambda: b4k_optimizers.Lion(),
         gpt.GPT2Backbone: _gpt2,
         gpt.GPT2CausalLM: lambda: gpt.GPT2CausalLM(_gpt2()),
+        gpt.OpenAIGPTBackbone: _openai_gpt,
+        gpt.OpenAIGPTCausalLM: lambda: gpt.OpenAIGPTCausalLM(_openai_gpt()),
+        electra.ElectraBackbone: _electra,
+        electra.ElectraDiscriminator: lambda: electra.ElectraDiscriminator(_electra()),
+        electra.ElectraMaskedLM: lambda: electra.ElectraMaskedLM(_electra(), tie_weights=False),
+        electra.ElectraClassifier: lambda: electra.ElectraClassifier(_electra(), num_classes=3),
+        electra.ElectraTokenClassifier: lambda: electra.ElectraTokenClassifier(
+            _electra(), num_classes=3
+        ),
+        electra.ElectraQuestionAnswerer: lambda: electra.ElectraQuestionAnswerer(_electra()),
+        roformer.RoFormerEncoder: _roformer_encoder,
+        roformer.RoFormerBackbone: lambda: _roformer(embedding_dim=6),
+        roformer.RoFormerV2Backbone: lambda: roformer.RoFormerV2Backbone(
+            **SMALL, max_sequence_length=16
+        ),
+        roformer.RoFormerMaskedLM: lambda: roformer.RoFormerMaskedLM(_roformer()),
+        roformer.RoFormerClassifier: lambda: roformer.RoFormerClassifier(
+            _roformer(), num_classes=3
+        ),
+        roformer.RoFormerTokenClassifier: lambda: roformer.RoFormerTokenClassifier(
+            _roformer(), num_classes=3
+        ),
+        roformer.RoFormerQuestionAnswerer: lambda: roformer.RoFormerQuestionAnswerer(_roformer()),
+        nezha.NezhaBackbone: _nezha,
+        nezha.NezhaMaskedLM: lambda: nezha.NezhaMaskedLM(_nezha()),
+        nezha.NezhaClassifier: lambda: nezha.NezhaClassifier(_nezha(), num_classes=3),
+        nezha.NezhaTokenClassifier: lambda: nezha.NezhaTokenClassifier(_nezha(), num_classes=3),
+        nezha.NezhaQuestionAnswerer: lambda: nezha.NezhaQuestionAnswerer(_nezha()),
         training.GradientAccumulation: lambda: training.GradientAccumulation(_sgd(), 2),
         training.LayerAdaptation: lambda: training.LayerAdaptation(_sgd()),
         training.LearningRateMultipliers: lambda: training.LearningRateMultipliers(
