@@ -47,6 +47,7 @@ def load_hf_weights(backbone, path, allow_longer_position_table=False):
     Example:
 
     >>> import tempfile
+    >>> from kerastack.bert import BertBackbone
     >>> arguments = dict(vocabulary_size=30, num_layers=1, num_heads=2, hidden_dim=8,
     ...     intermediate_dim=16, max_sequence_length=16)
     >>> saved, loaded = BertBackbone(**arguments), BertBackbone(**arguments)
@@ -90,6 +91,7 @@ def save_hf_weights(model, folder):
     Example:
 
     >>> import os, tempfile
+    >>> from kerastack.bert import BertBackbone
     >>> backbone = BertBackbone(vocabulary_size=30, num_layers=1, num_heads=2,
     ...     hidden_dim=8, intermediate_dim=16, max_sequence_length=16)
     >>> with tempfile.TemporaryDirectory() as folder:
