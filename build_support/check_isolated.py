@@ -148,6 +148,10 @@ PACKAGES = {
         "prompt = np.array([[3, 4, 5], [0, 6, 7]], 'int32')\n"
         "out = m.generate(prompt, max_new_tokens=4, prompt_padding_mask=prompt > 0)\n"
         "assert out.shape == (2, 4) and out.dtype == np.int32\n"
+        "from kerastack.gpt import OpenAIGPTBackbone, OpenAIGPTCausalLM\n"
+        "g = OpenAIGPTCausalLM(OpenAIGPTBackbone(vocabulary_size=20, num_layers=1, num_heads=3,\n"
+        "    hidden_dim=12, intermediate_dim=48, max_sequence_length=12))\n"
+        "assert g.generate(prompt, max_new_tokens=3).shape == (2, 3)\n"
         "from tokenizers import pre_tokenizers\n"
         "from kerastack.gpt import GPT2Tokenizer\n"
         "# a byte-level vocabulary: the 256 byte tokens, one merge, the end token\n"
@@ -229,7 +233,17 @@ PACKAGES = {
             "tokenizers",
             "models",
         ],
-        "import kerastack.t5\n",
+        "import numpy as np\n"
+        "from kerastack.t5 import T5Backbone, T5Seq2SeqLM\n"
+        "backbone = T5Backbone(vocabulary_size=40, hidden_dim=20, key_value_dim=6,\n"
+        "    intermediate_dim=24, num_encoder_layers=2, num_decoder_layers=1, num_heads=3,\n"
+        "    activation='gelu_approximate', gated=True, tie_embedding_weights=False)\n"
+        "model = T5Seq2SeqLM(backbone)\n"
+        "ids = np.array([[5, 6, 7, 1]], 'int32')\n"
+        "logits = model({'encoder_token_ids': ids, 'encoder_padding_mask': np.ones_like(ids),\n"
+        "    'decoder_token_ids': ids[:, :2], 'decoder_padding_mask': np.ones((1, 2), 'int32')})\n"
+        "assert tuple(logits.shape) == (1, 2, 40)\n"
+        "assert model.generate(ids, max_length=3).shape == (1, 3)\n",
     ),
     "bert4keras": (
         [

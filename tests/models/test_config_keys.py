@@ -104,6 +104,22 @@ def _roformer_encoder():
     return block
 
 
+def _t5():
+    from kerastack.t5 import T5Backbone
+
+    return T5Backbone(
+        vocabulary_size=30,
+        hidden_dim=8,
+        key_value_dim=3,
+        intermediate_dim=12,
+        num_encoder_layers=1,
+        num_decoder_layers=2,
+        num_heads=2,
+        gated=True,
+        tie_embedding_weights=False,
+    )
+
+
 def _tiny_graph():
     inputs = keras.Input((3,))
     return inputs, keras.layers.Dense(2)(inputs)
@@ -125,6 +141,7 @@ def _cases():
         nezha,
         position,
         roformer,
+        t5,
         training,
         transformer,
     )
@@ -247,6 +264,11 @@ def _cases():
             _roformer(), num_classes=3
         ),
         roformer.RoFormerQuestionAnswerer: lambda: roformer.RoFormerQuestionAnswerer(_roformer()),
+        t5.T5Backbone: _t5,
+        t5.T5Seq2SeqLM: lambda: t5.T5Seq2SeqLM(_t5()),
+        t5.T5Attention: lambda: t5.T5Attention(2, 3, dropout=0.1),
+        t5.T5Block: lambda: t5.T5Block(2, 3, 12, gated=True, is_decoder=True),
+        t5.T5RelativePositionBias: lambda: t5.T5RelativePositionBias(2, bidirectional=False),
         nezha.NezhaBackbone: _nezha,
         nezha.NezhaMaskedLM: lambda: nezha.NezhaMaskedLM(_nezha()),
         nezha.NezhaClassifier: lambda: nezha.NezhaClassifier(_nezha(), num_classes=3),
