@@ -60,9 +60,10 @@ class OpenAIGPTTokenizer:
             (OpenAI GPT has none; fine-tuned vocabularies may add one).
 
     Attributes:
-        unk_id, end_token_id (None without an end token), padding_id (the
-        id `encode_batch` pads with: `end_token_id`, or `unk_id`; padding is
-        told by the mask, never by its id).
+        unk_id: int, the id of `unk_token`.
+        end_token_id: int, or None without an end token.
+        padding_id: int, the id `encode_batch` pads with: `end_token_id`,
+            or `unk_id` (padding is told by the mask, never by its id).
 
     Example:
 
