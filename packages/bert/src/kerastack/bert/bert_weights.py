@@ -8,7 +8,13 @@ from kerastack.models import SAME, TRANSPOSE, block_weight_table
 # Tensors an HF BERT checkpoint may hold beside the encoder: buffers, and the
 # heads of BertForPreTraining / BertForSequenceClassification / ... (a
 # backbone takes the encoder and leaves them).
-IGNORED_PREFIXES = ("cls.", "classifier.", "qa_outputs.", "embeddings.position_ids")
+IGNORED_PREFIXES = (
+    "cls.predictions.",
+    "cls.seq_relationship.",
+    "classifier.",
+    "qa_outputs.",
+    "embeddings.position_ids",
+)
 
 
 # HF BERT's names of one encoder block's sublayers, after "encoder.layer.N.".

@@ -84,7 +84,7 @@ class _FamilyTask:
                 f"{source} has model_type={model_type!r}; {cls.__name__} is built on "
                 f"{sorted(cls.BACKBONES)} backbones."
             )
-        return cls(cls.BACKBONES[model_type].from_config_file(path), **kwargs)
+        return cls.from_backbone_config(cls.BACKBONES[model_type], path, **kwargs)
 
     def hf_weight_table(self):
         """The backbone's table (without the pooler where HF's task model has

@@ -51,7 +51,7 @@ class _Task(CheckedInputs, Pretrained, TaskModel):
         the config in `path`; `kwargs` go to the task model. Its
         `from_pretrained` loads every weight of an HF or Google checkpoint
         (strict: the checkpoint must hold this head)."""
-        return cls(BertBackbone.from_config_file(path), **kwargs)
+        return cls.from_backbone_config(BertBackbone, path, **kwargs)
 
     def load_checkpoint(self, folder, allow_longer_position_table=False):
         """Load the HF or Google checkpoint in `folder`, head included."""

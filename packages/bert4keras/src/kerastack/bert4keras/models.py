@@ -193,7 +193,7 @@ class BERT:
     @property
     def hf_ignored_prefixes(self):
         # The pretraining heads a model without them leaves out.
-        return ("cls.",)
+        return ("cls.predictions.", "cls.seq_relationship.")
 
     def build(self, **kwargs):
         """Build the Keras model (`self.model`); once."""

@@ -42,7 +42,7 @@ class _ElectraTask(ElectraModelBase, TaskModel):
         by the config in `path`; `kwargs` go to the task model. Its
         `from_pretrained` loads every weight of an HF (or Google) checkpoint,
         strictly: the checkpoint must hold this head."""
-        return cls(ElectraBackbone.from_config_file(path), **kwargs)
+        return cls.from_backbone_config(ElectraBackbone, path, **kwargs)
 
     def hf_weight_table(self):
         """`[(variable, hf_name, layout)]`: the backbone's (which HF's task
@@ -210,7 +210,7 @@ class ElectraMaskedLM(_ElectraTask):
         """The generator shaped by the config in `path`, tied as its
         `tie_word_embeddings` says (unless `tie_weights` is given)."""
         kwargs.setdefault("tie_weights", ElectraConfig.from_json(path).tie_word_embeddings)
-        return cls(ElectraBackbone.from_config_file(path), **kwargs)
+        return cls.from_backbone_config(ElectraBackbone, path, **kwargs)
 
     def _head_table(self):
         table = [
@@ -271,7 +271,7 @@ class _Classifying(_ElectraTask):
         to its `classifier_dropout` (or `hidden_dropout_prob`)."""
         kwargs.setdefault("num_classes", _num_labels(path))
         kwargs.setdefault("dropout", _classifier_dropout(path))
-        return cls(ElectraBackbone.from_config_file(path), **kwargs)
+        return cls.from_backbone_config(ElectraBackbone, path, **kwargs)
 
 
 @serializable

@@ -193,6 +193,16 @@ class TaskModel(keras.Model):
         self.backbone = backbone
         self._arguments = dict(arguments)
 
+    @classmethod
+    def from_backbone_config(cls, backbone_class, path, **kwargs):
+        """The task model on a randomly initialized `backbone_class` shaped
+        by the config in `path` (its `from_config_file`). `dtype` goes to
+        the backbone, whose policy the task model then takes, so every layer
+        computes in it; other `kwargs` go to the task model. A family's task
+        models implement `from_config_file` with it."""
+        backbone_kwargs = {"dtype": kwargs.pop("dtype")} if "dtype" in kwargs else {}
+        return cls(backbone_class.from_config_file(path, **backbone_kwargs), **kwargs)
+
     def get_config(self):
         return {
             "name": self.name,

@@ -333,6 +333,20 @@ def read_checkpoint_tensors(path):
 POOLER_TENSORS = ("pooler.dense.weight", "pooler.dense.bias", "pooler.weight", "pooler.bias")
 
 
+# (a tied copy, the tensor it copies) in HF's BERT-style masked-LM heads.
+_TIED_COPIES = (
+    ("cls.predictions.decoder.weight", "embeddings.word_embeddings.weight"),
+    ("cls.predictions.decoder.bias", "cls.predictions.bias"),
+)
+
+
+def _same_values(copy, original):
+    if original is None:
+        return False
+    copy, original = np.asarray(copy), np.asarray(original)
+    return copy.shape == original.shape and np.array_equal(copy, original)
+
+
 def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=False):
     """Assign checkpoint tensors already read (`{hf_name: array}`) to the
     weights `backbone.hf_weight_table()` declares; `source` names where they
@@ -382,10 +396,17 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
             "weights to load."
         )
     prefix = getattr(backbone, "hf_prefix", "")
-    ignored_prefixes = tuple(getattr(backbone, "hf_ignored_prefixes", ()))
     position_table = getattr(backbone, "hf_position_table", "embeddings.position_embeddings.weight")
     table = backbone.hf_weight_table()
     wanted = {name for _, name, _ in table}
+    # A prefix is left out only where the model has no weight under it: a
+    # task model loads its own head strictly (`classifier.` is ignored by a
+    # backbone, never by a classifier).
+    ignored_prefixes = tuple(
+        start
+        for start in getattr(backbone, "hf_ignored_prefixes", ())
+        if not any(name.startswith(start) for name in wanted)
+    )
     names = [name for name in tensors if not isinstance(name, str)]
     if names:
         raise ValueError(f"{source} holds tensors named by non-strings: {names[:5]!r}.")
@@ -400,9 +421,12 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
         if len(names) > 1 and name in wanted
     )
     tensors = {_canonical(name, prefix): value for name, value in tensors.items()}
-    # The decoder of the masked-LM head is the word embedding table, tied.
-    tensors.pop("cls.predictions.decoder.weight", None)
-    tensors.pop("cls.predictions.decoder.bias", None)
+    # The decoder of BERT-style masked-LM heads is the word embedding table
+    # and the head's bias, tied: a copy is left out, and a decoder that is
+    # not a copy (an untied head) is unexpected, not silently dropped.
+    for copy, original in _TIED_COPIES:
+        if copy in tensors and _same_values(tensors[copy], tensors.get(original)):
+            del tensors[copy]
     ignored = sorted(n for n in tensors if n not in wanted and n.startswith(ignored_prefixes))
     unexpected = sorted(n for n in tensors if n not in wanted and n not in ignored)
     missing = sorted(name for name in wanted if name not in tensors)

@@ -28,7 +28,7 @@ class _Task(_NezhaModel, TaskModel):
         the config in `path`; `kwargs` go to the task model. Its
         `from_pretrained` loads every weight of an HF or Huawei checkpoint
         (strict: the checkpoint must hold this head)."""
-        return cls(NezhaBackbone.from_config_file(path), **kwargs)
+        return cls.from_backbone_config(NezhaBackbone, path, **kwargs)
 
     def hf_weight_table(self):
         table = weight_table(self.backbone)

@@ -96,6 +96,11 @@ class NezhaConfig(ModelConfig):
                 f"{values['use_relative_position']!r} (a model with absolute positions is BERT: "
                 "read it with kerastack-bert)."
             )
+        if values.get("tie_word_embeddings", True) is not True:
+            raise ValueError(
+                "NEZHA's masked-LM decoder is its word embedding table; received "
+                f"tie_word_embeddings={values['tie_word_embeddings']!r}."
+            )
 
     def validate(self):
         if self.hidden_size % self.num_attention_heads:

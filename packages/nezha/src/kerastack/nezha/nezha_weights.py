@@ -12,7 +12,8 @@ __all__ = ["IGNORED_PREFIXES", "RELATIVE_POSITIONS_BUFFER", "weight_table"]
 # heads (a backbone leaves them), and an absolute position table, which
 # NEZHA never reads (some TF checkpoints of BERT's code carry one).
 IGNORED_PREFIXES = (
-    "cls.",
+    "cls.predictions.",
+    "cls.seq_relationship.",
     "classifier.",
     "qa_outputs.",
     "embeddings.token_type_ids",

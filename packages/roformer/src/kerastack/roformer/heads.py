@@ -49,7 +49,7 @@ class _Task(CheckedInputs, Pretrained, TaskModel):
     def from_config_file(cls, path, **kwargs):
         """The task model on a randomly initialized `RoFormerBackbone` shaped
         by the config in `path`; `kwargs` go to the task model."""
-        return cls(RoFormerBackbone.from_config_file(path), **kwargs)
+        return cls.from_backbone_config(RoFormerBackbone, path, **kwargs)
 
     def load_checkpoint(self, folder, allow_longer_position_table=False):
         """Load the HF or Zhuiyi checkpoint in `folder`, head included
@@ -76,7 +76,7 @@ class _LabelledTask(_Task):
         """As `_Task`'s; `num_classes` defaults to the config's number of
         labels (HF's `id2label`)."""
         kwargs.setdefault("num_classes", _num_labels(os.fspath(path)))
-        return cls(RoFormerBackbone.from_config_file(path), **kwargs)
+        return cls.from_backbone_config(RoFormerBackbone, path, **kwargs)
 
 
 class _MaskedLMHead(keras.layers.Layer):
@@ -170,7 +170,7 @@ class RoFormerMaskedLM(_Task):
         values = read_json_object(file)
         if not {"model_type", "layer_norm_eps"} & set(values):
             kwargs.setdefault("layer_norm_epsilon", 1e-12)
-        return cls(RoFormerBackbone.from_config_file(path), **kwargs)
+        return cls.from_backbone_config(RoFormerBackbone, path, **kwargs)
 
     def _head_table(self):
         head = self.mlm_head

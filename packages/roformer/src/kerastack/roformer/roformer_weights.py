@@ -37,7 +37,13 @@ _BLOCK_NAMES = {
 POSITIONS = "encoder.embed_positions.weight"
 # Tensors a RoFormer checkpoint may hold beside the encoder: task heads, and
 # the pooler and NSP head of Zhuiyi's pretraining checkpoints.
-IGNORED_PREFIXES = ("cls.", "classifier.", "qa_outputs.", "pooler.")
+IGNORED_PREFIXES = (
+    "cls.predictions.",
+    "cls.seq_relationship.",
+    "classifier.",
+    "qa_outputs.",
+    "pooler.",
+)
 
 
 def _pairs_to_halves(head_size):
