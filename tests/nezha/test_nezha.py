@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+import kerastack.models
 from kerastack.core import keras
 from kerastack.models import read_safetensors, write_checkpoint
 from kerastack.nezha import (
@@ -224,6 +225,85 @@ def test_hf_files_round_trip_and_load_strictly(tmp_path, backbone):
     wrong = NezhaBackbone(**dict(ARGUMENTS, intermediate_dim=24))
     with pytest.raises(ValueError, match="shape mismatches"):
         load_hf_weights(wrong, str(tmp_path / "saved"))
+
+
+@pytest.mark.parametrize(
+    "task, architecture",
+    [
+        ("masked_lm", "NezhaForMaskedLM"),
+        ("classification", "NezhaForSequenceClassification"),
+        ("token_classification", "NezhaForTokenClassification"),
+        ("question_answering", "NezhaForQuestionAnswering"),
+    ],
+)
+def test_task_models_export_in_hf_task_layouts(tmp_path, backbone, task, architecture):
+    """Each task model is written as transformers 4.x's NezhaFor... class
+    (backbone under `nezha.`, the pooler only where HF's class has one, the
+    head under HF's names) and loads back, by its class and by the kit's
+    entry point, to identical outputs."""
+    data = inputs()
+    builders = {
+        "masked_lm": lambda: NezhaMaskedLM(backbone),
+        "classification": lambda: NezhaClassifier(backbone, num_classes=3, dropout=0.2),
+        "token_classification": lambda: NezhaTokenClassifier(backbone, num_classes=5),
+        "question_answering": lambda: NezhaQuestionAnswerer(backbone),
+    }
+    model = builders[task]()
+    backbone_names = {name for _, name, _ in backbone.hf_weight_table()}
+    for variable, name, _ in model.hf_weight_table():  # the head random too
+        if name not in backbone_names:
+            variable.assign(np.random.default_rng(5).normal(size=variable.shape).astype("float32"))
+    if task == "masked_lm":
+        data = dict(data, mask_positions=np.array([[1, 4], [0, 5]], "int32"))
+    folder = str(tmp_path / task)
+    save_hf_weights(model, folder)
+
+    config = json.loads((tmp_path / task / "config.json").read_text())
+    assert config["architectures"] == [architecture]
+    names = set(read_safetensors(str(tmp_path / task / "model.safetensors")))
+    heads = {name for name in names if not name.startswith("nezha.")}
+    with_pooler = task == "classification"
+    expected_body = {
+        "nezha." + name for name in backbone_names if with_pooler or not name.startswith("pooler.")
+    }
+    assert names - heads == expected_body
+    expected_heads = {
+        "masked_lm": {
+            "cls.predictions.transform.dense.weight",
+            "cls.predictions.transform.dense.bias",
+            "cls.predictions.transform.LayerNorm.weight",
+            "cls.predictions.transform.LayerNorm.bias",
+            "cls.predictions.bias",
+        },
+        "classification": {"classifier.weight", "classifier.bias"},
+        "token_classification": {"classifier.weight", "classifier.bias"},
+        "question_answering": {"qa_outputs.weight", "qa_outputs.bias"},
+    }
+    assert heads == expected_heads[task]
+    if task in ("classification", "token_classification"):
+        classes = model.get_config()["num_classes"]
+        assert config["num_labels"] == len(config["id2label"]) == classes
+        assert config["classifier_dropout"] == model.get_config()["dropout"]
+
+    expected_outputs = model.predict(data, verbose=0)
+    for reloaded in (
+        type(model).from_pretrained(folder),
+        kerastack.models.from_pretrained(folder, task=task),
+    ):
+        assert type(reloaded) is type(model)
+        assert {
+            k: v for k, v in reloaded.get_config().items() if k not in ("backbone", "name")
+        } == {k: v for k, v in model.get_config().items() if k not in ("backbone", "name")}
+        outputs = reloaded.predict(data, verbose=0)
+        for key in expected_outputs if isinstance(expected_outputs, dict) else [None]:
+            got = outputs if key is None else outputs[key]
+            want = expected_outputs if key is None else expected_outputs[key]
+            np.testing.assert_array_equal(got, want)
+
+
+def test_save_hf_weights_refuses_other_models(tmp_path):
+    with pytest.raises(TypeError, match="NezhaBackbone or a NEZHA task model"):
+        save_hf_weights(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), tmp_path)
 
 
 def test_keras_saving_round_trips(tmp_path, backbone):

@@ -1,5 +1,6 @@
 """HF NEZHA checkpoints (`model.safetensors` + `config.json`, transformers
-4.x `NezhaModel`'s layout) in and out of `NezhaBackbone`."""
+4.x's `NezhaModel` and `NezhaFor...` layouts) in and out of `NezhaBackbone`
+and the NEZHA task models."""
 
 import json
 
@@ -7,12 +8,26 @@ import numpy as np
 
 from kerastack.core import ops
 from kerastack.models import write_checkpoint
+from kerastack.nezha.heads import (
+    NezhaClassifier,
+    NezhaMaskedLM,
+    NezhaQuestionAnswerer,
+    NezhaTokenClassifier,
+)
 from kerastack.nezha.nezha_backbone import NezhaBackbone, load_checkpoint
 from kerastack.nezha.nezha_weights import weight_table
 
 __all__ = ["load_hf_weights", "save_hf_weights"]
 
 _HF_ACTIVATIONS = {"gelu_approximate": "gelu_new"}
+# transformers 4.x's class for each model (NEZHA left transformers in 5.0).
+_ARCHITECTURES = {
+    NezhaBackbone: "NezhaModel",
+    NezhaMaskedLM: "NezhaForMaskedLM",
+    NezhaClassifier: "NezhaForSequenceClassification",
+    NezhaTokenClassifier: "NezhaForTokenClassification",
+    NezhaQuestionAnswerer: "NezhaForQuestionAnswering",
+}
 
 
 def load_hf_weights(model, path):
@@ -39,12 +54,21 @@ def load_hf_weights(model, path):
     return load_checkpoint(model, path)
 
 
-def save_hf_weights(backbone, folder):
-    """Write `backbone` as an HF NEZHA checkpoint: `config.json` (model_type
-    "nezha", transformers 4.x `NezhaConfig`'s keys) and `model.safetensors`
-    (`NezhaModel`'s names) in `folder`, which
-    `NezhaBackbone.from_pretrained(folder)` loads back. Both files are
-    replaced at once, or neither (`kerastack.models.write_checkpoint`).
+def save_hf_weights(model, folder):
+    """Write `model` as an HF NEZHA checkpoint: `config.json` (model_type
+    "nezha", transformers 4.x `NezhaConfig`'s keys, `architectures` naming
+    the class) and `model.safetensors` in `folder`. A `NezhaBackbone` is
+    written as `NezhaModel`; a task model as transformers 4.x's matching
+    class, its backbone's names prefixed with `nezha.`:
+    `NezhaMaskedLM` as `NezhaForMaskedLM` (`cls.predictions.*`, the decoder
+    tied to the word table, no pooler), `NezhaClassifier` as
+    `NezhaForSequenceClassification` (pooler, `classifier.*`, `id2label`),
+    `NezhaTokenClassifier` as `NezhaForTokenClassification` (no pooler) and
+    `NezhaQuestionAnswerer` as `NezhaForQuestionAnswering` (`qa_outputs.*`,
+    no pooler). The class's `from_pretrained(folder)` and
+    `kerastack.models.from_pretrained(folder, task=...)` load it back. Both
+    files are replaced at once, or neither
+    (`kerastack.models.write_checkpoint`).
 
     Example:
 
@@ -59,19 +83,32 @@ def save_hf_weights(backbone, folder):
     ['config.json', 'model.safetensors']
     >>> reloaded.max_relative_position, reloaded.num_heads
     (3, 3)
+    >>> classifier = NezhaClassifier(backbone, num_classes=3)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save_hf_weights(classifier, folder)
+    ...     reloaded = NezhaClassifier.from_pretrained(folder)
+    >>> reloaded.get_config()["num_classes"]
+    3
+    >>> all(np.array_equal(a, b) for a, b in zip(classifier.get_weights(), reloaded.get_weights()))
+    True
     """
-
-    if not isinstance(backbone, NezhaBackbone):
+    kind = type(model)
+    backbone = model if kind is NezhaBackbone else getattr(model, "backbone", None)
+    if kind not in _ARCHITECTURES or type(backbone) is not NezhaBackbone:
         raise TypeError(
-            f"save_hf_weights writes NEZHA checkpoints from a NezhaBackbone, received a "
-            f"{type(backbone).__name__}."
+            "save_hf_weights writes HF NEZHA checkpoints from a NezhaBackbone or a NEZHA task "
+            f"model on one ({', '.join(k.__name__ for k in _ARCHITECTURES)}), received a "
+            f"{kind.__name__}."
         )
-    tensors = {
-        name: np.ascontiguousarray(layout.to_hf(np.asarray(ops.convert_to_numpy(variable))))
-        for variable, name, layout in weight_table(backbone)
-    }
+    prefix = "" if model is backbone else "nezha."
+    backbone_variables = {id(variable) for variable, _, _ in weight_table(backbone)}
+    tensors = {}
+    for variable, name, layout in model.hf_weight_table():
+        value = layout.to_hf(np.asarray(ops.convert_to_numpy(variable)))
+        name = prefix + name if id(variable) in backbone_variables else name
+        tensors[name] = np.ascontiguousarray(value)
     config = {
-        "architectures": ["NezhaModel"],
+        "architectures": [_ARCHITECTURES[kind]],
         "model_type": "nezha",
         "vocab_size": int(backbone.vocabulary_size),
         "hidden_size": int(backbone.hidden_dim),
@@ -87,4 +124,11 @@ def save_hf_weights(backbone, folder):
         "initializer_range": float(backbone.initializer_range),
         "layer_norm_eps": float(backbone.layer_norm_epsilon),
     }
+    if kind in (NezhaClassifier, NezhaTokenClassifier):
+        arguments = model.get_config()
+        classes = int(arguments["num_classes"])
+        config["num_labels"] = classes
+        config["id2label"] = {str(index): f"LABEL_{index}" for index in range(classes)}
+        config["label2id"] = {f"LABEL_{index}": index for index in range(classes)}
+        config["classifier_dropout"] = float(arguments["dropout"])
     write_checkpoint(folder, tensors, json.dumps(config, indent=2))

@@ -3,8 +3,17 @@ embeddings), sequence classification, token classification and extractive
 question answering, with HF's `NezhaFor...` names so whole task checkpoints
 load strictly. Logits are float32, whatever the dtype policy."""
 
+import os
+
 from kerastack.core import InputRule, keras, ops, serializable
-from kerastack.models import SAME, TRANSPOSE, MaskedLMHead, TaskModel, float32_dense
+from kerastack.models import (
+    SAME,
+    TRANSPOSE,
+    MaskedLMHead,
+    TaskModel,
+    float32_dense,
+    read_json_object,
+)
 from kerastack.nezha.nezha_backbone import NezhaBackbone, _NezhaModel
 from kerastack.nezha.nezha_weights import IGNORED_PREFIXES, weight_table
 
@@ -35,6 +44,34 @@ class _Task(_NezhaModel, TaskModel):
         if not self._uses_pooler:
             table = [entry for entry in table if not entry[1].startswith("pooler.")]
         return table + self._head_table()
+
+
+def _config_values(path):
+    """The raw JSON of the config in `path` (a file, or the folder holding
+    HF's `config.json` or Huawei's `bert_config.json`)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        names = [os.path.join(path, name) for name in ("config.json", "bert_config.json")]
+        path = next((name for name in names if os.path.isfile(name)), names[0])
+    return read_json_object(path)
+
+
+class _LabelledTask(_Task):
+    @classmethod
+    def from_config_file(cls, path, **kwargs):
+        """As `_Task`'s; `num_classes` defaults to the config's number of
+        labels (HF's `id2label`, else `num_labels`, else HF's 2) and
+        `dropout` to its `classifier_dropout` (else `hidden_dropout_prob`),
+        as HF's `NezhaFor...Classification` read them."""
+        values = _config_values(path)
+        if isinstance(values.get("id2label"), dict):
+            kwargs.setdefault("num_classes", len(values["id2label"]))
+        kwargs.setdefault("num_classes", values.get("num_labels", 2))
+        dropout = values.get("classifier_dropout")
+        if dropout is None:
+            dropout = values.get("hidden_dropout_prob", 0.1)
+        kwargs.setdefault("dropout", dropout)
+        return cls.from_backbone_config(NezhaBackbone, path, **kwargs)
 
 
 @serializable
@@ -91,7 +128,7 @@ class NezhaMaskedLM(_Task):
 
 
 @serializable
-class NezhaClassifier(_Task):
+class NezhaClassifier(_LabelledTask):
     """Sequence classification: `dropout`, then float32 logits
     `(B, num_classes)` from the pooled output (HF's
     `NezhaForSequenceClassification`).
