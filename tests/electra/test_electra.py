@@ -206,6 +206,25 @@ def test_keras_file_and_hf_folder_round_trips(task, tmp_path):
     assert config["tie_word_embeddings"] is (task != "untied_generator")
 
 
+def stand_in_backbone():
+    """A functional model with a backbone's inputs and outputs, but of no
+    family's class (as another family's backbone would be)."""
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+    padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+    sequence = keras.layers.Embedding(30, 12)(token_ids)
+    return keras.Model(
+        {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+        {"sequence_output": sequence, "pooled_output": sequence[:, 0, :]},
+    )
+
+
+@pytest.mark.parametrize("task", [name for name in TASKS if name != "backbone"])
+def test_task_models_refuse_other_backbones_at_once(task):
+    with pytest.raises(ValueError, match=r"needs an ElectraBackbone, received a Functional\."):
+        TASKS[task](stand_in_backbone())
+
+
 def test_the_generator_output_is_the_word_table_when_tied():
     model = ElectraMaskedLM(backbone())
     assert model.output_layer.token_embedding is model.backbone.get_layer("token_embedding")

@@ -306,6 +306,36 @@ def test_save_hf_weights_refuses_other_models(tmp_path):
         save_hf_weights(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), tmp_path)
 
 
+def stand_in_backbone():
+    """A functional model with a backbone's inputs and outputs, but of no
+    family's class (as another family's backbone would be)."""
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+    padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+    sequence = keras.layers.Embedding(30, 12)(token_ids)
+    return keras.Model(
+        {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+        {"sequence_output": sequence, "pooled_output": sequence[:, 0, :]},
+    )
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        NezhaMaskedLM,
+        lambda backbone: NezhaClassifier(backbone, num_classes=2),
+        lambda backbone: NezhaTokenClassifier(backbone, num_classes=2),
+        NezhaQuestionAnswerer,
+    ],
+    ids=["masked_lm", "classifier", "token_classifier", "question_answerer"],
+)
+def test_task_models_refuse_other_backbones_at_once(build):
+    with pytest.raises(
+        ValueError, match=r"Nezha\w+ needs a NezhaBackbone, received a Functional\."
+    ):
+        build(stand_in_backbone())
+
+
 def test_keras_saving_round_trips(tmp_path, backbone):
     data = inputs()
     classifier = NezhaClassifier(backbone, num_classes=3)

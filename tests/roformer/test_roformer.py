@@ -15,6 +15,8 @@ from kerastack.roformer import (
     RoFormerConfig,
     RoFormerEncoder,
     RoFormerMaskedLM,
+    RoFormerQuestionAnswerer,
+    RoFormerTokenClassifier,
     RoFormerV2Backbone,
     RoFormerV2Config,
     load_roformer_checkpoint,
@@ -232,6 +234,49 @@ def test_keras_files_round_trip(tmp_path):
         np.testing.assert_allclose(
             loaded.predict(data, verbose=0), model.predict(data, verbose=0), atol=SAVE_ATOL
         )
+
+
+def stand_in_backbone():
+    """A functional model with a backbone's inputs and outputs, but of no
+    family's class (as another family's backbone would be)."""
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+    padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+    sequence = keras.layers.Embedding(30, 12)(token_ids)
+    return keras.Model(
+        {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+        {"sequence_output": sequence, "pooled_output": sequence[:, 0, :]},
+    )
+
+
+V1_AND_V2_HEADS = {
+    "classifier": lambda backbone: RoFormerClassifier(backbone, num_classes=2),
+    "token_classifier": lambda backbone: RoFormerTokenClassifier(backbone, num_classes=2),
+    "question_answerer": RoFormerQuestionAnswerer,
+}
+
+
+@pytest.mark.parametrize("task", ["masked_lm", *V1_AND_V2_HEADS])
+def test_task_models_refuse_other_backbones_at_once(task):
+    build = V1_AND_V2_HEADS.get(task, RoFormerMaskedLM)
+    expected = (
+        "RoFormerBackbone" if task == "masked_lm" else "RoFormerBackbone or RoFormerV2Backbone"
+    )
+    with pytest.raises(ValueError, match=f"needs a {expected}, received a Functional\\."):
+        build(stand_in_backbone())
+
+
+def test_v2_backbones_take_every_head_but_the_masked_lm():
+    backbone = RoFormerV2Backbone(**SMALL)
+    with pytest.raises(
+        ValueError, match="RoFormerMaskedLM needs a RoFormerBackbone, received a RoFormerV2Backbone"
+    ):
+        RoFormerMaskedLM(backbone)
+    data = inputs(batch=1)
+    for build in V1_AND_V2_HEADS.values():
+        outputs = build(backbone)(data)
+        for value in outputs.values() if isinstance(outputs, dict) else [outputs]:
+            assert np.all(np.isfinite(keras.ops.convert_to_numpy(value)))
 
 
 def test_v2_has_no_hf_export(tmp_path):

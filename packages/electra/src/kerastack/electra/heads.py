@@ -44,6 +44,15 @@ class _ElectraTask(ElectraModelBase, TaskModel):
         strictly: the checkpoint must hold this head."""
         return cls.from_backbone_config(ElectraBackbone, path, **kwargs)
 
+    def _check_backbone(self, backbone):
+        """A ValueError unless `backbone` is an `ElectraBackbone`, before
+        any layer is built on it."""
+        if not isinstance(backbone, ElectraBackbone):
+            raise ValueError(
+                f"{type(self).__name__} needs an ElectraBackbone, received a "
+                f"{type(backbone).__name__}."
+            )
+
     def hf_weight_table(self):
         """`[(variable, hf_name, layout)]`: the backbone's (which HF's task
         models prefix with `electra.`) and the head's."""
@@ -79,6 +88,7 @@ class ElectraDiscriminator(_ElectraTask):
     """
 
     def __init__(self, backbone, **kwargs):
+        self._check_backbone(backbone)
         inputs = dict(backbone.input)
         sequence = backbone(inputs)["sequence_output"]  # (B, T, D)
         dense = keras.layers.Dense(
@@ -177,6 +187,7 @@ class ElectraMaskedLM(_ElectraTask):
     google_network = "generator"
 
     def __init__(self, backbone, tie_weights=True, **kwargs):
+        self._check_backbone(backbone)
         if not isinstance(tie_weights, (bool, np.bool_)):
             raise ValueError(
                 f"`tie_weights` must be True or False, received tie_weights={tie_weights!r}."
@@ -302,6 +313,7 @@ class ElectraClassifier(_Classifying):
     """
 
     def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
+        self._check_backbone(backbone)
         num_classes, dropout = _check_head(num_classes, dropout)
         inputs = dict(backbone.input)
         sequence = backbone(inputs)["sequence_output"]
@@ -357,6 +369,7 @@ class ElectraTokenClassifier(_Classifying):
     """
 
     def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
+        self._check_backbone(backbone)
         num_classes, dropout = _check_head(num_classes, dropout)
         inputs = dict(backbone.input)
         sequence = backbone(inputs)["sequence_output"]
@@ -394,6 +407,7 @@ class ElectraQuestionAnswerer(_ElectraTask):
     """
 
     def __init__(self, backbone, **kwargs):
+        self._check_backbone(backbone)
         inputs = dict(backbone.input)
         sequence = backbone(inputs)["sequence_output"]
         span = float32_dense(2, backbone, "qa_outputs")

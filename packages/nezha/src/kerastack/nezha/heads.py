@@ -39,6 +39,15 @@ class _Task(_NezhaModel, TaskModel):
         (strict: the checkpoint must hold this head)."""
         return cls.from_backbone_config(NezhaBackbone, path, **kwargs)
 
+    def _check_backbone(self, backbone):
+        """A ValueError unless `backbone` is a `NezhaBackbone`, before any
+        layer is built on it."""
+        if not isinstance(backbone, NezhaBackbone):
+            raise ValueError(
+                f"{type(self).__name__} needs a NezhaBackbone, received a "
+                f"{type(backbone).__name__}."
+            )
+
     def hf_weight_table(self):
         table = weight_table(self.backbone)
         if not self._uses_pooler:
@@ -98,6 +107,7 @@ class NezhaMaskedLM(_Task):
     _uses_pooler = False
 
     def __init__(self, backbone, **kwargs):
+        self._check_backbone(backbone)
         inputs = dict(backbone.input)
         inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32", name="mask_positions")
         sequence = backbone({key: inputs[key] for key in backbone.input})["sequence_output"]
@@ -147,6 +157,7 @@ class NezhaClassifier(_LabelledTask):
     _features = "pooled_output"
 
     def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
+        self._check_backbone(backbone)
         inputs = dict(backbone.input)
         features = backbone(inputs)[self._features]
         features = keras.layers.Dropout(
@@ -208,6 +219,7 @@ class NezhaQuestionAnswerer(_Task):
     _uses_pooler = False
 
     def __init__(self, backbone, **kwargs):
+        self._check_backbone(backbone)
         inputs = dict(backbone.input)
         sequence = backbone(inputs)["sequence_output"]
         span = float32_dense(2, backbone, "qa_outputs")

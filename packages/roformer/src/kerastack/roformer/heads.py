@@ -18,7 +18,7 @@ from kerastack.models import (
     read_json_object,
 )
 from kerastack.models import activation as get_activation
-from kerastack.roformer.roformer_backbone import RoFormerBackbone
+from kerastack.roformer.roformer_backbone import RoFormerBackbone, RoFormerV2Backbone
 from kerastack.roformer.roformer_config import RoFormerConfig
 from kerastack.roformer.roformer_weights import (
     IGNORED_PREFIXES,
@@ -44,6 +44,21 @@ class _Task(CheckedInputs, Pretrained, TaskModel):
 
     hf_prefix = "roformer."
     hf_ignored_prefixes = IGNORED_PREFIXES
+    # The backbones the head works on: v2's (no biases, RMS norms) too,
+    # except where a head says otherwise.
+    _backbones = (RoFormerBackbone, RoFormerV2Backbone)
+    _refusal_note = ""
+
+    def _check_backbone(self, backbone):
+        """A ValueError unless `backbone` is one of `_backbones`, before any
+        layer is built on it."""
+        if not isinstance(backbone, self._backbones):
+            expected = " or ".join(kind.__name__ for kind in self._backbones)
+            note = self._refusal_note if isinstance(backbone, RoFormerV2Backbone) else ""
+            raise ValueError(
+                f"{type(self).__name__} needs a {expected}, received a "
+                f"{type(backbone).__name__}{note}."
+            )
 
     @classmethod
     def from_config_file(cls, path, **kwargs):
@@ -120,7 +135,8 @@ class RoFormerMaskedLM(_Task):
     the word table (tied) with a bias.
 
     Args:
-        backbone: a `RoFormerBackbone`.
+        backbone: a `RoFormerBackbone` (v1 only: a `RoFormerV2Backbone` is
+            a ValueError).
         layer_norm_epsilon: float, the epsilon of the head's norm; None:
             the backbone's.
         **kwargs: `keras.Model` arguments.
@@ -139,11 +155,13 @@ class RoFormerMaskedLM(_Task):
     True
     """
 
+    # HF's head (biased dense and layer norm) is RoFormer v1's; v2's
+    # pretraining head (bias-free, a parameter-free norm) is another.
+    _backbones = (RoFormerBackbone,)
+    _refusal_note = " (this is HF's RoFormer-v1 masked-LM head; v2 has no such head)"
+
     def __init__(self, backbone, layer_norm_epsilon=None, **kwargs):
-        if not isinstance(backbone, RoFormerBackbone):
-            raise ValueError(
-                f"RoFormerMaskedLM needs a RoFormerBackbone, received {type(backbone).__name__}."
-            )
+        self._check_backbone(backbone)
         inputs = dict(backbone.input)
         sequence = backbone(inputs)["sequence_output"]
         head = _MaskedLMHead(
@@ -209,6 +227,7 @@ class RoFormerClassifier(_LabelledTask):
     """
 
     def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
+        self._check_backbone(backbone)
         inputs = dict(backbone.input)
         first = backbone(inputs)["sequence_output"][:, 0, :]  # (B, D)
         dtype = backbone.dtype_policy
@@ -246,6 +265,13 @@ class RoFormerTokenClassifier(_LabelledTask):
     `RoFormerForTokenClassification`: dropout, then float32 logits
     `(B, T, num_classes)` from the sequence output.
 
+    Args:
+        backbone: a `RoFormerBackbone` (or `RoFormerV2Backbone`).
+        num_classes: int; read from the config's labels by
+            `from_pretrained` when not given.
+        dropout: float, dropout before the dense layer.
+        **kwargs: `keras.Model` arguments.
+
     Example:
 
     >>> backbone = RoFormerBackbone(vocabulary_size=30, num_layers=1, num_heads=2,
@@ -257,6 +283,7 @@ class RoFormerTokenClassifier(_LabelledTask):
     """
 
     def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
+        self._check_backbone(backbone)
         inputs = dict(backbone.input)
         sequence = backbone(inputs)["sequence_output"]
         x = keras.layers.Dropout(dropout, dtype=backbone.dtype_policy, name="classifier_dropout")(
@@ -281,6 +308,10 @@ class RoFormerQuestionAnswerer(_Task):
     """Extractive question answering, HF's `RoFormerForQuestionAnswering`:
     float32 `start_logits` and `end_logits`, each `(B, T)`.
 
+    Args:
+        backbone: a `RoFormerBackbone` (or `RoFormerV2Backbone`).
+        **kwargs: `keras.Model` arguments.
+
     Example:
 
     >>> backbone = RoFormerBackbone(vocabulary_size=30, num_layers=1, num_heads=2,
@@ -293,6 +324,7 @@ class RoFormerQuestionAnswerer(_Task):
     """
 
     def __init__(self, backbone, **kwargs):
+        self._check_backbone(backbone)
         inputs = dict(backbone.input)
         sequence = backbone(inputs)["sequence_output"]
         span = float32_dense(2, backbone, "qa_outputs")
