@@ -4,6 +4,7 @@
 strict loading, saving, and a short fine-tuning run."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -334,6 +335,24 @@ def test_task_models_refuse_other_backbones_at_once(build):
         ValueError, match=r"Nezha\w+ needs a NezhaBackbone, received a Functional\."
     ):
         build(stand_in_backbone())
+
+
+BAD_HEAD_ARGUMENTS = [
+    ({"num_classes": 0}, "num_classes=0"),
+    ({"num_classes": 2.5}, "num_classes=2.5"),
+    ({"num_classes": True}, "num_classes=True"),
+    ({"dropout": 1.5}, "dropout=1.5"),
+    ({"dropout": -0.1}, "dropout=-0.1"),
+    ({"dropout": 1.0}, "dropout=1.0"),
+]
+
+
+@pytest.mark.parametrize("head", [NezhaClassifier, NezhaTokenClassifier])
+@pytest.mark.parametrize("arguments, shown", BAD_HEAD_ARGUMENTS)
+def test_bad_head_arguments_are_value_errors_naming_them(backbone, head, arguments, shown):
+    name = next(iter(arguments))
+    with pytest.raises(ValueError, match=rf"`{name}` must be .*received {re.escape(shown)}\."):
+        head(backbone, **{"num_classes": 2, **arguments})
 
 
 def test_keras_saving_round_trips(tmp_path, backbone):

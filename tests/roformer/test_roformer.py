@@ -4,6 +4,7 @@ harness, configs, strict loading, masking, saving, and a fine-tune."""
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -277,6 +278,36 @@ def test_v2_backbones_take_every_head_but_the_masked_lm():
         outputs = build(backbone)(data)
         for value in outputs.values() if isinstance(outputs, dict) else [outputs]:
             assert np.all(np.isfinite(keras.ops.convert_to_numpy(value)))
+
+
+@pytest.fixture(scope="module")
+def small_backbone():
+    return RoFormerBackbone(**SMALL)
+
+
+BAD_HEAD_ARGUMENTS = [
+    ({"num_classes": 0}, "num_classes=0"),
+    ({"num_classes": 2.5}, "num_classes=2.5"),
+    ({"num_classes": True}, "num_classes=True"),
+    ({"dropout": 1.5}, "dropout=1.5"),
+    ({"dropout": -0.1}, "dropout=-0.1"),
+    ({"dropout": 1.0}, "dropout=1.0"),
+]
+
+
+@pytest.mark.parametrize("head", [RoFormerClassifier, RoFormerTokenClassifier])
+@pytest.mark.parametrize("arguments, shown", BAD_HEAD_ARGUMENTS)
+def test_bad_head_arguments_are_value_errors_naming_them(small_backbone, head, arguments, shown):
+    name = next(iter(arguments))
+    with pytest.raises(ValueError, match=rf"`{name}` must be .*received {re.escape(shown)}\."):
+        head(small_backbone, **{"num_classes": 2, **arguments})
+
+
+def test_a_bad_masked_lm_epsilon_is_a_value_error_naming_it(small_backbone):
+    with pytest.raises(
+        ValueError, match=r"`layer_norm_epsilon` must be .*received layer_norm_epsilon=0"
+    ):
+        RoFormerMaskedLM(small_backbone, layer_norm_epsilon=0)
 
 
 def test_v2_has_no_hf_export(tmp_path):

@@ -5,7 +5,7 @@ load strictly. Logits are float32, whatever the dtype policy."""
 
 import os
 
-from kerastack.core import InputRule, keras, ops, serializable
+from kerastack.core import InputRule, check_float, check_int, keras, ops, serializable
 from kerastack.models import (
     SAME,
     TRANSPOSE,
@@ -143,6 +143,13 @@ class NezhaClassifier(_LabelledTask):
     `(B, num_classes)` from the pooled output (HF's
     `NezhaForSequenceClassification`).
 
+    Args:
+        backbone: a `NezhaBackbone`.
+        num_classes: int >= 1; read from the config's labels by
+            `from_pretrained` when not given.
+        dropout: float in `[0, 1)`, before the output layer.
+        **kwargs: `keras.Model` arguments.
+
     Example:
 
     >>> backbone = NezhaBackbone(vocabulary_size=30, num_layers=1, num_heads=3,
@@ -152,12 +159,18 @@ class NezhaClassifier(_LabelledTask):
     >>> classifier = NezhaClassifier(backbone, num_classes=3)
     >>> tuple(classifier(inputs).shape)
     (1, 3)
+    >>> NezhaClassifier(backbone, num_classes=3, dropout=1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: `dropout` must be ... received dropout=1.5.
     """
 
     _features = "pooled_output"
 
     def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
         self._check_backbone(backbone)
+        num_classes = check_int("num_classes", num_classes, minimum=1)
+        dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, exclusive_maximum=True)
         inputs = dict(backbone.input)
         features = backbone(inputs)[self._features]
         features = keras.layers.Dropout(

@@ -7,7 +7,7 @@ float32, whatever the dtype policy."""
 
 import os
 
-from kerastack.core import CheckedInputs, keras, ops, serializable
+from kerastack.core import CheckedInputs, check_float, check_int, keras, ops, serializable
 from kerastack.layernorm import LayerNormalization
 from kerastack.models import (
     SAME,
@@ -85,6 +85,15 @@ def _num_labels(path):
     return values.get("num_labels", 2)
 
 
+def _check_head(num_classes, dropout):
+    """`num_classes` an int >= 1 and `dropout` a float in `[0, 1)`, or a
+    ValueError naming the argument and its value."""
+    return (
+        check_int("num_classes", num_classes, minimum=1),
+        check_float("dropout", dropout, minimum=0.0, maximum=1.0, exclusive_maximum=True),
+    )
+
+
 class _LabelledTask(_Task):
     @classmethod
     def from_config_file(cls, path, **kwargs):
@@ -137,8 +146,8 @@ class RoFormerMaskedLM(_Task):
     Args:
         backbone: a `RoFormerBackbone` (v1 only: a `RoFormerV2Backbone` is
             a ValueError).
-        layer_norm_epsilon: float, the epsilon of the head's norm; None:
-            the backbone's.
+        layer_norm_epsilon: float > 0, the epsilon of the head's norm;
+            None: the backbone's.
         **kwargs: `keras.Model` arguments.
 
     Example:
@@ -162,6 +171,13 @@ class RoFormerMaskedLM(_Task):
 
     def __init__(self, backbone, layer_norm_epsilon=None, **kwargs):
         self._check_backbone(backbone)
+        layer_norm_epsilon = check_float(
+            "layer_norm_epsilon",
+            layer_norm_epsilon,
+            minimum=0.0,
+            exclusive_minimum=True,
+            allow_none=True,
+        )
         inputs = dict(backbone.input)
         sequence = backbone(inputs)["sequence_output"]
         head = _MaskedLMHead(
@@ -209,9 +225,9 @@ class RoFormerClassifier(_LabelledTask):
 
     Args:
         backbone: a `RoFormerBackbone` (or `RoFormerV2Backbone`).
-        num_classes: int; read from the config's labels by
+        num_classes: int >= 1; read from the config's labels by
             `from_pretrained` when not given.
-        dropout: float, dropout before each dense layer.
+        dropout: float in `[0, 1)`, dropout before each dense layer.
         **kwargs: `keras.Model` arguments.
 
     Example:
@@ -224,10 +240,15 @@ class RoFormerClassifier(_LabelledTask):
     >>> logits = classifier(inputs)
     >>> tuple(logits.shape), keras.backend.standardize_dtype(logits.dtype)
     ((1, 3), 'float32')
+    >>> RoFormerClassifier(backbone, num_classes=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `num_classes` must be a positive int, received num_classes=0.
     """
 
     def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
         self._check_backbone(backbone)
+        num_classes, dropout = _check_head(num_classes, dropout)
         inputs = dict(backbone.input)
         first = backbone(inputs)["sequence_output"][:, 0, :]  # (B, D)
         dtype = backbone.dtype_policy
@@ -267,9 +288,9 @@ class RoFormerTokenClassifier(_LabelledTask):
 
     Args:
         backbone: a `RoFormerBackbone` (or `RoFormerV2Backbone`).
-        num_classes: int; read from the config's labels by
+        num_classes: int >= 1; read from the config's labels by
             `from_pretrained` when not given.
-        dropout: float, dropout before the dense layer.
+        dropout: float in `[0, 1)`, dropout before the dense layer.
         **kwargs: `keras.Model` arguments.
 
     Example:
@@ -284,6 +305,7 @@ class RoFormerTokenClassifier(_LabelledTask):
 
     def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
         self._check_backbone(backbone)
+        num_classes, dropout = _check_head(num_classes, dropout)
         inputs = dict(backbone.input)
         sequence = backbone(inputs)["sequence_output"]
         x = keras.layers.Dropout(dropout, dtype=backbone.dtype_policy, name="classifier_dropout")(
