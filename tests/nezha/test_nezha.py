@@ -285,6 +285,8 @@ def test_task_models_export_in_hf_task_layouts(tmp_path, backbone, task, archite
         classes = model.get_config()["num_classes"]
         assert config["num_labels"] == len(config["id2label"]) == classes
         assert config["classifier_dropout"] == model.get_config()["dropout"]
+    if task == "question_answering":  # HF's qa_outputs has num_labels outputs
+        assert config["num_labels"] == len(config["id2label"]) == 2
 
     expected_outputs = model.predict(data, verbose=0)
     for reloaded in (

@@ -124,11 +124,15 @@ def save_hf_weights(model, folder):
         "initializer_range": float(backbone.initializer_range),
         "layer_norm_eps": float(backbone.layer_norm_epsilon),
     }
+    classes = None
     if kind in (NezhaClassifier, NezhaTokenClassifier):
         arguments = model.get_config()
         classes = int(arguments["num_classes"])
+        config["classifier_dropout"] = float(arguments["dropout"])
+    elif kind is NezhaQuestionAnswerer:
+        classes = 2  # HF's `qa_outputs` has `num_labels` outputs: start and end
+    if classes is not None:
         config["num_labels"] = classes
         config["id2label"] = {str(index): f"LABEL_{index}" for index in range(classes)}
         config["label2id"] = {f"LABEL_{index}": index for index in range(classes)}
-        config["classifier_dropout"] = float(arguments["dropout"])
     write_checkpoint(folder, tensors, json.dumps(config, indent=2))
