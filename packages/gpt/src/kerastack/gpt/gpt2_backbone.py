@@ -3,31 +3,16 @@ built from kerastack layers."""
 
 from kerastack.core import (
     CheckedInputs,
-    InputRule,
-    check_float,
-    check_int,
-    check_length,
     keras,
-    ops,
     serializable,
 )
+from kerastack.gpt._decoder_backbone import _DecoderLayers, check_decoder_arguments, decoder_graph
 from kerastack.gpt.convert_hf import gpt2_weight_table, ignored_tensor_names, load_gpt2_weights
 from kerastack.gpt.gpt2_config import GPT2Config
-from kerastack.layernorm import LayerNormalization
 from kerastack.models import (
     Pretrained,
-    ReversibleEmbedding,
     SavedByArguments,
 )
-from kerastack.models import (
-    activation as get_activation,
-)
-from kerastack.position import PositionEmbedding
-from kerastack.transformer import TransformerDecoder
-
-
-def _initializer(initializer_range):
-    return keras.initializers.RandomNormal(stddev=initializer_range)
 
 
 class _Pretrained(CheckedInputs, Pretrained):
@@ -52,7 +37,7 @@ class _Pretrained(CheckedInputs, Pretrained):
 
 
 @serializable
-class GPT2Backbone(_Pretrained, SavedByArguments, keras.Model):
+class GPT2Backbone(_DecoderLayers, _Pretrained, SavedByArguments, keras.Model):
     """GPT-2's decoder (Radford et al., 2019): token and learned position
     embeddings, a stack of pre-norm causal `TransformerDecoder` blocks
     (without cross-attention) and a final layer normalization.
@@ -145,93 +130,33 @@ class GPT2Backbone(_Pretrained, SavedByArguments, keras.Model):
         dtype=None,
         **kwargs,
     ):
-        # Python ints and floats (NumPy's taken), so that get_config saves as JSON.
-        vocabulary_size = check_int("vocabulary_size", vocabulary_size)
-        num_layers = check_int("num_layers", num_layers)
-        num_heads = check_int("num_heads", num_heads)
-        hidden_dim = check_int("hidden_dim", hidden_dim)
-        intermediate_dim = check_int("intermediate_dim", intermediate_dim)
-        max_sequence_length = check_int("max_sequence_length", max_sequence_length)
-        if hidden_dim % num_heads:
-            raise ValueError(
-                f"`hidden_dim`={hidden_dim} is not divisible by `num_heads`={num_heads}."
-            )
-        dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, exclusive_maximum=True)
-        layer_norm_epsilon = check_float(
-            "layer_norm_epsilon", layer_norm_epsilon, minimum=0.0, exclusive_minimum=True
+        checked = check_decoder_arguments(
+            vocabulary_size=vocabulary_size,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+            max_sequence_length=max_sequence_length,
+            dropout=dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            initializer_range=initializer_range,
         )
-        initializer_range = check_float(
-            "initializer_range", initializer_range, minimum=0.0, exclusive_minimum=True
-        )
-        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        tokens = ReversibleEmbedding(
+        (
             vocabulary_size,
+            num_layers,
+            num_heads,
             hidden_dim,
-            embeddings_initializer=_initializer(initializer_range),
-            dtype=dtype,
-            name="token_embedding",
-        )(token_ids)  # (B, T, D)
-        positions = PositionEmbedding(
+            intermediate_dim,
             max_sequence_length,
-            initializer=_initializer(initializer_range),
-            dtype=dtype,
-            name="position_embedding",
-        )(tokens)  # (B, T, D)
-        x = keras.layers.Add(dtype=dtype, name="embeddings_add")([tokens, positions])
-        x = keras.layers.Dropout(dropout, dtype=dtype, name="embeddings_dropout")(x)
-        mask = ops.cast(padding_mask, "bool")
-        for index in range(num_layers):
-            x = TransformerDecoder(
-                intermediate_dim=intermediate_dim,
-                num_heads=num_heads,
-                dropout=dropout,
-                activation=get_activation(activation),
-                layer_norm_epsilon=layer_norm_epsilon,
-                normalize_first=True,
-                kernel_initializer=_initializer(initializer_range),
-                dtype=dtype,
-                name=f"transformer_layer_{index}",
-            )(x, decoder_padding_mask=mask)  # (B, T, D)
-        x = LayerNormalization(epsilon=layer_norm_epsilon, dtype=dtype, name="layer_norm")(x)
-        super().__init__(
-            inputs={"token_ids": token_ids, "padding_mask": padding_mask},
-            outputs=x,
-            dtype=dtype,
-            **kwargs,
+            dropout,
+            layer_norm_epsilon,
+            initializer_range,
+        ) = checked.values()
+        inputs, outputs = decoder_graph(
+            **checked, activation=activation, dtype=dtype, normalize_first=True
         )
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
         self._keep_arguments(locals())
-
-    def input_rules(self):
-        """`{input name: kerastack.core.InputRule}`: what each input holds."""
-        return {
-            "token_ids": InputRule("ids", self.vocabulary_size, "vocabulary_size"),
-            "padding_mask": InputRule("mask"),
-        }
-
-    def _check_input_values(self, values):
-        check_length(values, "token_ids", self.max_sequence_length, "max_sequence_length")
-
-    # -- the layers, by name (the cached decoding calls them one by one) ---------
-
-    @property
-    def token_embedding(self):
-        """The `ReversibleEmbedding` `(V, D)`, also the output projection."""
-        return self.get_layer("token_embedding")
-
-    @property
-    def position_embedding(self):
-        """The `PositionEmbedding` `(max_sequence_length, D)`."""
-        return self.get_layer("position_embedding")
-
-    @property
-    def embeddings_dropout(self):
-        return self.get_layer("embeddings_dropout")
-
-    @property
-    def transformer_layers(self):
-        """The `TransformerDecoder` blocks, first to last."""
-        return [self.get_layer(f"transformer_layer_{i}") for i in range(self.num_layers)]
 
     @property
     def layer_norm(self):
