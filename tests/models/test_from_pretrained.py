@@ -59,6 +59,26 @@ def test_a_task_checkpoint_gives_the_task_model_with_its_labels_from_the_config(
     np.testing.assert_array_equal(logits, expected.predict(inputs, verbose=0))
 
 
+def test_a_binary_classifier_without_labels_in_its_config_has_two_classes(tmp_path):
+    # transformers 5 writes neither id2label nor num_labels for its default, 2.
+    folder = tmp_path / "binary"
+    shutil.copytree(os.path.join(FIXTURES, "tiny_classifier"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    for key in ("id2label", "label2id", "num_labels"):
+        config.pop(key, None)
+    (folder / "config.json").write_text(json.dumps(config))
+    # The fixture's head has three rows: two classes read from the config
+    # do not fit it, which shows the default was taken.
+    with pytest.raises(
+        ValueError, match=r"classifier\.weight: checkpoint \(3, 32\), model \(2, 32\)"
+    ):
+        from_pretrained(str(folder), task="classification")
+    config["num_labels"] = 0
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="num_labels=0, not a positive int"):
+        from_pretrained(str(folder), task="classification")
+
+
 def test_num_labels_without_id2label_and_an_explicit_num_classes(tmp_path):
     folder = tmp_path / "classifier"
     shutil.copytree(os.path.join(FIXTURES, "tiny_classifier"), folder)
@@ -115,8 +135,8 @@ def test_a_folder_without_a_config_and_an_unknown_task_are_errors(tmp_path):
         from_pretrained(str(tmp_path))
     with pytest.raises(ValueError, match=r"no task model for task='causal_lm'.*classification"):
         from_pretrained(os.path.join(FIXTURES, "tiny_bert"), task="causal_lm")
-    bert = os.path.join(FIXTURES, "tiny_bert")  # a backbone checkpoint: no labels
-    with pytest.raises(ValueError, match="records no labels"):
+    bert = os.path.join(FIXTURES, "tiny_bert")  # a backbone checkpoint: no head to load
+    with pytest.raises(ValueError, match=r"missing tensors: classifier\.bias, classifier\.weight"):
         from_pretrained(bert, task="classification")
     with pytest.raises(FileNotFoundError):
         from_pretrained(str(tmp_path / "missing"))

@@ -36,8 +36,10 @@ TASKS = (
     "replaced_token_detection",
 )
 
-# Tasks whose head size HF's config.json records (`id2label`, `num_labels`).
+# Tasks whose head size HF's config.json records (`id2label`, `num_labels`),
+# and HF's default, which transformers leaves out of the file.
 _LABELLED_TASKS = ("classification", "token_classification")
+_HF_NUM_LABELS = 2
 
 # Google's TensorFlow checkpoints ship a config without a model_type; the
 # file's name says which family wrote it.
@@ -76,7 +78,8 @@ def from_pretrained(path, task=None, *, model_type=None, **kwargs):
     `task=None` the result is the family's backbone; otherwise the family's
     task model for `task` (one of `TASKS`), head weights included. For
     `"classification"` and `"token_classification"`, `num_classes` defaults
-    to the number of labels in `config.json` (`id2label`, or `num_labels`).
+    to the number of labels in `config.json` (`id2label`, or `num_labels`,
+    or HF's default 2, which transformers does not write).
     Other keyword arguments go to the class's `from_pretrained`
     (`allow_longer_position_table`, `dtype`, ...). Loading is strict: a
     checkpoint that does not fit the model is an error naming every misfit.
@@ -174,10 +177,10 @@ def _num_labels(folder):
     labels = config.get("id2label")
     if isinstance(labels, dict) and labels:
         return len(labels)
-    count = config.get("num_labels")
+    count = config.get("num_labels", _HF_NUM_LABELS)
     if isinstance(count, int) and not isinstance(count, bool) and count > 0:
         return count
     raise ValueError(
-        f"The checkpoint config in {folder} records no labels (id2label or num_labels): "
+        f"The checkpoint config in {folder} has num_labels={count!r}, not a positive int: "
         "pass num_classes=."
     )
