@@ -247,6 +247,10 @@ def test_google_checkpoint_loads_to_the_same_outputs():
     )
     backbone = T5Backbone.from_config_file(refs.FOLDERS["tiny_t5_gated"])
     assert "decoder/logits/kernel" in load_t5_google_weights(backbone, refs.GOOGLE_FOLDER)
+    # A tied language model would drop the checkpoint's own output projection.
+    tied = T5Seq2SeqLM(T5Backbone(**dict(backbone.get_config(), tie_embedding_weights=True)))
+    with pytest.raises(ValueError, match="tie_embedding_weights=False"):
+        load_t5_google_weights(tied, refs.GOOGLE_FOLDER)
     # A model of another shape: every misfit named, nothing changed.
     other = T5Backbone.from_config_file(refs.FOLDERS["tiny_t5"])
     before = other.get_weights()

@@ -239,11 +239,23 @@ def test_configs_read_hf_files(tmp_path):
         ({"tie_word_embeddings": "yes"}, "tie_word_embeddings"),
         ({"eos_token_id": [1, 2]}, "eos_token_id"),
         ({"model_type": "bert"}, "bert"),
+        # transformers lets these override feed_forward_proj; kerastack refuses.
+        ({"feed_forward_proj": "gated-gelu", "dense_act_fn": "gelu"}, "dense_act_fn='gelu'"),
+        ({"feed_forward_proj": "relu", "is_gated_act": True}, "is_gated_act=True"),
     ],
 )
 def test_config_errors(overrides, message):
     with pytest.raises(ValueError, match=message):
         T5Config.from_dict(dict({"model_type": "t5"}, **overrides))
+
+
+def test_configs_whose_activation_fields_agree_are_read():
+    for projection, activation, gated in (
+        ("relu", "relu", False),
+        ("gated-gelu", "gelu_new", True),
+    ):
+        values = {"feed_forward_proj": projection, "dense_act_fn": activation}
+        T5Config.from_dict(dict(values, model_type="t5", is_gated_act=gated))
 
 
 # -- strict loading ---------------------------------------------------------------------

@@ -87,7 +87,15 @@ def load_t5_google_weights(model, path):
         wanted[name] = (weight, hf_name, layout, transposed)
     left_out = sorted(name for name in tensors if _IGNORED.search(name))
     if getattr(model, "lm_head", None) is None and "decoder/logits/kernel" in tensors:
-        left_out.append("decoder/logits/kernel")
+        if hasattr(model, "backbone"):
+            # A tied language model would silently compute its logits from the
+            # shared embedding instead of the checkpoint's own projection.
+            raise ValueError(
+                f"{path} holds its own output projection (decoder/logits/kernel: T5.1.1 or "
+                "mT5), but this T5Seq2SeqLM ties its output to the shared embedding; build "
+                "its backbone with tie_embedding_weights=False."
+            )
+        left_out.append("decoder/logits/kernel")  # a backbone has no output projection
     missing = sorted(name for name in wanted if name not in tensors)
     unexpected = sorted(name for name in tensors if name not in wanted and name not in left_out)
     values, mismatched = [], []

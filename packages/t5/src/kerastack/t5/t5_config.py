@@ -113,11 +113,32 @@ class T5Config(ModelConfig):
 
     @classmethod
     def check_options(cls, values):
-        """A list of end tokens (kerastack's decoding takes one) is an error."""
+        """A list of end tokens (kerastack's decoding takes one) is an error,
+        and so are `dense_act_fn` / `is_gated_act` that disagree with
+        `feed_forward_proj` (transformers lets them override it; kerastack
+        reads the activation from `feed_forward_proj` only)."""
         if isinstance(values.get("eos_token_id"), list):
             raise ValueError(
                 "`eos_token_id` must be one token id, received "
                 f"eos_token_id={values['eos_token_id']!r}."
+            )
+        projection = values.get("feed_forward_proj", "relu")
+        if not isinstance(projection, str):
+            return  # the field's own check names it
+        gated = projection.startswith("gated-")
+        implied = {"dense_act_fn": projection.split("-")[-1], "is_gated_act": gated}
+        if implied["dense_act_fn"] == "gelu" and gated:
+            implied["dense_act_fn"] = "gelu_new"  # transformers' reading of "gated-gelu"
+        disagreeing = [
+            f"{key}={values[key]!r}"
+            for key, expected in implied.items()
+            if key in values and values[key] != expected
+        ]
+        if disagreeing:
+            raise ValueError(
+                f"feed_forward_proj={projection!r} implies {implied}, but the config sets "
+                f"{', '.join(disagreeing)}; kerastack reads the activation from "
+                "feed_forward_proj alone."
             )
 
     @property
