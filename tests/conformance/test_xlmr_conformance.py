@@ -194,7 +194,10 @@ def test_tokenizer_matches_transformers_on_the_corpus(tmp_path, ours, theirs):
         reference.pad_token_id,
         reference.mask_token_id,
     )
-    texts = refs.TRAINING_TEXTS + refs.TEXTS + corpus()[:400]
+    # SentencePiece's own word mark written in the text, which transformers
+    # reads as the start of a word.
+    marks = ["\u2581", "\u2581hello", "x\u2581", "\u2581\u2581a", "a \u2581 b", "one\u2581two"]
+    texts = refs.TRAINING_TEXTS + refs.TEXTS + marks + corpus()[:400]
     expected = reference(texts, add_special_tokens=False)["input_ids"]
     mismatched = [
         (text, ids, want)
