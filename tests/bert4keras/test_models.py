@@ -76,8 +76,9 @@ def test_a_checkpoint_that_does_not_fit_changes_nothing():
         (
             {"model": "nezha"},
             "builds \\['bert', 'roberta', 'albert', 'albert_unshared'\\] models; "
-            "received model='nezha'",
+            "received model='nezha'; kerastack has it on its own API: kerastack.nezha",
         ),
+        ({"model": "gpt2_ml"}, "received model='gpt2_ml' \\(the other families come"),
         ({"application": "seq2seq"}, "application must be one of"),
         ({"with_pool": "nonsense"}, "with_pool must be True, False or an activation name"),
         ({"segment_vocab_size": 0}, "segment_vocab_size must be at least 1"),

@@ -38,7 +38,8 @@ agree within 1e-6 on the tiny checkpoint), and with `embedding_size`
 equal to `hidden_size` the embeddings' projection is kept (Google's
 checkpoints hold it; bert4keras left it out then). Families other than
 BERT, RoBERTa and ALBERT (`"nezha"`, `"roformer"`, `"electra"`, `"gpt"`,
-`"t5"`, ...) are a `ValueError` naming them until kerastack has them.
+`"t5"`, ...) are a `ValueError` naming the kerastack package that has the
+family on its own API.
 """
 
 import numpy as np
@@ -522,6 +523,21 @@ class _AllPositions(keras.layers.Layer):
         return keras.KerasTensor(token_ids.shape, dtype="int32")
 
 
+# bert4keras's other families, which kerastack has as packages of its own
+# (each loads the TensorFlow checkpoints bert4keras users load).
+_ON_KERASTACK_API = {
+    "nezha": "kerastack.nezha (NezhaBackbone, load_huawei_checkpoint)",
+    "roformer": "kerastack.roformer (RoFormerBackbone, load_roformer_checkpoint)",
+    "roformer_v2": "kerastack.roformer (RoFormerV2Backbone, load_roformer_checkpoint)",
+    "electra": "kerastack.electra (ElectraBackbone, load_google_checkpoint)",
+    "t5": "kerastack.t5 (T5Seq2SeqLM, load_t5_google_weights)",
+    "t5.1.0": "kerastack.t5 (T5Seq2SeqLM, load_t5_google_weights)",
+    "t5.1.1": "kerastack.t5 (T5Seq2SeqLM, load_t5_google_weights)",
+    "mt5.1.1": "kerastack.t5 (T5Seq2SeqLM, load_t5_google_weights)",
+    "gpt": "kerastack.gpt (OpenAIGPTCausalLM, load_openai_params)",
+}
+
+
 def build_transformer_model(
     config_path=None,
     checkpoint_path=None,
@@ -576,9 +592,14 @@ def build_transformer_model(
     configs.setdefault("attention_dropout_rate", configs.get("attention_probs_dropout_prob"))
     configs.setdefault("segment_vocab_size", configs.get("type_vocab_size", 2))
     if not isinstance(model, str) or model.lower() not in _FAMILIES:
+        elsewhere = _ON_KERASTACK_API.get(model.lower() if isinstance(model, str) else None)
+        hint = (
+            f"; kerastack has it on its own API: {elsewhere}"
+            if elsewhere
+            else " (the other families come as kerastack gains them)"
+        )
         raise ValueError(
-            f"kerastack-bert4keras builds {list(_FAMILIES)} models; received model={model!r} "
-            "(the other families come as kerastack gains them)."
+            f"kerastack-bert4keras builds {list(_FAMILIES)} models; received model={model!r}{hint}."
         )
     family = model.lower()
     if family.startswith("albert"):
