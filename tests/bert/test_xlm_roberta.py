@@ -23,7 +23,7 @@ from kerastack.bert import (
     read_tf_checkpoint,
 )
 from kerastack.core import keras
-from kerastack.tokenizers.xlm_roberta_tokenizer import CamembertTokenizer, XLMRobertaTokenizer
+from kerastack.tokenizers import CamembertTokenizer, XLMRobertaTokenizer
 from tests.tolerances import SAVE_ATOL
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "conformance", "fixtures")

@@ -18,7 +18,7 @@ import pytest
 
 from kerastack.core import ops
 from kerastack.t5 import T5Backbone, T5Seq2SeqLM, relative_position_bucket
-from kerastack.tokenizers.t5_tokenizer import T5Tokenizer
+from kerastack.tokenizers import T5Tokenizer
 from tests.conformance import make_t5_references as refs
 from tests.tolerances import RECORDED_TINY_ATOL
 

@@ -31,7 +31,7 @@ from kerastack.bert import (
     RobertaTokenClassifier,
     XLMRobertaBackbone,
 )
-from kerastack.tokenizers.xlm_roberta_tokenizer import CamembertTokenizer, XLMRobertaTokenizer
+from kerastack.tokenizers import CamembertTokenizer, XLMRobertaTokenizer
 from tests.conformance import make_xlmr_references as refs
 from tests.tolerances import RECORDED_TINY_ATOL
 

@@ -11,8 +11,7 @@ class XLMRobertaBackbone(RobertaBackbone):
     """XLM-RoBERTa's encoder (Conneau et al., 2020): `RobertaBackbone`
     (same arguments, inputs, outputs and HF names, `roberta.` in task
     checkpoints), shaped by an HF config of `model_type` "xlm-roberta".
-    Its tokenizer is `kerastack.tokenizers.xlm_roberta_tokenizer
-    .XLMRobertaTokenizer`.
+    Its tokenizer is `kerastack.tokenizers.XLMRobertaTokenizer`.
 
     Example:
 
@@ -38,7 +37,7 @@ class XLMRobertaBackbone(RobertaBackbone):
 class CamembertBackbone(RobertaBackbone):
     """CamemBERT's encoder (Martin et al., 2020): `RobertaBackbone`, shaped
     by an HF config of `model_type` "camembert". Its tokenizer is
-    `kerastack.tokenizers.xlm_roberta_tokenizer.CamembertTokenizer`.
+    `kerastack.tokenizers.CamembertTokenizer`.
 
     Example:
 

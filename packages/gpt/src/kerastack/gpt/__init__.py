@@ -17,8 +17,7 @@ from kerastack.gpt.openai_gpt_weights import (
     save_openai_params,
 )
 from kerastack.models import ReversibleEmbedding
-from kerastack.tokenizers import GPT2Tokenizer
-from kerastack.tokenizers.openai_gpt_tokenizer import OpenAIGPTTokenizer
+from kerastack.tokenizers import GPT2Tokenizer, OpenAIGPTTokenizer
 
 __all__ = [
     "FusedWeights",

@@ -17,7 +17,7 @@ from kerastack.t5.t5_relative_position_bias import (
     relative_position_bucket,
 )
 from kerastack.t5.t5_seq2seq_lm import T5Seq2SeqLM
-from kerastack.tokenizers.t5_tokenizer import T5Tokenizer
+from kerastack.tokenizers import T5Tokenizer
 
 __all__ = [
     "MT5Config",
