@@ -30,6 +30,11 @@ from kerastack.bert.heads import (
     BertQuestionAnswerer,
     BertTokenClassifier,
 )
+from kerastack.bert.keras_hub_preset import (
+    bert_from_keras_hub,
+    bert_tokenizer_from_keras_hub,
+    keras_hub_weight_table,
+)
 from kerastack.bert.language_models import BertCausalLM, BertSeq2SeqLM
 from kerastack.bert.layout import get_layout_map
 from kerastack.bert.pretraining import (
@@ -103,6 +108,9 @@ __all__ = [
     "AlbertMaskedLM",
     "AlbertQuestionAnswerer",
     "AlbertTokenClassifier",
+    "bert_from_keras_hub",
+    "bert_tokenizer_from_keras_hub",
+    "keras_hub_weight_table",
     "CamembertBackbone",
     "CamembertConfig",
     "RobertaClassifier",

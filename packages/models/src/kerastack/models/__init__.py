@@ -1,6 +1,7 @@
 """kerastack-models: the model kit every family builds on.
 
-- Checkpoints: HF safetensors and PyTorch files (`read_checkpoint_tensors`,
+- Checkpoints: HF safetensors (one file, or shards and their index:
+  `read_sharded_safetensors`) and PyTorch files (`read_checkpoint_tensors`,
   `read_safetensors`), Google's TensorFlow checkpoints (`read_tf_checkpoint`,
   no TensorFlow needed), one way to declare a family's weights (a table of
   `(variable, hf_name, Layout)` returned by the model's `hf_weight_table()`),
@@ -16,6 +17,11 @@
   builds whichever installed family's model a checkpoint's `model_type`
   names (families register as `"kerastack.models"` entry points;
   `model_types()` lists them).
+- keras-hub presets (`load_keras_hub_preset`, `load_keras_hub_tokenizer`,
+  `read_keras_weights`, `is_keras_hub_preset`, `keras_hub_class_name`): a
+  folder keras-hub's `save_to_preset` wrote loads into the kerastack
+  backbone and tokenizer of the family that registers its classes
+  (`"kerastack.keras_hub"` entry points).
 - Files and the Hub: `checkpoint_folder`, `read_json_object` (from
   kerastack-tokenizers, which needs no Keras).
 """
@@ -31,6 +37,7 @@ from kerastack.models.checkpoints import (
     block_weight_table,
     read_checkpoint_tensors,
     read_safetensors,
+    read_sharded_safetensors,
     write_checkpoint,
 )
 from kerastack.models.config import MAX_COUNT, MAX_SIZE, ConfigField, ModelConfig
@@ -42,11 +49,20 @@ from kerastack.models.embedding import (
     gelu_approximate,
 )
 from kerastack.models.heads import MaskedLMHead, float32_dense
+from kerastack.models.keras_hub_presets import (
+    KERAS_HUB_GROUP,
+    is_keras_hub_preset,
+    keras_hub_class_name,
+    load_keras_hub_preset,
+    load_keras_hub_tokenizer,
+    read_keras_weights,
+)
 from kerastack.models.model_types import TASKS, from_pretrained, model_types
 from kerastack.models.tf_checkpoint import CheckpointError, checkpoint_prefix, read_tf_checkpoint
 from kerastack.tokenizers import checkpoint_folder, read_json_object
 
 __all__ = [
+    "KERAS_HUB_GROUP",
     "MAX_COUNT",
     "MAX_SIZE",
     "POOLER_TENSORS",
@@ -73,11 +89,17 @@ __all__ = [
     "float32_dense",
     "from_pretrained",
     "gelu_approximate",
+    "is_keras_hub_preset",
     "keep_dtype_policy",
+    "keras_hub_class_name",
+    "load_keras_hub_preset",
+    "load_keras_hub_tokenizer",
     "model_types",
     "read_checkpoint_tensors",
     "read_json_object",
+    "read_keras_weights",
     "read_safetensors",
+    "read_sharded_safetensors",
     "read_tf_checkpoint",
     "write_checkpoint",
 ]

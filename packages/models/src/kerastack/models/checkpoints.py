@@ -12,6 +12,7 @@ and its position table (`hf_position_table`, which
 """
 
 import contextlib
+import json
 import math
 import mmap
 import os
@@ -21,7 +22,7 @@ import warnings
 import numpy as np
 
 from kerastack.core import read_torch_file, static_shape
-from kerastack.tokenizers import parse_json
+from kerastack.tokenizers import parse_json, read_json_object
 
 __all__ = [
     "POOLER_TENSORS",
@@ -33,6 +34,7 @@ __all__ = [
     "block_weight_table",
     "read_checkpoint_tensors",
     "read_safetensors",
+    "read_sharded_safetensors",
     "write_checkpoint",
 ]
 
@@ -300,11 +302,20 @@ def _path_argument(path, what="A checkpoint path"):
     return os.fspath(path)
 
 
+# HF's names for a checkpoint's weights in a folder, in the order read: one
+# safetensors file, the index of sharded ones, a PyTorch file.
+SAFETENSORS_FILE = "model.safetensors"
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+_TORCH_FILE = "pytorch_model.bin"
+
+
 def read_checkpoint_tensors(path):
-    """`(file, {name: array})` of an HF checkpoint: a `model.safetensors`, a
-    `pytorch_model.bin` (needs PyTorch), or the folder holding one
-    (`model.safetensors` first). A missing file is a `FileNotFoundError`, an
-    unreadable one a `ValueError`, each naming the file.
+    """`(file, {name: array})` of an HF checkpoint: a `model.safetensors`,
+    the `model.safetensors.index.json` of sharded safetensors files (see
+    `read_sharded_safetensors`), a `pytorch_model.bin` (needs PyTorch), or
+    the folder holding one (in that order, as transformers looks). A missing
+    file is a `FileNotFoundError`, an unreadable one a `ValueError`, each
+    naming the file.
 
     Example:
 
@@ -318,14 +329,109 @@ def read_checkpoint_tensors(path):
     path = _path_argument(path)
     if os.path.isdir(path):
         candidates = [
-            os.path.join(path, name) for name in ("model.safetensors", "pytorch_model.bin")
+            os.path.join(path, name) for name in (SAFETENSORS_FILE, SAFETENSORS_INDEX, _TORCH_FILE)
         ]
         path = next((p for p in candidates if os.path.exists(p)), candidates[0])
     if path.endswith(".bin"):
         if not os.path.exists(path):
             raise FileNotFoundError(f"No checkpoint file at {path}.")
         return path, read_torch_file(path)
+    if path.endswith(".index.json"):
+        return path, read_sharded_safetensors(path)
     return path, read_safetensors(path)
+
+
+def read_sharded_safetensors(index_path):
+    """`{name: NumPy array}` of a checkpoint saved in shards, as HF saves a
+    large one: the index `model.safetensors.index.json` maps each tensor
+    (its `weight_map`) to the safetensors file beside it that holds it.
+
+    Reading is strict, so a shard lost or saved twice is never half-read:
+    a shard the index names but the folder lacks is a `FileNotFoundError`
+    naming it; a tensor the index lists but its shard lacks, a tensor found
+    in two shards, or one in a shard the index does not list it in, is a
+    `ValueError` naming the tensors (all at once), as is an index that is not
+    one (no `weight_map` of names to file names beside it).
+
+    Example:
+
+    >>> import json, os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> tensors = {"a": np.ones((4, 8), "float32"), "b": np.zeros((4, 8), "float32")}
+    >>> write_checkpoint(folder, tensors, "{}", max_shard_size=200)  # 128 bytes each
+    >>> sorted(os.listdir(folder))
+    ['config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors',
+     'model.safetensors.index.json']
+    >>> index = os.path.join(folder, "model.safetensors.index.json")
+    >>> sorted(read_sharded_safetensors(index))
+    ['a', 'b']
+    >>> os.remove(os.path.join(folder, "model-00002-of-00002.safetensors"))
+    >>> read_sharded_safetensors(index)
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: .../model.safetensors.index.json names shards that are not there: ...
+    (holding b).
+    """
+    index_path = _path_argument(index_path)
+    if not os.path.exists(index_path):
+        raise FileNotFoundError(f"No checkpoint index at {index_path}.")
+    index = read_json_object(index_path)
+    weight_map = index.get("weight_map")
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ValueError(
+            f"{index_path} is not a sharded checkpoint's index: it has no weight_map (an "
+            f"object from each tensor's name to its shard's file name); received {weight_map!r}."
+        )
+    folder = os.path.dirname(index_path)
+    shards = {}  # shard file name -> the tensors the index puts in it
+    for name, shard in weight_map.items():
+        if (
+            not isinstance(shard, str)
+            or not shard
+            or os.path.basename(shard) != shard
+            or shard in (".", "..")
+        ):
+            raise ValueError(
+                f"{index_path} puts tensor {name!r} in {shard!r}, which is not the name of a "
+                "file beside the index."
+            )
+        shards.setdefault(shard, []).append(name)
+    absent = sorted(shard for shard in shards if not os.path.isfile(os.path.join(folder, shard)))
+    if absent:
+        listed = "; ".join(
+            f"{shard} (holding {', '.join(sorted(shards[shard]))})" for shard in absent
+        )
+        raise FileNotFoundError(f"{index_path} names shards that are not there: {listed}.")
+    tensors, found_in = {}, {}
+    for shard in sorted(shards):
+        for name, value in read_safetensors(os.path.join(folder, shard)).items():
+            found_in.setdefault(name, []).append(shard)
+            tensors[name] = value
+    problems = []
+    twice = sorted(
+        f"{name} ({' and '.join(where)})" for name, where in found_in.items() if len(where) > 1
+    )
+    if twice:
+        problems.append(f"tensors in more than one shard: {', '.join(twice)}")
+    lacking = sorted(
+        f"{name} ({shard})"
+        for name, shard in weight_map.items()
+        if shard not in found_in.get(name, [])
+    )
+    if lacking:
+        problems.append(f"tensors the index lists but their shard lacks: {', '.join(lacking)}")
+    unlisted = sorted(
+        f"{name} ({where[0]})"
+        for name, where in found_in.items()
+        if len(where) == 1 and weight_map.get(name) != where[0]
+    )
+    if unlisted:
+        problems.append(
+            f"tensors in a shard the index does not list them in: {', '.join(unlisted)}"
+        )
+    if problems:
+        raise ValueError(f"{index_path} does not match its shards ({'; '.join(problems)}).")
+    return tensors
 
 
 # The pooler's tensors (BERT and RoBERTa's names, ALBERT's): the only ones a
@@ -502,12 +608,20 @@ def _hf_shape(layout, shape):
     return tuple(layout.to_hf(np.broadcast_to(np.float32(0), shape)).shape)
 
 
-def write_checkpoint(folder, tensors, config_text):
+def write_checkpoint(folder, tensors, config_text, max_shard_size=None):
     """Write an HF checkpoint folder: `model.safetensors` holding `tensors`
     (`{hf_name: NumPy array}`) and `config.json` holding `config_text`.
 
-    Both files are written in full to temporary files in `folder` before
-    either replaces the old one (`os.replace`): a failure while writing (a
+    With `max_shard_size` (bytes, an int), the tensors go to shards as HF
+    saves a large checkpoint: `model-00001-of-0000N.safetensors`, ...,
+    each holding tensors in order up to `max_shard_size` bytes (a larger
+    tensor alone), and `model.safetensors.index.json` mapping each tensor
+    to its shard. The other layout's files a folder held before (a
+    `model.safetensors`, or an index and the shards it names) are removed,
+    so the folder holds one checkpoint.
+
+    Every file is written in full to a temporary file in `folder` before
+    any replaces the old one (`os.replace`): a failure while writing (a
     full disk, a read-only folder) leaves the files there were, and no
     temporary file, and is an `OSError` naming the file.
 
@@ -520,17 +634,78 @@ def write_checkpoint(folder, tensors, config_text):
     (2, 3)
     """
     folder = _path_argument(folder, "A checkpoint folder")
+    if max_shard_size is not None and (
+        not isinstance(max_shard_size, int)
+        or isinstance(max_shard_size, bool)
+        or max_shard_size < 1
+    ):
+        raise ValueError(
+            f"max_shard_size is a number of bytes (a positive int) or None; received "
+            f"{max_shard_size!r}."
+        )
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as error:
         raise OSError(f"Could not make the checkpoint folder {folder}: {error}") from error
-    _write_files(
-        {
-            os.path.join(folder, "model.safetensors"): lambda path: _write_safetensors(
-                tensors, path
-            ),
-            os.path.join(folder, "config.json"): lambda path: _write_text(config_text, path),
+    index_path = os.path.join(folder, SAFETENSORS_INDEX)
+    old_shards = _indexed_shards(index_path)
+    writers = {os.path.join(folder, "config.json"): lambda path: _write_text(config_text, path)}
+    if max_shard_size is None:
+        writers[os.path.join(folder, SAFETENSORS_FILE)] = lambda path: _write_safetensors(
+            tensors, path
+        )
+        stale = [index_path, *old_shards]
+    else:
+        groups = _shard_groups(tensors, max_shard_size)
+        names = [f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors" for i in range(len(groups))]
+        weight_map = {
+            name: shard for shard, group in zip(names, groups, strict=True) for name in group
         }
+        total = sum(np.asarray(value).nbytes for value in tensors.values())
+        index_text = json.dumps(
+            {"metadata": {"total_size": int(total)}, "weight_map": weight_map}, indent=2
+        )
+        for shard, group in zip(names, groups, strict=True):
+            writers[os.path.join(folder, shard)] = lambda path, group=group: _write_safetensors(
+                group, path
+            )
+        writers[index_path] = lambda path: _write_text(index_text + "\n", path)
+        stale = [os.path.join(folder, SAFETENSORS_FILE)]
+        stale += [shard for shard in old_shards if os.path.basename(shard) not in names]
+    _write_files(writers)
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def _shard_groups(tensors, max_shard_size):
+    """`tensors` split in order into dicts of at most `max_shard_size` bytes
+    each (a larger tensor alone); one empty dict for no tensors."""
+    groups, size = [{}], 0
+    for name, value in tensors.items():
+        nbytes = np.asarray(value).nbytes
+        if groups[-1] and size + nbytes > max_shard_size:
+            groups.append({})
+            size = 0
+        groups[-1][name] = value
+        size += nbytes
+    return groups
+
+
+def _indexed_shards(index_path):
+    """The paths of the shards a folder's old index names (none when there
+    is no readable index): the files a new checkpoint replaces."""
+    try:
+        weight_map = read_json_object(index_path).get("weight_map")
+    except (OSError, ValueError):
+        return []
+    if not isinstance(weight_map, dict):
+        return []
+    folder = os.path.dirname(index_path)
+    return sorted(
+        os.path.join(folder, shard)
+        for shard in set(weight_map.values())
+        if isinstance(shard, str) and shard and os.path.basename(shard) == shard
     )
 
 

@@ -18,6 +18,7 @@ import importlib.metadata
 import json
 import os
 
+from kerastack.models.keras_hub_presets import is_keras_hub_preset, load_keras_hub_preset
 from kerastack.tokenizers import checkpoint_folder
 
 __all__ = ["TASKS", "from_pretrained", "model_types"]
@@ -66,9 +67,17 @@ def model_types():
     return {model_type: sorted(tasks) for model_type, tasks in sorted(types.items())}
 
 
-def from_pretrained(path, task=None, *, model_type=None, **kwargs):
+def from_pretrained(path, task=None, *, model_type=None, revision=None, **kwargs):
     """The model of the checkpoint in folder `path` (or of the Hugging Face
-    Hub model `path` names), of whichever installed family wrote it.
+    Hub model `path` names, at `revision`: a branch, tag or commit, the
+    default branch when None), of whichever installed family wrote it.
+    HF's sharded safetensors (`model.safetensors.index.json`) load as one
+    file does.
+
+    A keras-hub preset folder (what keras-hub's `save_to_preset` writes:
+    a `config.json` naming a keras-hub class, `model.weights.h5`) loads into
+    the kerastack backbone of the family that reads that class (see
+    `load_keras_hub_preset`); `task` must then be None.
 
     The family comes from `config.json`'s `model_type`; a Google TensorFlow
     checkpoint's `bert_config.json` (or `albert_config.json`), which has
@@ -98,7 +107,14 @@ def from_pretrained(path, task=None, *, model_type=None, **kwargs):
     ...
     ValueError: model_type 'bert' has no task model for task='translation'; its tasks: ...
     """
-    folder = checkpoint_folder(path)
+    folder = checkpoint_folder(path, revision=revision)
+    if model_type is None and is_keras_hub_preset(folder):
+        if task is not None:
+            raise ValueError(
+                f"{folder} is a keras-hub preset, which loads as a backbone only: pass "
+                f"task=None (received task={task!r}) and build the task model on it."
+            )
+        return load_keras_hub_preset(folder, **kwargs)
     source = "model_type=" if model_type is not None else folder
     if model_type is None:
         model_type = _read_model_type(folder)

@@ -94,12 +94,15 @@ def _path_argument(path, what="A checkpoint path"):
     return os.fspath(path)
 
 
-# What a Hub download fetches: the config, the safetensors weights and every
-# family's tokenizer files (WordPiece; BPE; SentencePiece, as T5 and ALBERT name it
-# and as XLM-R and CamemBERT do).
+# What a Hub download fetches: the config, the safetensors weights (one file,
+# or HF's shards and their index) and every family's tokenizer files
+# (WordPiece; BPE; SentencePiece, as T5 and ALBERT name it and as XLM-R and
+# CamemBERT do).
 HUB_FILES = [
     "config.json",
     "model.safetensors",
+    "model.safetensors.index.json",
+    "model-*-of-*.safetensors",
     "tokenizer_config.json",
     "vocab.txt",
     "vocab.json",
@@ -112,13 +115,17 @@ HUB_FILES = [
 def checkpoint_folder(path_or_name, cache_dir=None, revision=None):
     """The local folder of a checkpoint: `path_or_name` itself when it is a
     folder; otherwise a Hugging Face Hub model name (`"org/name"`), whose
-    config, safetensors weights and vocabulary `huggingface_hub` downloads
-    (or finds in its cache; `HF_HUB_OFFLINE=1` never downloads).
+    config, safetensors weights (one file, or HF's shards and their
+    `model.safetensors.index.json`) and vocabulary `huggingface_hub`
+    downloads (or finds in its cache; `HF_HUB_OFFLINE=1` never downloads).
 
     A Hub name (`checkpoint_folder("google-bert/bert-base-uncased")`) gives
     the folder of the downloaded files (`config.json`, `model.safetensors`,
-    `vocab.txt`, ...); a path that is no folder, and no Hub name, is a
-    `FileNotFoundError`.
+    `vocab.txt`, ...); `revision` picks a branch, tag or commit of the Hub
+    repository (its default branch when None). A path that is no folder,
+    and no Hub name, is a `FileNotFoundError`; a `revision` with a local
+    folder a `ValueError` (a folder has no revisions, and loading it
+    anyway would hide that the revision asked for was not had).
 
     Example:
 
@@ -130,20 +137,40 @@ def checkpoint_folder(path_or_name, cache_dir=None, revision=None):
     Traceback (most recent call last):
     ...
     FileNotFoundError: No checkpoint folder at .../missing.
+    >>> checkpoint_folder(folder, revision="v1.0")
+    Traceback (most recent call last):
+    ...
+    ValueError: revision='v1.0' names a revision of a Hugging Face Hub model, but ... is a local ...
     """
     path = _path_argument(path_or_name, "A checkpoint folder or Hub model name")
+    if revision is not None and (not isinstance(revision, str) or not revision):
+        raise ValueError(
+            f"revision is a branch, tag or commit of a Hub model (a non-empty str) or None; "
+            f"received {revision!r}."
+        )
     if os.path.isdir(path):
+        if revision is not None:
+            raise ValueError(
+                f"revision={revision!r} names a revision of a Hugging Face Hub model, but {path} "
+                "is a local folder, which has none: leave revision out, or pass the Hub name."
+            )
         return path
     if os.path.exists(path) or path.startswith((".", "/", "~")) or path.count("/") > 1:
         raise FileNotFoundError(f"No checkpoint folder at {path}.")
-    from huggingface_hub import snapshot_download
-
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as error:
+        raise ImportError(
+            f"No checkpoint folder at {path!r}; to download the Hugging Face Hub model of that "
+            "name, install huggingface_hub (pip install huggingface_hub)."
+        ) from error
     try:
         return snapshot_download(
             path, allow_patterns=HUB_FILES, cache_dir=cache_dir, revision=revision
         )
     except Exception as error:  # huggingface_hub's network, cache and name errors
+        at = "" if revision is None else f" at revision {revision!r}"
         raise OSError(
             f"No checkpoint folder at {path!r}, and the Hugging Face Hub model of that "
-            f"name could not be had: {error}"
+            f"name{at} could not be had: {error}"
         ) from error

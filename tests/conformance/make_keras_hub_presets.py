@@ -1,0 +1,89 @@
+"""Write the keras-hub presets the keras-hub conformance tests load.
+
+keras-hub itself writes them: run from the repository root in the
+tensorflow lane's environment with keras-hub added (its tokenizers need
+TensorFlow Text; the rest of its dependencies the lane has, but `regex`):
+
+    python -m pip install --no-deps keras-hub==0.32.0 tensorflow-text==2.21.1 regex
+    python -m tests.conformance.make_keras_hub_presets
+
+It writes into tests/conformance/fixtures/keras_hub_bert/ a tiny keras-hub
+`BertBackbone` of odd sizes (vocabulary 23, hidden width 12, 3 heads, 2
+layers) with random weights of a larger scale than keras-hub's
+initializers (so the outputs depend on every weight), saved with its
+`BertTokenizer` by keras-hub's own `save_to_preset` (`config.json`,
+`model.weights.h5`, `tokenizer.json`, `assets/tokenizer/vocabulary.txt`,
+`metadata.json`), and `reference.npz`: keras-hub's outputs (float32) on a
+padded batch of two, and its tokenizer's ids for `TEXTS`.
+"""
+
+import os
+import shutil
+
+import numpy as np
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+BERT_FOLDER = os.path.join(FIXTURES, "keras_hub_bert")
+REFERENCE = "reference.npz"
+
+VOCABULARY = [
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "cat", "dog", "sat",
+    "on", "mat", "##s", "##ing", "run", "big", "small", ".", ",", "!", "un", "##able", "é",
+]  # fmt: skip
+BERT_CONFIG = {
+    "vocabulary_size": len(VOCABULARY),
+    "num_layers": 2,
+    "num_heads": 3,
+    "hidden_dim": 12,
+    "intermediate_dim": 20,
+    "dropout": 0.0,
+    "max_sequence_length": 16,
+    "num_segments": 2,
+}
+TEXTS = ["The cats sat on the mat.", "A big dog, running!", "Unable: café"]
+
+
+def batch():
+    """The inputs the references are recorded on: two rows, the second
+    padded (ids below `vocabulary_size`, both segments)."""
+    token_ids = np.array(
+        [[2, 5, 7, 12, 9, 10, 5, 11, 17, 3], [2, 6, 15, 8, 18, 14, 13, 3, 0, 0]], "int32"
+    )
+    segment_ids = np.array([[0] * 5 + [1] * 5, [0] * 4 + [1] * 4 + [0, 0]], "int32")
+    padding_mask = (token_ids != 0).astype("int32")
+    padding_mask[0, :] = 1
+    return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+
+
+def _randomize(model, seed):
+    rng = np.random.default_rng(seed)
+    # Normal(0, 0.3) noise on every weight, centred on 1 for the norms' gammas
+    # (the weights that start at 1).
+    model.set_weights(
+        [rng.normal(0.0, 0.3, w.shape).astype("float32") + (w == 1) for w in model.get_weights()]
+    )
+
+
+def write_bert():
+    import keras_hub
+
+    if os.path.isdir(BERT_FOLDER):
+        shutil.rmtree(BERT_FOLDER)
+    backbone = keras_hub.models.BertBackbone(**BERT_CONFIG)
+    _randomize(backbone, 0)
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=VOCABULARY, lowercase=True)
+    backbone.save_to_preset(BERT_FOLDER)
+    tokenizer.save_to_preset(BERT_FOLDER)
+    outputs = backbone.predict(batch(), verbose=0)
+    ids = [np.asarray(tokenizer(text)).astype("int32") for text in TEXTS]
+    np.savez_compressed(
+        os.path.join(BERT_FOLDER, REFERENCE),
+        sequence_output=np.asarray(outputs["sequence_output"], "float32"),
+        pooled_output=np.asarray(outputs["pooled_output"], "float32"),
+        **{f"ids_{index}": value for index, value in enumerate(ids)},
+    )
+    print("wrote", BERT_FOLDER, [v.tolist() for v in ids])
+
+
+if __name__ == "__main__":
+    write_bert()

@@ -1,0 +1,316 @@
+"""Loading by name and from keras-hub: `from_pretrained(name, revision=)`
+passes the revision to the Hub download (faked here: no network), HF's
+sharded safetensors (`model.safetensors.index.json`) load as one file does
+and are read strictly, and a keras-hub preset folder (written by keras-hub
+itself: tests/conformance/make_keras_hub_presets.py) loads into kerastack's
+backbone and tokenizer with keras-hub's recorded outputs and ids."""
+
+import fnmatch
+import json
+import os
+import shutil
+import sys
+import types
+
+import h5py
+import numpy as np
+import pytest
+
+from kerastack.bert import BertBackbone, save_hf_weights
+from kerastack.models import (
+    from_pretrained,
+    load_keras_hub_preset,
+    load_keras_hub_tokenizer,
+    read_checkpoint_tensors,
+    read_keras_weights,
+    read_sharded_safetensors,
+    write_checkpoint,
+)
+from kerastack.tokenizers import HUB_FILES, checkpoint_folder
+from tests.conformance import make_keras_hub_presets as presets
+from tests.tolerances import RECORDED_TINY_ATOL
+
+INDEX = "model.safetensors.index.json"
+
+
+def _tiny_bert():
+    return BertBackbone(
+        vocabulary_size=23,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=16,
+    )
+
+
+def _bert_inputs():
+    ids = np.array([[2, 7, 8, 9, 3], [2, 5, 3, 0, 0]], "int32")
+    return {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": ids != 0}
+
+
+@pytest.fixture
+def saved_bert(tmp_path):
+    """A tiny BERT saved as an HF checkpoint, and the folder."""
+    model = _tiny_bert()
+    folder = str(tmp_path / "bert")
+    save_hf_weights(model, folder)
+    return model, folder
+
+
+# -- revision= --------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_hub(monkeypatch, saved_bert):
+    """huggingface_hub with a `snapshot_download` that records its
+    arguments and returns the saved tiny BERT's folder (no network)."""
+    calls = []
+
+    def snapshot_download(repo_id, **kwargs):
+        calls.append((repo_id, kwargs))
+        return saved_bert[1]
+
+    module = types.ModuleType("huggingface_hub")
+    module.snapshot_download = snapshot_download
+    monkeypatch.setitem(sys.modules, "huggingface_hub", module)
+    return calls
+
+
+def test_from_pretrained_passes_the_revision_to_the_hub_download(fake_hub, saved_bert):
+    model = from_pretrained("some-org/tiny-bert", revision="0123abc")
+    assert type(model) is BertBackbone
+    [(repo_id, kwargs)] = fake_hub
+    assert repo_id == "some-org/tiny-bert"
+    assert kwargs["revision"] == "0123abc"
+    inputs = _bert_inputs()
+    np.testing.assert_array_equal(
+        model.predict(inputs, verbose=0)["sequence_output"],
+        saved_bert[0].predict(inputs, verbose=0)["sequence_output"],
+    )
+
+
+def test_a_hub_download_without_a_revision_asks_for_the_default_branch(fake_hub):
+    checkpoint_folder("some-org/tiny-bert")
+    [(_, kwargs)] = fake_hub
+    assert kwargs["revision"] is None
+    # The download takes sharded checkpoints' index and shards too.
+    patterns = kwargs["allow_patterns"]
+    for name in (INDEX, "model-00001-of-00003.safetensors", "model.safetensors", "config.json"):
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
+    assert patterns == HUB_FILES
+
+
+def test_a_revision_with_a_local_folder_or_of_the_wrong_type_is_an_error(saved_bert, fake_hub):
+    folder = saved_bert[1]
+    with pytest.raises(ValueError, match=r"revision='main' names a revision .* local folder"):
+        from_pretrained(folder, revision="main")
+    with pytest.raises(ValueError, match=r"received 3"):
+        checkpoint_folder("some-org/tiny-bert", revision=3)
+    assert fake_hub == []  # nothing downloaded
+
+
+# -- sharded safetensors ----------------------------------------------------
+
+
+def _shard(saved_bert, tmp_path, max_shard_size=600):
+    model, folder = saved_bert
+    _, tensors = read_checkpoint_tensors(folder)
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as file:
+        config = file.read()
+    sharded = str(tmp_path / "sharded")
+    write_checkpoint(sharded, tensors, config, max_shard_size=max_shard_size)
+    return sharded, tensors
+
+
+def test_a_sharded_checkpoint_loads_as_the_unsharded_one(saved_bert, tmp_path):
+    sharded, tensors = _shard(saved_bert, tmp_path)
+    files = sorted(os.listdir(sharded))
+    shards = [name for name in files if name.startswith("model-")]
+    assert len(shards) > 3 and "model.safetensors" not in files and INDEX in files
+    with open(os.path.join(sharded, INDEX), encoding="utf-8") as file:
+        index = json.load(file)
+    assert set(index["weight_map"]) == set(tensors)
+    assert set(index["weight_map"].values()) == set(shards)
+    assert index["metadata"]["total_size"] == sum(v.nbytes for v in tensors.values())
+    inputs = _bert_inputs()
+    for model in (from_pretrained(sharded), BertBackbone.from_pretrained(sharded)):
+        expected = saved_bert[0].predict(inputs, verbose=0)
+        outputs = model.predict(inputs, verbose=0)
+        for key in ("sequence_output", "pooled_output"):
+            np.testing.assert_array_equal(outputs[key], expected[key])
+
+
+def test_writing_one_layout_removes_the_other(saved_bert, tmp_path):
+    sharded, tensors = _shard(saved_bert, tmp_path)
+    write_checkpoint(sharded, tensors, "{}")  # back to one file
+    assert sorted(os.listdir(sharded)) == ["config.json", "model.safetensors"]
+    write_checkpoint(sharded, tensors, "{}", max_shard_size=10**6)  # one shard
+    assert sorted(os.listdir(sharded)) == ["config.json", "model-00001-of-00001.safetensors", INDEX]
+    with pytest.raises(ValueError, match="max_shard_size is a number of bytes"):
+        write_checkpoint(sharded, tensors, "{}", max_shard_size=0)
+
+
+def _edit_index(folder, edit):
+    path = os.path.join(folder, INDEX)
+    with open(path, encoding="utf-8") as file:
+        index = json.load(file)
+    edit(index["weight_map"])
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(index, file)
+    return path
+
+
+def test_a_missing_shard_is_an_error_naming_it_and_its_tensors(saved_bert, tmp_path):
+    sharded, _ = _shard(saved_bert, tmp_path)
+    with open(os.path.join(sharded, INDEX), encoding="utf-8") as file:
+        weight_map = json.load(file)["weight_map"]
+    lost = sorted(set(weight_map.values()))[1]
+    os.remove(os.path.join(sharded, lost))
+    held = sorted(name for name, shard in weight_map.items() if shard == lost)
+    with pytest.raises(FileNotFoundError, match=f"{lost} \\(holding {held[0]}"):
+        from_pretrained(sharded)
+
+
+def test_an_index_that_does_not_match_its_shards_is_an_error_naming_the_tensors(tmp_path):
+    folder = str(tmp_path)
+    tensors = {name: np.full((4,), i, "float32") for i, name in enumerate("abcd")}
+    write_checkpoint(folder, tensors, "{}", max_shard_size=16)  # one tensor a shard
+    first, second = "model-00001-of-00004.safetensors", "model-00002-of-00004.safetensors"
+    index = os.path.join(folder, INDEX)
+    assert {k: v.tolist() for k, v in read_sharded_safetensors(index).items()} == {
+        k: v.tolist() for k, v in tensors.items()
+    }
+
+    # A tensor the index puts in a shard that lacks it.
+    _edit_index(folder, lambda weight_map: weight_map.update(a=second))
+    with pytest.raises(ValueError, match=f"the index lists but their shard lacks: a \\({second}"):
+        read_sharded_safetensors(index)
+    _edit_index(folder, lambda weight_map: weight_map.update(a=first))
+
+    # A tensor in a shard the index does not list it in.
+    from safetensors.numpy import save_file
+
+    save_file({"b": tensors["b"], "e": tensors["a"]}, os.path.join(folder, second))
+    with pytest.raises(ValueError, match=f"does not list them in: e \\({second}"):
+        read_sharded_safetensors(index)
+
+    # A tensor in two shards.
+    save_file({"b": tensors["b"], "c": tensors["c"]}, os.path.join(folder, second))
+    with pytest.raises(ValueError, match=r"more than one shard: c \(model-00002.* and model-00003"):
+        read_sharded_safetensors(index)
+
+    # An index naming a file outside its folder, and one with no weight_map.
+    _edit_index(folder, lambda weight_map: weight_map.update(a="../model.safetensors"))
+    with pytest.raises(ValueError, match=r"puts tensor 'a' in '../model.safetensors'"):
+        read_sharded_safetensors(index)
+    with open(index, "w", encoding="utf-8") as file:
+        json.dump({"metadata": {}}, file)
+    with pytest.raises(ValueError, match="has no weight_map"):
+        read_checkpoint_tensors(folder)
+
+
+# -- keras-hub presets ------------------------------------------------------
+
+BERT_PRESET = presets.BERT_FOLDER
+
+
+def _reference():
+    return np.load(os.path.join(BERT_PRESET, presets.REFERENCE))
+
+
+def _assert_equal_outputs(outputs, reference, inputs):
+    real = inputs["padding_mask"].astype(bool)  # padded positions mean nothing
+    np.testing.assert_allclose(
+        outputs["sequence_output"][real],
+        reference["sequence_output"][real],
+        rtol=0,
+        atol=RECORDED_TINY_ATOL,
+    )
+    np.testing.assert_allclose(
+        outputs["pooled_output"], reference["pooled_output"], rtol=0, atol=RECORDED_TINY_ATOL
+    )
+
+
+def test_a_keras_hub_bert_preset_loads_with_keras_hubs_outputs():
+    model = from_pretrained(BERT_PRESET)
+    assert type(model) is BertBackbone
+    assert model.activation == "gelu_approximate" and model.num_heads == 3
+    inputs = presets.batch()
+    _assert_equal_outputs(model.predict(inputs, verbose=0), _reference(), inputs)
+
+
+def test_a_keras_hub_bert_preset_tokenizer_gives_keras_hubs_ids():
+    tokenizer = load_keras_hub_tokenizer(BERT_PRESET)
+    reference = _reference()
+    for index, text in enumerate(presets.TEXTS):
+        assert tokenizer.token_ids(text) == reference[f"ids_{index}"].tolist(), text
+
+
+def test_keras_weights_are_read_by_layer_name():
+    tensors = read_keras_weights(os.path.join(BERT_PRESET, "model.weights.h5"))
+    assert tensors["token_embedding/0"].shape == (23, 12)
+    assert tensors["transformer_layer_1/_self_attention_layer/query_dense/0"].shape == (12, 3, 4)
+
+
+def _edited_preset(tmp_path, edit):
+    folder = str(tmp_path / "preset")
+    shutil.copytree(BERT_PRESET, folder)
+    with h5py.File(os.path.join(folder, "model.weights.h5"), "r+") as file:
+        edit(file)
+    return folder
+
+
+_POOLER = "layers/dense/vars"
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda f: f[_POOLER].__delitem__("1"), r"missing weights: pooled_dense/1"),
+        (
+            lambda f: f[_POOLER].create_dataset("2", data=np.zeros(3, "float32")),
+            r"unexpected weights: pooled_dense/2",
+        ),
+        (
+            lambda f: (
+                f[_POOLER].__delitem__("1"),
+                f[_POOLER].create_dataset("1", data=np.zeros(5, "float32")),
+            ),
+            r"mismatches: pooled_dense/1: file \(5,\) float32, model \(12,\)",
+        ),
+    ],
+    ids=["missing", "unexpected", "mis-shaped"],
+)
+def test_a_preset_that_does_not_fit_is_an_error_naming_the_weight(tmp_path, edit, message):
+    folder = _edited_preset(tmp_path, edit)
+    with pytest.raises(ValueError, match=message):
+        from_pretrained(folder)
+
+
+def test_a_preset_of_a_class_no_family_reads_or_with_a_task_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="loads as a backbone only"):
+        from_pretrained(BERT_PRESET, task="classification")
+    folder = str(tmp_path / "preset")
+    shutil.copytree(BERT_PRESET, folder)
+    path = os.path.join(folder, "config.json")
+    with open(path, encoding="utf-8") as file:
+        config = json.load(file)
+    config["registered_name"] = "keras_hub>MysteryBackbone"
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(config, file)
+    with pytest.raises(ValueError, match=r"keras-hub MysteryBackbone, which no installed .*'Bert"):
+        load_keras_hub_preset(folder)
+
+
+def test_a_preset_keras_hub_writes_now_loads_with_its_outputs(tmp_path):
+    """Live, where keras-hub is installed (it is in no lane by default: see
+    make_keras_hub_presets.py for how to add it)."""
+    keras_hub = pytest.importorskip("keras_hub", reason="keras-hub is not installed in this lane")
+    backbone = keras_hub.models.BertBackbone(**presets.BERT_CONFIG)
+    presets._randomize(backbone, 1)
+    folder = str(tmp_path / "preset")
+    backbone.save_to_preset(folder)
+    inputs = presets.batch()
+    expected = backbone.predict(inputs, verbose=0)
+    _assert_equal_outputs(from_pretrained(folder).predict(inputs, verbose=0), expected, inputs)
