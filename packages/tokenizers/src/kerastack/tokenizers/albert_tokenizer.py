@@ -155,15 +155,39 @@ class AlbertTokenizer:
             return self._processor.IdToPiece(ids)
         return map_rows(ids, lambda row: [self._processor.IdToPiece(i) for i in row])
 
-    def detokenize(self, ids):
-        """The (preprocessed) text of a sequence of ids; a list of texts for
-        a batch (nested lists or a 2-D array)."""
-        return map_rows(
-            check_ids(ids, self.vocabulary_size),
-            lambda row: (
-                "".join(self._processor.IdToPiece(i) for i in row).replace(WORD_START, " ").strip()
-            ),
-        )
+    def decode(self, ids, skip_special_tokens=False):
+        """The (preprocessed) text of a sequence of ids (Hugging Face's name;
+        keras-hub's is `detokenize`): the pieces joined, each word mark `▁`
+        a space (none at either end); a list of texts for a batch (nested
+        lists or a 2-D array). `skip_special_tokens` leaves out `<pad>`,
+        `<unk>`, `[CLS]`, `[SEP]` and `[MASK]`. An id outside
+        `0..vocabulary_size - 1` is a `ValueError` naming it.
+
+        Example:
+
+        >>> import io, sentencepiece
+        >>> model = io.BytesIO()
+        >>> sentencepiece.SentencePieceTrainer.train(
+        ...     sentence_iterator=iter(["hello world", "hello world", "hello there"]),
+        ...     model_writer=model, model_type="word", vocab_size=8, pad_id=0, unk_id=1,
+        ...     bos_id=-1, eos_id=-1, control_symbols=["[CLS]", "[SEP]", "[MASK]"], minloglevel=2)
+        >>> tokenizer = AlbertTokenizer(model.getvalue())
+        >>> ids = tokenizer.encode("Héllo  World")["token_ids"]
+        >>> tokenizer.decode(ids), tokenizer.decode(ids, skip_special_tokens=True)
+        ('[CLS] hello world[SEP]', 'hello world')
+        """
+        skip = check_bool("skip_special_tokens", skip_special_tokens)
+        skipped = {self.vocabulary[token] for token in SPECIAL_TOKENS} if skip else set()
+
+        def text(row):
+            pieces = (self._processor.IdToPiece(i) for i in row if i not in skipped)
+            return "".join(pieces).replace(WORD_START, " ").strip()
+
+        return map_rows(check_ids(ids, self.vocabulary_size), text)
+
+    def detokenize(self, ids, skip_special_tokens=False):
+        """keras-hub's name for `decode`."""
+        return self.decode(ids, skip_special_tokens)
 
     def encode(self, first, second=None, max_length=None):
         """Model inputs for one text or a pair, as `BertTokenizer.encode`:

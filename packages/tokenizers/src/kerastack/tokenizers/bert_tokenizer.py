@@ -676,6 +676,56 @@ class BertTokenizer:
         given); see `check_ids` for what is an error."""
         return self._tokens(check_ids(ids, self.vocabulary_size))
 
+    def decode(self, ids, skip_special_tokens=False):
+        """The text of a sequence of ids (Hugging Face's name; keras-hub's is
+        `detokenize`): the word pieces joined, a `##` piece to the piece
+        before it and the words by single spaces, so a text comes back as
+        the tokenizer normalized it (lower-cased for an uncased vocabulary,
+        each punctuation mark and CJK character a word of its own). Unlike
+        Hugging Face's default, no space is taken out before punctuation
+        (`"hello , world"` stays so): that guess would change texts whose
+        spaces were there.
+
+        Args:
+            ids: an id sequence (list or 1-D integer array), or a batch of
+                them (nested lists or a 2-D array), which gives a list of
+                texts. An id outside `0..vocabulary_size - 1` is a
+                `ValueError` naming it.
+            skip_special_tokens: bool, leave out `[PAD]`, `[UNK]`, `[CLS]`,
+                `[SEP]` and `[MASK]`.
+
+        Example:
+
+        >>> tokenizer = BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un",
+        ...     "##aff", "##able", "jack", ","])
+        >>> ids = tokenizer.encode("Unaffable, Jack", max_length=8)["token_ids"]
+        >>> tokenizer.decode(ids)
+        '[CLS] unaffable , jack [SEP] [PAD]'
+        >>> tokenizer.decode(ids, skip_special_tokens=True)
+        'unaffable , jack'
+        """
+        skip = check_bool("skip_special_tokens", skip_special_tokens)
+        tokens = self.inverse_vocabulary
+        skipped = {self.vocabulary[token] for token in SPECIAL_TOKENS} if skip else set()
+
+        def text(row):
+            words = []
+            for index in row:
+                if index in skipped:
+                    continue
+                token = tokens[index]
+                if token.startswith("##") and len(token) > 2 and words:
+                    words[-1] += token[2:]
+                else:
+                    words.append(token)
+            return " ".join(words)
+
+        return map_rows(check_ids(ids, self.vocabulary_size), text)
+
+    def detokenize(self, ids, skip_special_tokens=False):
+        """keras-hub's name for `decode`."""
+        return self.decode(ids, skip_special_tokens)
+
     def encode(self, first, second=None, max_length=None):
         """Model inputs for one text or a pair.
 

@@ -240,6 +240,22 @@ class BytePairTokenizer:
             lambda row: self._engine.decode(row, skip_special_tokens=skip_special_tokens),
         )
 
+    def decode(self, ids, skip_special_tokens=False):
+        """Hugging Face's name for `detokenize`: the text of a sequence of
+        ids, exactly the text they came from (byte-level BPE loses nothing);
+        a list of texts for a batch.
+
+        Example:
+
+        >>> from tokenizers import pre_tokenizers
+        >>> tokens = sorted(pre_tokenizers.ByteLevel.alphabet()) + ["<|endoftext|>"]
+        >>> tokenizer = BytePairTokenizer({t: i for i, t in enumerate(tokens)}, [])
+        >>> ids = tokenizer.token_ids("Straße <|endoftext|>")
+        >>> tokenizer.decode(ids), tokenizer.decode(ids, skip_special_tokens=True)
+        ('Straße <|endoftext|>', 'Straße ')
+        """
+        return self.detokenize(ids, skip_special_tokens)
+
 
 class RobertaTokenizer(BytePairTokenizer):
     """RoBERTa's tokenizer: byte-level BPE (see `BytePairTokenizer`) and

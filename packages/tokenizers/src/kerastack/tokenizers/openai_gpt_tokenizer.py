@@ -176,6 +176,20 @@ class OpenAIGPTTokenizer:
             lambda row: self._engine.decode(row, skip_special_tokens=skip_special_tokens),
         )
 
+    def decode(self, ids, skip_special_tokens=False):
+        """Hugging Face's name for `detokenize`: the lower-cased, re-spaced
+        text (each word and punctuation mark followed by one space, the
+        last dropped); a list of texts for a batch.
+
+        Example:
+
+        >>> tokens = ["<unk>", "h", "i</w>", "!</w>", "hi</w>"]
+        >>> tokenizer = OpenAIGPTTokenizer({t: i for i, t in enumerate(tokens)}, ["h i</w>"])
+        >>> tokenizer.decode(tokenizer.token_ids("Hi!  HI"))
+        'hi ! hi'
+        """
+        return self.detokenize(ids, skip_special_tokens)
+
     def encode_batch(self, texts, max_length=None, padding_side="right"):
         """Token ids of `texts` padded to one length, with their mask.
 

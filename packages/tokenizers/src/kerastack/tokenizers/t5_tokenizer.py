@@ -185,6 +185,26 @@ class T5Tokenizer:
 
         return map_rows(check_ids(ids, self.vocabulary_size), text)
 
+    def decode(self, ids, skip_special_tokens=False):
+        """Hugging Face's name for `detokenize`: the pieces joined, each
+        word mark `▁` a space (none at either end); a list of texts for a
+        batch.
+
+        Example:
+
+        >>> import io, sentencepiece
+        >>> model = io.BytesIO()
+        >>> sentencepiece.SentencePieceTrainer.train(
+        ...     sentence_iterator=iter(["hello world", "hello world", "hello there"]),
+        ...     model_writer=model, model_type="word", vocab_size=6, pad_id=0, eos_id=1,
+        ...     unk_id=2, bos_id=-1, minloglevel=2)
+        >>> tokenizer = T5Tokenizer(model.getvalue(), extra_ids=3)
+        >>> ids = tokenizer.encode("hello  world")["token_ids"]
+        >>> tokenizer.decode(ids), tokenizer.decode(ids, skip_special_tokens=True)
+        ('hello world</s>', 'hello world')
+        """
+        return self.detokenize(ids, skip_special_tokens)
+
     def encode(self, first, second=None, max_length=None):
         """Model inputs for one text or a pair: a dict of int32 arrays `(T,)`,
         `token_ids` and `padding_mask` (1 on real tokens)."""
