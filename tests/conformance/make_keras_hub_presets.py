@@ -17,6 +17,7 @@ initializers (so the outputs depend on every weight), saved with its
 padded batch of two, and its tokenizer's ids for `TEXTS`.
 """
 
+import json
 import os
 import shutil
 
@@ -24,6 +25,11 @@ import numpy as np
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 BERT_FOLDER = os.path.join(FIXTURES, "keras_hub_bert")
+GPT2_FOLDER = os.path.join(FIXTURES, "keras_hub_gpt2")
+ALBERT_FOLDER = os.path.join(FIXTURES, "keras_hub_albert")
+# The byte-level BPE vocabulary and merges of the tiny RoBERTa fixture, with
+# GPT-2's one special token added.
+BPE_FOLDER = os.path.join(FIXTURES, "tiny_roberta")
 REFERENCE = "reference.npz"
 
 VOCABULARY = [
@@ -41,6 +47,30 @@ BERT_CONFIG = {
     "num_segments": 2,
 }
 TEXTS = ["The cats sat on the mat.", "A big dog, running!", "Unable: café"]
+GPT2_CONFIG = {
+    "vocabulary_size": 401,
+    "num_layers": 2,
+    "num_heads": 3,
+    "hidden_dim": 12,
+    "intermediate_dim": 20,
+    "dropout": 0.0,
+    "max_sequence_length": 16,
+}
+GPT2_TEXTS = ["aaaa bb", " hello world, again!", "tiny\nlines<|endoftext|>"]
+# Two groups of two blocks, four passes: group 0 runs twice, then group 1.
+ALBERT_CONFIG = {
+    "vocabulary_size": 23,
+    "num_layers": 4,
+    "num_heads": 3,
+    "embedding_dim": 6,
+    "hidden_dim": 12,
+    "intermediate_dim": 20,
+    "num_groups": 2,
+    "num_inner_repetitions": 2,
+    "dropout": 0.0,
+    "max_sequence_length": 16,
+    "num_segments": 2,
+}
 
 
 def batch():
@@ -85,5 +115,65 @@ def write_bert():
     print("wrote", BERT_FOLDER, [v.tolist() for v in ids])
 
 
+def gpt2_batch():
+    """Two rows of GPT-2 ids, the second padded on the right."""
+    token_ids = np.array(
+        [[400, 5, 77, 123, 9, 300, 41, 12], [17, 250, 399, 8, 64, 0, 0, 0]], "int32"
+    )
+    padding_mask = np.array([[1] * 8, [1] * 5 + [0] * 3], "int32")
+    return {"token_ids": token_ids, "padding_mask": padding_mask}
+
+
+def _bpe_files():
+    with open(os.path.join(BPE_FOLDER, "vocab.json"), encoding="utf-8") as file:
+        vocabulary = json.load(file)
+    vocabulary["<|endoftext|>"] = len(vocabulary)
+    with open(os.path.join(BPE_FOLDER, "merges.txt"), encoding="utf-8") as file:
+        merges = [line for line in file.read().splitlines() if line and not line.startswith("#")]
+    return vocabulary, merges
+
+
+def write_gpt2():
+    import keras_hub
+
+    if os.path.isdir(GPT2_FOLDER):
+        shutil.rmtree(GPT2_FOLDER)
+    backbone = keras_hub.models.GPT2Backbone(**GPT2_CONFIG)
+    _randomize(backbone, 2)
+    vocabulary, merges = _bpe_files()
+    tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary, merges=merges)
+    backbone.save_to_preset(GPT2_FOLDER)
+    tokenizer.save_to_preset(GPT2_FOLDER)
+    outputs = backbone.predict(gpt2_batch(), verbose=0)
+    ids = [np.asarray(tokenizer(text)).astype("int32") for text in GPT2_TEXTS]
+    np.savez_compressed(
+        os.path.join(GPT2_FOLDER, REFERENCE),
+        sequence_output=np.asarray(outputs, "float32"),
+        **{f"ids_{index}": value for index, value in enumerate(ids)},
+    )
+    print("wrote", GPT2_FOLDER, [v.tolist() for v in ids])
+
+
+def write_albert():
+    """The backbone alone: kerastack's ALBERT tokenizer follows HF's (its
+    text clean-up before SentencePiece), not keras-hub's."""
+    import keras_hub
+
+    if os.path.isdir(ALBERT_FOLDER):
+        shutil.rmtree(ALBERT_FOLDER)
+    backbone = keras_hub.models.AlbertBackbone(**ALBERT_CONFIG)
+    _randomize(backbone, 3)
+    backbone.save_to_preset(ALBERT_FOLDER)
+    outputs = backbone.predict(batch(), verbose=0)
+    np.savez_compressed(
+        os.path.join(ALBERT_FOLDER, REFERENCE),
+        sequence_output=np.asarray(outputs["sequence_output"], "float32"),
+        pooled_output=np.asarray(outputs["pooled_output"], "float32"),
+    )
+    print("wrote", ALBERT_FOLDER)
+
+
 if __name__ == "__main__":
     write_bert()
+    write_gpt2()
+    write_albert()

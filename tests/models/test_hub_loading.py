@@ -1,9 +1,10 @@
 """Loading by name and from keras-hub: `from_pretrained(name, revision=)`
 passes the revision to the Hub download (faked here: no network), HF's
 sharded safetensors (`model.safetensors.index.json`) load as one file does
-and are read strictly, and a keras-hub preset folder (written by keras-hub
-itself: tests/conformance/make_keras_hub_presets.py) loads into kerastack's
-backbone and tokenizer with keras-hub's recorded outputs and ids."""
+and are read strictly, and keras-hub preset folders (BERT, GPT-2, ALBERT,
+written by keras-hub itself: tests/conformance/make_keras_hub_presets.py)
+load into kerastack's backbones and tokenizers with keras-hub's recorded
+outputs and ids."""
 
 import fnmatch
 import json
@@ -16,7 +17,8 @@ import h5py
 import numpy as np
 import pytest
 
-from kerastack.bert import BertBackbone, save_hf_weights
+from kerastack.bert import AlbertBackbone, BertBackbone, save_hf_weights
+from kerastack.gpt import GPT2Backbone
 from kerastack.models import (
     from_pretrained,
     load_keras_hub_preset,
@@ -213,38 +215,61 @@ def test_an_index_that_does_not_match_its_shards_is_an_error_naming_the_tensors(
 # -- keras-hub presets ------------------------------------------------------
 
 BERT_PRESET = presets.BERT_FOLDER
+# (preset folder, the kerastack class it loads as, its inputs).
+PRESETS = {
+    "bert": (presets.BERT_FOLDER, BertBackbone, presets.batch),
+    "gpt2": (presets.GPT2_FOLDER, GPT2Backbone, presets.gpt2_batch),
+    "albert": (presets.ALBERT_FOLDER, AlbertBackbone, presets.batch),
+}
 
 
-def _reference():
-    return np.load(os.path.join(BERT_PRESET, presets.REFERENCE))
+def _reference(folder):
+    return np.load(os.path.join(folder, presets.REFERENCE))
 
 
 def _assert_equal_outputs(outputs, reference, inputs):
-    real = inputs["padding_mask"].astype(bool)  # padded positions mean nothing
+    """Every output at the real positions (padded ones mean nothing)."""
+    if not isinstance(outputs, dict):
+        outputs = {"sequence_output": outputs}
+    real = inputs["padding_mask"].astype(bool)
     np.testing.assert_allclose(
         outputs["sequence_output"][real],
         reference["sequence_output"][real],
         rtol=0,
         atol=RECORDED_TINY_ATOL,
     )
-    np.testing.assert_allclose(
-        outputs["pooled_output"], reference["pooled_output"], rtol=0, atol=RECORDED_TINY_ATOL
-    )
+    if "pooled_output" in outputs:
+        np.testing.assert_allclose(
+            outputs["pooled_output"], reference["pooled_output"], rtol=0, atol=RECORDED_TINY_ATOL
+        )
 
 
-def test_a_keras_hub_bert_preset_loads_with_keras_hubs_outputs():
-    model = from_pretrained(BERT_PRESET)
-    assert type(model) is BertBackbone
+@pytest.mark.parametrize("family", sorted(PRESETS))
+def test_a_keras_hub_preset_loads_with_keras_hubs_outputs(family):
+    folder, cls, batch = PRESETS[family]
+    model = from_pretrained(folder)
+    assert type(model) is cls
     assert model.activation == "gelu_approximate" and model.num_heads == 3
-    inputs = presets.batch()
-    _assert_equal_outputs(model.predict(inputs, verbose=0), _reference(), inputs)
+    inputs = batch()
+    _assert_equal_outputs(model.predict(inputs, verbose=0), _reference(folder), inputs)
 
 
-def test_a_keras_hub_bert_preset_tokenizer_gives_keras_hubs_ids():
-    tokenizer = load_keras_hub_tokenizer(BERT_PRESET)
-    reference = _reference()
-    for index, text in enumerate(presets.TEXTS):
+@pytest.mark.parametrize(
+    "folder, texts",
+    [(presets.BERT_FOLDER, presets.TEXTS), (presets.GPT2_FOLDER, presets.GPT2_TEXTS)],
+    ids=["bert", "gpt2"],
+)
+def test_a_keras_hub_preset_tokenizer_gives_keras_hubs_ids(folder, texts):
+    tokenizer = load_keras_hub_tokenizer(folder)
+    reference = _reference(folder)
+    for index, text in enumerate(texts):
         assert tokenizer.token_ids(text) == reference[f"ids_{index}"].tolist(), text
+
+
+def test_a_preset_dtype_argument_overrides_the_presets_policy():
+    model = from_pretrained(BERT_PRESET, dtype="mixed_float16")
+    assert model.dtype_policy.name == "mixed_float16"
+    assert model.get_layer("token_embedding").embeddings.dtype == "float32"
 
 
 def test_keras_weights_are_read_by_layer_name():
@@ -303,14 +328,22 @@ def test_a_preset_of_a_class_no_family_reads_or_with_a_task_is_an_error(tmp_path
         load_keras_hub_preset(folder)
 
 
-def test_a_preset_keras_hub_writes_now_loads_with_its_outputs(tmp_path):
+@pytest.mark.parametrize("family", sorted(PRESETS))
+def test_a_preset_keras_hub_writes_now_loads_with_its_outputs(tmp_path, family):
     """Live, where keras-hub is installed (it is in no lane by default: see
     make_keras_hub_presets.py for how to add it)."""
     keras_hub = pytest.importorskip("keras_hub", reason="keras-hub is not installed in this lane")
-    backbone = keras_hub.models.BertBackbone(**presets.BERT_CONFIG)
+    name, config = {
+        "bert": ("BertBackbone", presets.BERT_CONFIG),
+        "gpt2": ("GPT2Backbone", presets.GPT2_CONFIG),
+        "albert": ("AlbertBackbone", presets.ALBERT_CONFIG),
+    }[family]
+    backbone = getattr(keras_hub.models, name)(**config)
     presets._randomize(backbone, 1)
     folder = str(tmp_path / "preset")
     backbone.save_to_preset(folder)
-    inputs = presets.batch()
+    inputs = PRESETS[family][2]()
     expected = backbone.predict(inputs, verbose=0)
+    if not isinstance(expected, dict):
+        expected = {"sequence_output": expected}
     _assert_equal_outputs(from_pretrained(folder).predict(inputs, verbose=0), expected, inputs)

@@ -31,6 +31,8 @@ from kerastack.bert.heads import (
     BertTokenClassifier,
 )
 from kerastack.bert.keras_hub_preset import (
+    albert_from_keras_hub,
+    albert_keras_hub_weight_table,
     bert_from_keras_hub,
     bert_tokenizer_from_keras_hub,
     keras_hub_weight_table,
@@ -108,6 +110,8 @@ __all__ = [
     "AlbertMaskedLM",
     "AlbertQuestionAnswerer",
     "AlbertTokenClassifier",
+    "albert_from_keras_hub",
+    "albert_keras_hub_weight_table",
     "bert_from_keras_hub",
     "bert_tokenizer_from_keras_hub",
     "keras_hub_weight_table",

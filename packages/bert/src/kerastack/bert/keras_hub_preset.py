@@ -1,6 +1,6 @@
-"""keras-hub's `BertBackbone` presets into kerastack's `BertBackbone` (what
+"""keras-hub's `BertBackbone` (and `AlbertBackbone`) presets into kerastack's (what
 `kerastack.models.load_keras_hub_preset` calls, through the entry point
-`BertBackbone` of the group `"kerastack.keras_hub"`): the constructor
+`BertBackbone` and `AlbertBackbone` of the group `"kerastack.keras_hub"`): the constructor
 arguments from keras-hub's config, and keras-hub's weight names (keys of
 `kerastack.models.read_keras_weights`) for each of kerastack's weights;
 and keras-hub's `BertTokenizer` into kerastack's (entry point
@@ -8,11 +8,18 @@ and keras-hub's `BertTokenizer` into kerastack's (entry point
 
 import os
 
+from kerastack.bert.albert_backbone import AlbertBackbone
 from kerastack.bert.bert_backbone import BertBackbone
-from kerastack.models import SAME
+from kerastack.models import SAME, keras_hub_block_weight_table
 from kerastack.tokenizers import BertTokenizer
 
-__all__ = ["bert_from_keras_hub", "bert_tokenizer_from_keras_hub", "keras_hub_weight_table"]
+__all__ = [
+    "albert_from_keras_hub",
+    "albert_keras_hub_weight_table",
+    "bert_from_keras_hub",
+    "bert_tokenizer_from_keras_hub",
+    "keras_hub_weight_table",
+]
 
 # keras-hub's BertBackbone arguments, which kerastack's takes by the same names.
 _ARGUMENTS = (
@@ -25,50 +32,29 @@ _ARGUMENTS = (
     "max_sequence_length",
     "num_segments",
 )
-# Keys of keras-hub's config that are not architecture.
-_KERAS_KEYS = ("name", "trainable", "dtype")
 # What keras-hub's BertBackbone fixes rather than takes.
 _FIXED = {"activation": "gelu_approximate", "layer_norm_epsilon": 1e-12}
-
-# keras-hub's TransformerEncoder sublayers, for kerastack's TransformerEncoder's.
-_BLOCK_PARTS = (
-    (("self_attention", "query_dense"), "_self_attention_layer/query_dense"),
-    (("self_attention", "key_dense"), "_self_attention_layer/key_dense"),
-    (("self_attention", "value_dense"), "_self_attention_layer/value_dense"),
-    (("self_attention", "output_dense"), "_self_attention_layer/output_dense"),
-    (("self_attention_layer_norm",), "_self_attention_layer_norm"),
-    (("feed_forward", "intermediate_dense"), "_feedforward_intermediate_dense"),
-    (("feed_forward", "output_dense"), "_feedforward_output_dense"),
-    (("feed_forward_layer_norm",), "_feedforward_layer_norm"),
-)
-
-
-def _dtype_name(dtype):
-    """A Keras dtype policy as keras-hub's config saves it: a name, or the
-    serialized policy (`{"class_name": "DTypePolicy", "config": {"name": ...}}`)."""
-    if isinstance(dtype, dict):
-        dtype = (dtype.get("config") or {}).get("name")
-    return dtype if isinstance(dtype, str) else None
 
 
 def bert_from_keras_hub(config, **kwargs):
     """`(backbone, table)`: a randomly initialized `BertBackbone` shaped
     like the keras-hub `BertBackbone` whose config (`get_config()`, the
-    `"config"` object of a preset's `config.json`) is `config`, and
-    `keras_hub_weight_table(backbone)`. keras-hub's BERT uses tanh-approximate
-    GELU and layer-norm epsilon 1e-12, which the backbone gets. `kwargs` go
-    to the constructor (`dtype` overrides the preset's). A config with keys
-    kerastack does not know, or lacking one, is a `ValueError` naming them.
+    `"config"` object of a preset's `config.json`, less Keras's own `name`,
+    `trainable` and `dtype`) is `config`, and `keras_hub_weight_table(backbone)`.
+    keras-hub's BERT uses tanh-approximate GELU and layer-norm epsilon
+    1e-12, which the backbone gets. `kwargs` go to the constructor
+    (`dtype`, ...). A config with keys kerastack does not know, or lacking
+    one, is a `ValueError` naming them.
 
     Example:
 
     >>> backbone, table = bert_from_keras_hub({"vocabulary_size": 10, "num_layers": 1,
     ...     "num_heads": 2, "hidden_dim": 8, "intermediate_dim": 16, "dropout": 0.1,
-    ...     "max_sequence_length": 16, "num_segments": 2, "name": "bert_backbone"})
+    ...     "max_sequence_length": 16, "num_segments": 2})
     >>> backbone.activation, len(table) == len(backbone.weights)
     ('gelu_approximate', True)
     """
-    unknown = sorted(set(config) - set(_ARGUMENTS) - set(_KERAS_KEYS))
+    unknown = sorted(set(config) - set(_ARGUMENTS))
     missing = sorted(set(_ARGUMENTS) - set(config))
     if unknown or missing:
         raise ValueError(
@@ -76,8 +62,7 @@ def bert_from_keras_hub(config, **kwargs):
             f"missing keys {missing}."
         )
     arguments = {key: config[key] for key in _ARGUMENTS}
-    dtype = kwargs.pop("dtype", None) or _dtype_name(config.get("dtype"))
-    backbone = BertBackbone(**arguments, **_FIXED, dtype=dtype, **kwargs)
+    backbone = BertBackbone(**arguments, **_FIXED, **kwargs)
     return backbone, keras_hub_weight_table(backbone)
 
 
@@ -102,16 +87,87 @@ def keras_hub_weight_table(backbone):
     table += [(norm.beta, "embeddings_layer_norm/1", SAME)]
     for index in range(backbone.num_layers):
         name = f"transformer_layer_{index}"
-        block = backbone.get_layer(name)
-        for attributes, key in _BLOCK_PARTS:
-            layer = block
-            for attribute in attributes:
-                layer = getattr(layer, attribute)
-            first, second = (
-                (layer.gamma, layer.beta) if hasattr(layer, "gamma") else (layer.kernel, layer.bias)
-            )
-            table.append((first, f"{name}/{key}/0", SAME))
-            table.append((second, f"{name}/{key}/1", SAME))
+        table += keras_hub_block_weight_table(backbone.get_layer(name), name)
+    pooled = backbone.get_layer("pooled_dense")
+    table += [(pooled.kernel, "pooled_dense/0", SAME), (pooled.bias, "pooled_dense/1", SAME)]
+    return table
+
+
+# keras-hub's AlbertBackbone arguments, by kerastack's names.
+_ALBERT_ARGUMENTS = {
+    "vocabulary_size": "vocabulary_size",
+    "num_layers": "num_layers",
+    "num_heads": "num_heads",
+    "embedding_dim": "embedding_dim",
+    "hidden_dim": "hidden_dim",
+    "intermediate_dim": "intermediate_dim",
+    "num_groups": "num_groups",
+    "num_inner_repetitions": "layers_per_group",
+    "dropout": "dropout",
+    "max_sequence_length": "max_sequence_length",
+    "num_segments": "num_segments",
+}
+
+
+def albert_from_keras_hub(config, **kwargs):
+    """`(backbone, table)`: a randomly initialized `AlbertBackbone` shaped
+    like the keras-hub `AlbertBackbone` of `config` (its `get_config()` less
+    Keras's own `name`, `trainable`, `dtype`; its `num_inner_repetitions`
+    is kerastack's `layers_per_group`: both run each group's blocks in turn,
+    `num_layers / num_groups` times), and
+    `albert_keras_hub_weight_table(backbone)`. `kwargs` go to the
+    constructor (`dtype`, ...). A config with keys kerastack does not know,
+    or lacking one, is a `ValueError` naming them.
+
+    Example:
+
+    >>> backbone, table = albert_from_keras_hub({"vocabulary_size": 30, "num_layers": 2,
+    ...     "num_heads": 2, "embedding_dim": 4, "hidden_dim": 8, "intermediate_dim": 16,
+    ...     "num_groups": 1, "num_inner_repetitions": 1, "dropout": 0.0,
+    ...     "max_sequence_length": 16, "num_segments": 2})
+    >>> backbone.layers_per_group, len(table) == len(backbone.weights)
+    (1, True)
+    """
+    unknown = sorted(set(config) - set(_ALBERT_ARGUMENTS))
+    missing = sorted(set(_ALBERT_ARGUMENTS) - set(config))
+    if unknown or missing:
+        raise ValueError(
+            f"A keras-hub AlbertBackbone config kerastack cannot read: unknown keys {unknown}, "
+            f"missing keys {missing}."
+        )
+    arguments = {ours: config[theirs] for theirs, ours in _ALBERT_ARGUMENTS.items()}
+    backbone = AlbertBackbone(**arguments, **_FIXED, **kwargs)
+    return backbone, albert_keras_hub_weight_table(backbone)
+
+
+def albert_keras_hub_weight_table(backbone):
+    """`[(variable, keras_hub_key, layout)]` of every weight of an
+    `AlbertBackbone`, in keras-hub's `AlbertBackbone` weight names (block
+    `j` of group `g` is keras-hub's `group_{g}_inner_layer_{j}`).
+
+    Example:
+
+    >>> backbone = AlbertBackbone(vocabulary_size=30, num_layers=2, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, embedding_dim=4, max_sequence_length=16)
+    >>> [key for _, key, _ in albert_keras_hub_weight_table(backbone)][5:7]
+    ['embedding_projection/0', 'embedding_projection/1']
+    """
+    table = [
+        (backbone.get_layer(name).embeddings, f"{name}/0", SAME)
+        for name in ("token_embedding", "position_embedding", "segment_embedding")
+    ]
+    norm = backbone.get_layer("embeddings_layer_norm")
+    projection = backbone.get_layer("embeddings_projection")
+    table += [
+        (norm.gamma, "embeddings_layer_norm/0", SAME),
+        (norm.beta, "embeddings_layer_norm/1", SAME),
+        (projection.kernel, "embedding_projection/0", SAME),
+        (projection.bias, "embedding_projection/1", SAME),
+    ]
+    for group in range(backbone.num_groups):
+        for index in range(backbone.layers_per_group):
+            block = backbone.get_layer(f"transformer_group_{group}_{index}")
+            table += keras_hub_block_weight_table(block, f"group_{group}_inner_layer_{index}")
     pooled = backbone.get_layer("pooled_dense")
     table += [(pooled.kernel, "pooled_dense/0", SAME), (pooled.bias, "pooled_dense/1", SAME)]
     return table

@@ -5,6 +5,11 @@ from kerastack.gpt.convert_hf import FusedWeights, gpt2_weight_table, load_gpt2_
 from kerastack.gpt.gpt2_backbone import GPT2Backbone
 from kerastack.gpt.gpt2_causal_lm import GPT2CausalLM
 from kerastack.gpt.gpt2_config import GPT2Config
+from kerastack.gpt.keras_hub_preset import (
+    gpt2_from_keras_hub,
+    gpt2_keras_hub_weight_table,
+    gpt2_tokenizer_from_keras_hub,
+)
 from kerastack.gpt.openai_gpt_backbone import OpenAIGPTBackbone
 from kerastack.gpt.openai_gpt_causal_lm import OpenAIGPTCausalLM
 from kerastack.gpt.openai_gpt_config import OpenAIGPTConfig
@@ -30,6 +35,9 @@ __all__ = [
     "OpenAIGPTConfig",
     "OpenAIGPTTokenizer",
     "ReversibleEmbedding",
+    "gpt2_from_keras_hub",
+    "gpt2_keras_hub_weight_table",
+    "gpt2_tokenizer_from_keras_hub",
     "gpt2_weight_table",
     "load_gpt2_weights",
     "load_openai_gpt_weights",

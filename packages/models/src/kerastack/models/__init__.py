@@ -18,7 +18,8 @@
   names (families register as `"kerastack.models"` entry points;
   `model_types()` lists them).
 - keras-hub presets (`load_keras_hub_preset`, `load_keras_hub_tokenizer`,
-  `read_keras_weights`, `is_keras_hub_preset`, `keras_hub_class_name`): a
+  `read_keras_weights`, `keras_hub_block_weight_table`,
+  `is_keras_hub_preset`, `keras_hub_class_name`): a
   folder keras-hub's `save_to_preset` wrote loads into the kerastack
   backbone and tokenizer of the family that registers its classes
   (`"kerastack.keras_hub"` entry points).
@@ -52,6 +53,7 @@ from kerastack.models.heads import MaskedLMHead, float32_dense
 from kerastack.models.keras_hub_presets import (
     KERAS_HUB_GROUP,
     is_keras_hub_preset,
+    keras_hub_block_weight_table,
     keras_hub_class_name,
     load_keras_hub_preset,
     load_keras_hub_tokenizer,
@@ -91,6 +93,7 @@ __all__ = [
     "gelu_approximate",
     "is_keras_hub_preset",
     "keep_dtype_policy",
+    "keras_hub_block_weight_table",
     "keras_hub_class_name",
     "load_keras_hub_preset",
     "load_keras_hub_tokenizer",

@@ -9,7 +9,9 @@ in its `pyproject.toml`, an entry point of the group `"kerastack.keras_hub"`
 named after the keras-hub class (its `class_name`), whose value is a
 function `build(config, **kwargs) -> (model, table)`: the randomly
 initialized kerastack model the keras-hub `config` (the `"config"` object of
-`config.json`) describes, and its weight table `[(variable, key, Layout)]`,
+`config.json`, less Keras's own `name`, `trainable` and `dtype`, the last
+passed as `dtype=` unless the caller gave one) describes, and its weight
+table `[(variable, key, Layout)]`,
 `key` naming the weight as `read_keras_weights` does. A keras-hub tokenizer class's entry point is a
 function `build(config, assets) -> tokenizer` of the `"config"` object of
 `tokenizer.json` and the assets folder. E.g.
@@ -25,12 +27,13 @@ import os
 import numpy as np
 
 from kerastack.core import static_shape
-from kerastack.models.checkpoints import _hf_shape
+from kerastack.models.checkpoints import SAME, _hf_shape
 from kerastack.tokenizers import read_json_object
 
 __all__ = [
     "KERAS_HUB_GROUP",
     "is_keras_hub_preset",
+    "keras_hub_block_weight_table",
     "keras_hub_class_name",
     "load_keras_hub_preset",
     "load_keras_hub_tokenizer",
@@ -42,8 +45,54 @@ _CONFIG_FILE = "config.json"
 _WEIGHTS_FILE = "model.weights.h5"
 _TOKENIZER_FILE = "tokenizer.json"
 _TOKENIZER_ASSETS = os.path.join("assets", "tokenizer")
+# Keys every Keras layer's config has, which are not the architecture.
+_KERAS_KEYS = ("name", "trainable", "dtype")
 # keras-hub's prefix of the names it registers its classes under.
 _REGISTERED_PREFIX = "keras_hub>"
+
+
+# keras-hub's TransformerEncoder and TransformerDecoder sublayers (their
+# attribute paths in a weights file), for the attributes of kerastack's.
+_BLOCK_PARTS = (
+    (("self_attention", "query_dense"), "_self_attention_layer/query_dense"),
+    (("self_attention", "key_dense"), "_self_attention_layer/key_dense"),
+    (("self_attention", "value_dense"), "_self_attention_layer/value_dense"),
+    (("self_attention", "output_dense"), "_self_attention_layer/output_dense"),
+    (("self_attention_layer_norm",), "_self_attention_layer_norm"),
+    (("feed_forward", "intermediate_dense"), "_feedforward_intermediate_dense"),
+    (("feed_forward", "output_dense"), "_feedforward_output_dense"),
+    (("feed_forward_layer_norm",), "_feedforward_layer_norm"),
+)
+
+
+def keras_hub_block_weight_table(block, name):
+    """`[(variable, key, SAME)]` of a kerastack `TransformerEncoder` or
+    self-attention-only `TransformerDecoder` block, keyed as
+    `read_keras_weights` reads the keras-hub block of layer name `name`
+    (`"transformer_layer_0"`): both lay out every weight alike (query, key,
+    value kernels `(D, N, H)`, output kernel `(N, H, D)`).
+
+    Example:
+
+    >>> from kerastack.transformer import TransformerEncoder
+    >>> block = TransformerEncoder(intermediate_dim=16, num_heads=2)
+    >>> block.build((None, None, 8))
+    >>> table = keras_hub_block_weight_table(block, "transformer_layer_0")
+    >>> len(table), table[0][1]
+    (16, 'transformer_layer_0/_self_attention_layer/query_dense/0')
+    """
+    table = []
+    for attributes, key in _BLOCK_PARTS:
+        layer = block
+        for attribute in attributes:
+            layer = getattr(layer, attribute)
+        if hasattr(layer, "gamma"):
+            first, second = layer.gamma, layer.beta
+        else:
+            first, second = layer.kernel, layer.bias
+        table.append((first, f"{name}/{key}/0", SAME))
+        table.append((second, f"{name}/{key}/1", SAME))
+    return table
 
 
 def keras_hub_class_name(config):
@@ -212,7 +261,10 @@ def load_keras_hub_preset(folder, **kwargs):
     FileNotFoundError: No keras-hub preset config at .../config.json.
     """
     folder = os.fspath(folder)
-    arguments, build = _builder(os.path.join(folder, _CONFIG_FILE))
+    config, build = _builder(os.path.join(folder, _CONFIG_FILE))
+    if "dtype" not in kwargs:
+        kwargs["dtype"] = _policy_name(config.get("dtype"))
+    arguments = {key: value for key, value in config.items() if key not in _KERAS_KEYS}
     model, table = build(arguments, **kwargs)
     weights_path = os.path.join(folder, _WEIGHTS_FILE)
     _assign(model, table, read_keras_weights(weights_path), weights_path)
@@ -238,6 +290,16 @@ def load_keras_hub_tokenizer(folder):
     folder = os.fspath(folder)
     arguments, build = _builder(os.path.join(folder, _TOKENIZER_FILE))
     return build(arguments, os.path.join(folder, _TOKENIZER_ASSETS))
+
+
+def _policy_name(policy):
+    """The name of a dtype policy as a Keras config saves it: a name, or a
+    serialized policy (`{"class_name": "DTypePolicy", "config": {"name": ...}}`);
+    None for anything else (the default policy)."""
+    if isinstance(policy, dict):
+        policy = policy.get("config")
+        policy = policy.get("name") if isinstance(policy, dict) else None
+    return policy if isinstance(policy, str) else None
 
 
 def _assign(model, table, tensors, source):
