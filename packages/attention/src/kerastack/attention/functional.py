@@ -363,7 +363,11 @@ def check_batch_sizes(layer, **shapes):
     ...
     ValueError: Layer needs inputs of one batch size, received shapes query=(2, 5, 8), ...
     """
-    known = {name: shape[0] for name, shape in shapes.items() if shape and shape[0] is not None}
+    # Only Python ints are known sizes: an exporter's tracing gives symbols
+    # (torch tensors, JAX dimension expressions) that stand for any size.
+    known = {
+        name: shape[0] for name, shape in shapes.items() if shape and isinstance(shape[0], int)
+    }
     if len(set(known.values())) > 1:
         listed = ", ".join(f"{name}={tuple(shapes[name])}" for name in known)
         raise ValueError(
