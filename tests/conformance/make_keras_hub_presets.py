@@ -27,6 +27,7 @@ FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 BERT_FOLDER = os.path.join(FIXTURES, "keras_hub_bert")
 GPT2_FOLDER = os.path.join(FIXTURES, "keras_hub_gpt2")
 ALBERT_FOLDER = os.path.join(FIXTURES, "keras_hub_albert")
+ELECTRA_FOLDER = os.path.join(FIXTURES, "keras_hub_electra")
 # The byte-level BPE vocabulary and merges of the tiny RoBERTa fixture, with
 # GPT-2's one special token added.
 BPE_FOLDER = os.path.join(FIXTURES, "tiny_roberta")
@@ -67,6 +68,18 @@ ALBERT_CONFIG = {
     "intermediate_dim": 20,
     "num_groups": 2,
     "num_inner_repetitions": 2,
+    "dropout": 0.0,
+    "max_sequence_length": 16,
+    "num_segments": 2,
+}
+# keras-hub's ELECTRA names its vocabulary size `vocab_size`.
+ELECTRA_CONFIG = {
+    "vocab_size": 23,
+    "num_layers": 2,
+    "num_heads": 3,
+    "hidden_dim": 12,
+    "embedding_dim": 6,
+    "intermediate_dim": 20,
     "dropout": 0.0,
     "max_sequence_length": 16,
     "num_segments": 2,
@@ -173,7 +186,25 @@ def write_albert():
     print("wrote", ALBERT_FOLDER)
 
 
+def write_electra():
+    """The backbone alone (its tokenizer is BERT's)."""
+    import keras_hub
+
+    if os.path.isdir(ELECTRA_FOLDER):
+        shutil.rmtree(ELECTRA_FOLDER)
+    backbone = keras_hub.models.ElectraBackbone(**ELECTRA_CONFIG)
+    _randomize(backbone, 4)
+    backbone.save_to_preset(ELECTRA_FOLDER)
+    outputs = backbone.predict(batch(), verbose=0)
+    np.savez_compressed(
+        os.path.join(ELECTRA_FOLDER, REFERENCE),
+        sequence_output=np.asarray(outputs["sequence_output"], "float32"),
+    )
+    print("wrote", ELECTRA_FOLDER)
+
+
 if __name__ == "__main__":
     write_bert()
     write_gpt2()
     write_albert()
+    write_electra()

@@ -2,7 +2,7 @@
 passes the revision to the Hub download (faked here: no network), HF's
 sharded safetensors (`model.safetensors.index.json`) load as one file does
 and are read strictly, and keras-hub preset folders (BERT, GPT-2, ALBERT,
-written by keras-hub itself: tests/conformance/make_keras_hub_presets.py)
+ELECTRA, written by keras-hub itself: tests/conformance/make_keras_hub_presets.py)
 load into kerastack's backbones and tokenizers with keras-hub's recorded
 outputs and ids."""
 
@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from kerastack.bert import AlbertBackbone, BertBackbone, save_hf_weights
+from kerastack.electra import ElectraBackbone
 from kerastack.gpt import GPT2Backbone
 from kerastack.models import (
     from_pretrained,
@@ -28,6 +29,8 @@ from kerastack.models import (
     read_sharded_safetensors,
     write_checkpoint,
 )
+from kerastack.nezha import NezhaBackbone
+from kerastack.nezha import save_hf_weights as save_nezha
 from kerastack.tokenizers import HUB_FILES, checkpoint_folder
 from tests.conformance import make_keras_hub_presets as presets
 from tests.tolerances import RECORDED_TINY_ATOL
@@ -153,6 +156,51 @@ def test_writing_one_layout_removes_the_other(saved_bert, tmp_path):
         write_checkpoint(sharded, tensors, "{}", max_shard_size=0)
 
 
+# Every family's HF checkpoint fixture (NEZHA's is written here; XLM-R and
+# CamemBERT load as RoBERTa does).
+_FAMILY_FIXTURES = [
+    "tiny_bert",
+    "tiny_albert",
+    "tiny_roberta",
+    "tiny_gpt2",
+    "tiny_openai_gpt",
+    "tiny_t5",
+    "tiny_electra/discriminator",
+    "tiny_roformer/model",
+    "nezha",
+]
+
+
+@pytest.mark.parametrize("fixture", _FAMILY_FIXTURES)
+def test_every_family_loads_a_sharded_checkpoint_as_the_unsharded_one(tmp_path, fixture):
+    if fixture == "nezha":
+        folder = str(tmp_path / "nezha")
+        save_nezha(
+            NezhaBackbone(
+                vocabulary_size=23,
+                num_layers=1,
+                num_heads=2,
+                hidden_dim=8,
+                intermediate_dim=16,
+                max_sequence_length=16,
+            ),
+            folder,
+        )
+    else:
+        folder = os.path.join(presets.FIXTURES, fixture)
+    _, tensors = read_checkpoint_tensors(folder)
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as file:
+        config = file.read()
+    sharded = str(tmp_path / "sharded")
+    size = sum(value.nbytes for value in tensors.values())
+    write_checkpoint(sharded, tensors, config, max_shard_size=size // 3)
+    assert len([name for name in os.listdir(sharded) if name.startswith("model-")]) >= 3
+    expected, model = from_pretrained(folder), from_pretrained(sharded)
+    assert type(model) is type(expected)
+    for ours, theirs in zip(model.weights, expected.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs), err_msg=ours.path)
+
+
 def _edit_index(folder, edit):
     path = os.path.join(folder, INDEX)
     with open(path, encoding="utf-8") as file:
@@ -220,6 +268,7 @@ PRESETS = {
     "bert": (presets.BERT_FOLDER, BertBackbone, presets.batch),
     "gpt2": (presets.GPT2_FOLDER, GPT2Backbone, presets.gpt2_batch),
     "albert": (presets.ALBERT_FOLDER, AlbertBackbone, presets.batch),
+    "electra": (presets.ELECTRA_FOLDER, ElectraBackbone, presets.batch),
 }
 
 
@@ -337,6 +386,7 @@ def test_a_preset_keras_hub_writes_now_loads_with_its_outputs(tmp_path, family):
         "bert": ("BertBackbone", presets.BERT_CONFIG),
         "gpt2": ("GPT2Backbone", presets.GPT2_CONFIG),
         "albert": ("AlbertBackbone", presets.ALBERT_CONFIG),
+        "electra": ("ElectraBackbone", presets.ELECTRA_CONFIG),
     }[family]
     backbone = getattr(keras_hub.models, name)(**config)
     presets._randomize(backbone, 1)

@@ -9,6 +9,9 @@
   matching HF checkpoint strictly (`from_pretrained`).
 - Checkpoints: Google's original TF checkpoints (`load_google_checkpoint`,
   no TensorFlow needed) and export to HF's layout (`save_electra_weights`).
+- keras-hub presets: `kerastack.models.from_pretrained(folder)` loads a
+  keras-hub `ElectraBackbone` preset (`electra_from_keras_hub`,
+  `electra_keras_hub_weight_table`; keras-hub's added pooler left out).
 - Tokenizer: ELECTRA uses BERT's WordPiece vocabulary, `BertTokenizer`.
 """
 
@@ -24,6 +27,10 @@ from kerastack.electra.heads import (
     ElectraQuestionAnswerer,
     ElectraTokenClassifier,
 )
+from kerastack.electra.keras_hub_preset import (
+    electra_from_keras_hub,
+    electra_keras_hub_weight_table,
+)
 from kerastack.tokenizers import BertTokenizer
 
 __all__ = [
@@ -36,6 +43,8 @@ __all__ = [
     "ElectraQuestionAnswerer",
     "ElectraTokenClassifier",
     "backbone_weight_table",
+    "electra_from_keras_hub",
+    "electra_keras_hub_weight_table",
     "google_to_hf_name",
     "load_google_checkpoint",
     "save_electra_weights",

@@ -12,7 +12,9 @@ initialized kerastack model the keras-hub `config` (the `"config"` object of
 `config.json`, less Keras's own `name`, `trainable` and `dtype`, the last
 passed as `dtype=` unless the caller gave one) describes, and its weight
 table `[(variable, key, Layout)]`,
-`key` naming the weight as `read_keras_weights` does. A keras-hub tokenizer class's entry point is a
+`key` naming the weight as `read_keras_weights` does; it may return a third item, the keys of the
+file's weights the kerastack model has no place for (keras-hub's pooler on
+ELECTRA, say), which are left out. A keras-hub tokenizer class's entry point is a
 function `build(config, assets) -> tokenizer` of the `"config"` object of
 `tokenizer.json` and the assets folder. E.g.
 
@@ -265,9 +267,13 @@ def load_keras_hub_preset(folder, **kwargs):
     if "dtype" not in kwargs:
         kwargs["dtype"] = _policy_name(config.get("dtype"))
     arguments = {key: value for key, value in config.items() if key not in _KERAS_KEYS}
-    model, table = build(arguments, **kwargs)
+    built = build(arguments, **kwargs)
+    model, table = built[:2]
+    left_out = set(built[2]) if len(built) > 2 else set()
     weights_path = os.path.join(folder, _WEIGHTS_FILE)
-    _assign(model, table, read_keras_weights(weights_path), weights_path)
+    tensors = read_keras_weights(weights_path)
+    tensors = {key: value for key, value in tensors.items() if key not in left_out}
+    _assign(model, table, tensors, weights_path)
     return model
 
 
