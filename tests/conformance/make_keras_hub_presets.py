@@ -7,14 +7,25 @@ TensorFlow Text; the rest of its dependencies the lane has, but `regex`):
     python -m pip install --no-deps keras-hub==0.32.0 tensorflow-text==2.21.1 regex
     python -m tests.conformance.make_keras_hub_presets
 
-It writes into tests/conformance/fixtures/keras_hub_bert/ a tiny keras-hub
-`BertBackbone` of odd sizes (vocabulary 23, hidden width 12, 3 heads, 2
-layers) with random weights of a larger scale than keras-hub's
-initializers (so the outputs depend on every weight), saved with its
-`BertTokenizer` by keras-hub's own `save_to_preset` (`config.json`,
-`model.weights.h5`, `tokenizer.json`, `assets/tokenizer/vocabulary.txt`,
-`metadata.json`), and `reference.npz`: keras-hub's outputs (float32) on a
-padded batch of two, and its tokenizer's ids for `TEXTS`.
+It writes, by keras-hub's own `save_to_preset` (`config.json`,
+`model.weights.h5`, `metadata.json`, and for a tokenizer `tokenizer.json` and
+`assets/tokenizer/`), tiny keras-hub backbones of odd sizes (hidden width
+12, 3 heads) with random weights of a larger scale than keras-hub's
+initializers (so the outputs depend on every weight), each with
+`reference.npz`: keras-hub's outputs (float32) on a padded batch of two,
+and its tokenizer's ids for the texts, where it has one:
+
+- tests/conformance/fixtures/keras_hub_bert/: `BertBackbone` (vocabulary
+  23, 2 layers) and `BertTokenizer` (ids of `TEXTS`);
+- keras_hub_gpt2/: `GPT2Backbone` (vocabulary 401, 2 layers) and
+  `GPT2Tokenizer` on the tiny RoBERTa fixture's byte-level BPE plus
+  `<|endoftext|>` (ids of `GPT2_TEXTS`);
+- keras_hub_albert/: `AlbertBackbone`, 2 groups of 2 blocks over 4 passes,
+  embeddings 6 wide;
+- keras_hub_electra/: `ElectraBackbone`, embeddings 6 wide (with keras-hub's
+  pooler, which kerastack leaves out).
+
+keras-hub 0.32.0 (Keras 3.15.1, TensorFlow 2.21) wrote the committed ones.
 """
 
 import json
