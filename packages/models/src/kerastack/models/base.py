@@ -3,7 +3,10 @@ Keras config is its constructor's arguments (`SavedByArguments`), a task
 model saved as its backbone plus its own arguments (`TaskModel`), loading
 from a checkpoint folder or the Hub (`Pretrained.from_pretrained`), and the
 one place that puts back the dtype policy Keras's functional
-`Model.__init__` drops (`keep_dtype_policy`)."""
+`Model.__init__` drops (`keep_dtype_policy`). Both bases save a quantized
+model (`model.quantize("int8")`) as its float config plus a
+`DTypePolicyMap` of the quantized layers' policies, which `from_config`
+applies again before Keras loads the quantized weights."""
 
 import inspect
 
@@ -33,6 +36,59 @@ def keep_dtype_policy(model, dtype):
     """
     if dtype is not None:
         model.dtype_policy = dtype
+
+
+def _quantized_policies(model):
+    """The dtype policy of each quantized layer under `model`, by path: a
+    `DTypePolicyMap` whose default is the model's own policy, or None when
+    no layer is quantized (or this Keras has no quantization)."""
+    policy_map_class = getattr(getattr(keras, "dtype_policies", None), "DTypePolicyMap", None)
+    if policy_map_class is None:
+        return None
+    policies = {
+        layer.path: layer.dtype_policy
+        for layer in model._flatten_layers(include_self=False)
+        if layer.path and getattr(layer, "quantization_mode", None) is not None
+    }
+    if not policies:
+        return None
+    return policy_map_class(default_policy=model.dtype_policy.name, policy_map=policies)
+
+
+def _split_quantized_dtype(config):
+    """`config` with a `DTypePolicyMap` dtype (serialized or not) replaced
+    by its default policy's name, and the map (None where there is none)."""
+    dtype = config.get("dtype")
+    if isinstance(dtype, dict):
+        dtype = keras.dtype_policies.deserialize(dtype)
+    policy_map_class = getattr(getattr(keras, "dtype_policies", None), "DTypePolicyMap", None)
+    if policy_map_class is None or not isinstance(dtype, policy_map_class):
+        return config, None
+    return {**config, "dtype": dtype.default_policy.name}, dtype
+
+
+def _quantize_as(model, policy_map):
+    """Quantize the layers of `model` that `policy_map` names, each in its
+    recorded mode, so the model has the variables its saved weights hold.
+    A path the map names but the model lacks is an error naming it (the
+    file was saved by another version of the model)."""
+    if policy_map is None:
+        return model
+    paths = {layer.path: layer for layer in model._flatten_layers(include_self=False)}
+    by_mode = {}
+    for path in policy_map.keys():
+        if path not in paths:
+            raise ValueError(
+                f"The saved {type(model).__name__} has a quantized layer {path!r} that this "
+                "model does not have."
+            )
+        by_mode.setdefault(policy_map[path].quantization_mode, set()).add(path)
+    for mode, chosen in by_mode.items():
+        # A task model's backbone quantized its own layers when it was made.
+        chosen = {path for path in chosen if paths[path].quantization_mode is None}
+        if chosen:
+            model.quantize(mode, filters=lambda layer, chosen=chosen: layer.path in chosen)
+    return model
 
 
 class Pretrained:
@@ -156,12 +212,13 @@ class SavedByArguments:
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
         config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
-        config["dtype"] = self.dtype_policy.name
+        config["dtype"] = _quantized_policies(self) or self.dtype_policy.name
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        config, quantized = _split_quantized_dtype(config)
+        return _quantize_as(cls(**config), quantized)
 
 
 class TaskModel(keras.Model):
@@ -204,15 +261,19 @@ class TaskModel(keras.Model):
         return cls(backbone_class.from_config_file(path, **backbone_kwargs), **kwargs)
 
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             "backbone": keras.layers.serialize(self.backbone),
             **self._arguments,
         }
+        quantized = _quantized_policies(self)
+        if quantized is not None:
+            config["dtype"] = quantized
+        return config
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config, quantized = _split_quantized_dtype(config)
         config["backbone"] = keras.layers.deserialize(config["backbone"])
-        return cls(**config)
+        return _quantize_as(cls(**config), quantized)
