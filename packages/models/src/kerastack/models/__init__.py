@@ -10,6 +10,8 @@
 - Configs: `ModelConfig` and `ConfigField`, validated and explicit.
 - Model bases: `Pretrained` (`from_pretrained`, once for every family),
   `SavedByArguments` (backbones), `TaskModel` (task models), `keep_dtype_policy`.
+- LoRA: `LoraMixin` (every backbone's `enable_lora`, `save_lora_weights`,
+  `load_lora_weights`).
 - Generic layers: `Embedding`, `ReversibleEmbedding`, `MaskedLMHead`,
   `ConditionalRandomField` (a tagger's CRF head), `float32_dense`,
   `gelu_approximate`.
@@ -59,6 +61,7 @@ from kerastack.models.keras_hub_presets import (
     load_keras_hub_tokenizer,
     read_keras_weights,
 )
+from kerastack.models.lora import LoraMixin
 from kerastack.models.model_types import TASKS, from_pretrained, model_types
 from kerastack.models.tf_checkpoint import CheckpointError, checkpoint_prefix, read_tf_checkpoint
 from kerastack.tokenizers import checkpoint_folder, read_json_object
@@ -76,6 +79,7 @@ __all__ = [
     "ConfigField",
     "Embedding",
     "Layout",
+    "LoraMixin",
     "MaskedLMHead",
     "ModelConfig",
     "Pretrained",

@@ -12,6 +12,7 @@ import inspect
 
 from kerastack.core import keras
 from kerastack.models.checkpoints import assign_hf_tensors, read_checkpoint_tensors
+from kerastack.models.lora import LoraMixin
 from kerastack.tokenizers import checkpoint_folder
 
 __all__ = ["Pretrained", "SavedByArguments", "TaskModel", "keep_dtype_policy"]
@@ -150,7 +151,7 @@ class Pretrained:
         return model
 
 
-class SavedByArguments:
+class SavedByArguments(LoraMixin):
     """A functional model whose Keras config is its constructor arguments.
 
     `CONFIG_KEYS` lists them explicitly (every argument of `__init__` but
