@@ -273,13 +273,14 @@ def test_files_that_do_not_fit_are_refused_and_change_nothing(tmp_path):
     plain = str(tmp_path / "plain.safetensors")
     save_file({"w": np.zeros(2, "float32")}, plain)
     with pytest.raises(ValueError, match="plain.safetensors is not a LoRA weights file"):
-        _bert().load_lora_weights(plain)
+        wider.load_lora_weights(plain)
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"not safetensors")
     with pytest.raises(ValueError, match="broken.safetensors is not a readable safetensors file"):
-        _bert().load_lora_weights(str(broken))
+        wider.load_lora_weights(str(broken))
     with pytest.raises(FileNotFoundError, match="No LoRA weights file at"):
-        _bert().load_lora_weights(str(tmp_path / "none.safetensors"))
+        wider.load_lora_weights(str(tmp_path / "none.safetensors"))
+    assert _trainable_state(wider) == state and not _lora_variables(wider)
 
 
 def test_keras_files_hold_the_merged_weights(tmp_path):
@@ -319,17 +320,19 @@ def _rule_task(count, rng):
 
 
 def test_lora_fine_tuning_reaches_the_full_fine_tuning_bar():
-    """Full fine-tuning and LoRA (rank 4, query and value) from the same
-    random ELECTRA both reach 90% on 256 held-out examples after 30 epochs on
-    256; LoRA trains about a sixth of the weights, its adapters a twentieth.
-    (A frozen random backbone needs some width for LoRA to find the rule:
-    hidden 64 rather than the 12 of ELECTRA's own test.)"""
+    """LoRA (rank 4 on query and value) fine-tuning a random ELECTRA reaches
+    the 90% held-out bar that full fine-tuning reaches on the same generated
+    task (tests/electra/test_electra.py::test_fine_tuning_learns_a_held_out_rule),
+    training 30 epochs on 256 examples, with a sixth of the weights trainable
+    (its adapters a seventeenth of the backbone's). A frozen random backbone
+    needs some width for LoRA to find the rule: hidden 64, not 12."""
     from kerastack.electra import ElectraBackbone, ElectraClassifier
 
     rng = np.random.default_rng(0)
     train, train_labels = _rule_task(256, rng)
     test, test_labels = _rule_task(256, rng)
-    config = dict(
+    keras.utils.set_random_seed(0)
+    backbone = ElectraBackbone(
         vocabulary_size=30,
         num_layers=1,
         num_heads=4,
@@ -339,22 +342,20 @@ def test_lora_fine_tuning_reaches_the_full_fine_tuning_bar():
         max_sequence_length=16,
         dropout=0.0,
     )
-    counts, accuracies = {}, {}
-    for mode, learning_rate in [("full", 1e-2), ("lora", 3e-2)]:
-        keras.utils.set_random_seed(0)
-        model = ElectraClassifier(ElectraBackbone(**config), num_classes=2, dropout=0.0)
-        if mode == "lora":
-            model.backbone.enable_lora(4)
-        counts[mode] = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
-        model.compile(
-            optimizer=keras.optimizers.AdamW(learning_rate=learning_rate),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
-        model.fit(train, train_labels, batch_size=128, epochs=30, verbose=0)
-        predicted = model.predict(test, batch_size=256, verbose=0).argmax(-1)
-        accuracies[mode] = float(np.mean(predicted == test_labels))
-    assert min(accuracies.values()) >= 0.9, accuracies
+    model = ElectraClassifier(backbone, num_classes=2, dropout=0.0)
+    full = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    backbone.enable_lora(4)
     adapters = 2 * (64 * 4 * 4 + 4 * 16)  # query and value: A (64, 4 heads, 4), B (4, 16)
     head = 64 * 64 + 64 + 64 * 2 + 2
-    assert counts["lora"] == adapters + head
-    assert counts["lora"] * 5 < counts["full"], counts
+    assert sum(int(np.prod(v.shape)) for v in backbone.trainable_weights) == adapters
+    lora = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    assert lora == adapters + head and lora * 5 < full, (lora, full)
+
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=3e-2),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(train, train_labels, batch_size=128, epochs=30, verbose=0)
+    predicted = model.predict(test, batch_size=256, verbose=0).argmax(-1)
+    accuracy = float(np.mean(predicted == test_labels))
+    assert accuracy >= 0.9, accuracy
