@@ -83,12 +83,21 @@ def _quantize_as(model, policy_map):
                 f"The saved {type(model).__name__} has a quantized layer {path!r} that this "
                 "model does not have."
             )
-        by_mode.setdefault(policy_map[path].quantization_mode, set()).add(path)
-    for mode, chosen in by_mode.items():
+        policy = policy_map[path]
+        # int4 keeps its block size in the policy ("int4/64_from_float32").
+        key = (policy.quantization_mode, getattr(policy, "block_size", None))
+        by_mode.setdefault(key, set()).add(path)
+    for (mode, block_size), chosen in by_mode.items():
         # A task model's backbone quantized its own layers when it was made.
         chosen = {path for path in chosen if paths[path].quantization_mode is None}
-        if chosen:
-            model.quantize(mode, filters=lambda layer, chosen=chosen: layer.path in chosen)
+        if not chosen:
+            continue
+        config = None
+        if block_size is not None:
+            config = keras.quantizers.Int4QuantizationConfig(block_size=block_size)
+        model.quantize(
+            mode, config=config, filters=lambda layer, chosen=chosen: layer.path in chosen
+        )
     return model
 
 
@@ -139,13 +148,14 @@ class Pretrained:
         return assign_hf_tensors(self, tensors, path, allow_longer_position_table)
 
     @classmethod
-    def from_pretrained(cls, path, allow_longer_position_table=False, **kwargs):
+    def from_pretrained(cls, path, allow_longer_position_table=False, revision=None, **kwargs):
         """The model with the weights of the checkpoint in folder `path`, or
-        of the Hub model `path` names. `allow_longer_position_table` slices
+        of the Hub model `path` names (at `revision`: a branch, tag or
+        commit; only for a Hub name). `allow_longer_position_table` slices
         a longer position table to the model's length; `kwargs` go to
         `from_config_file` (`dtype`, ...). Loading is strict: a checkpoint
         that does not fit is an error naming every misfit, and no model."""
-        folder = checkpoint_folder(path)
+        folder = checkpoint_folder(path, revision=revision)
         model = cls.from_config_file(folder, **kwargs)
         model.load_checkpoint(folder, allow_longer_position_table)
         return model

@@ -1,0 +1,180 @@
+"""Quantized models save and load (issue 22): `model.quantize(mode)` on any
+backbone or task model of any family, saved to `.keras`, loads back with the
+quantized weights and gives the same outputs.
+
+Every backbone and task model class (the `CASES` of test_config_keys.py, so a
+new family is covered by adding its case there) is checked in int8 on the
+torch lane; the TensorFlow and JAX lanes, where each new model costs seconds of
+tracing, check every backbone and one task model of each kind of head (the
+task models share `TaskModel`'s saving code). int4 (with a custom block size)
+and float8 are checked on one encoder and one decoder task model.
+"""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from kerastack.core import keras
+from kerastack.models import SavedByArguments, TaskModel
+from tests.models.test_config_keys import _cases
+
+MODELS = {
+    cls: make for cls, make in _cases().items() if issubclass(cls, (SavedByArguments, TaskModel))
+}
+
+
+# The task models the TensorFlow and JAX lanes check besides every backbone.
+EVERY_LANE_TASKS = {"BertClassifier", "GPT2CausalLM", "T5Seq2SeqLM", "ElectraDiscriminator"}
+
+
+def _inputs(model):
+    """Ones of batch 2, length 5 for every input: valid token, segment,
+    position ids and an all-ones padding mask for every family."""
+    return {t.name: np.ones((2, 5), "int32") for t in model.inputs}
+
+
+def _numpy(outputs):
+    return [keras.ops.convert_to_numpy(x) for x in keras.tree.flatten(outputs)]
+
+
+def _quantize(model, mode, config=None):
+    with warnings.catch_warnings():
+        # Keras warns for each layer without weights to quantize (dropout, norms).
+        warnings.simplefilter("ignore", UserWarning)
+        model.quantize(mode, config=config)
+
+
+def _quantized_paths(model):
+    return {
+        layer.path: layer.dtype_policy.name
+        for layer in model._flatten_layers(include_self=False)
+        if layer.quantization_mode is not None
+    }
+
+
+def _save_and_load(model, tmp_path):
+    path = os.path.join(tmp_path, "model.keras")
+    model.save(path)
+    return keras.models.load_model(path)
+
+
+def _check_round_trip(model, mode, tmp_path, config=None):
+    inputs = _inputs(model)
+    before = _numpy(model(inputs))
+    _quantize(model, mode, config)
+    quantized = _numpy(model(inputs))
+    paths = _quantized_paths(model)
+    assert paths, f"{type(model).__name__}.quantize({mode!r}) quantized no layer"
+
+    loaded = _save_and_load(model, tmp_path)
+
+    assert type(loaded) is type(model)
+    assert _quantized_paths(loaded) == paths
+    for actual, expected in zip(_numpy(loaded(inputs)), quantized, strict=True):
+        np.testing.assert_array_equal(actual, expected)
+    # Quantization changed the numbers a little, not wholesale: a loose bound
+    # (tiny random models; the benchmark reports the real models' error).
+    for actual, expected in zip(quantized, before, strict=True):
+        scale = float(np.max(np.abs(expected))) + 1e-6
+        assert np.max(np.abs(actual - expected)) <= 0.25 * scale
+    return loaded
+
+
+@pytest.mark.parametrize("cls", list(MODELS), ids=lambda cls: cls.__name__)
+def test_every_model_saves_int8_and_loads_back(cls, tmp_path):
+    if (
+        keras.config.backend() != "torch"
+        and issubclass(cls, TaskModel)
+        and cls.__name__ not in EVERY_LANE_TASKS
+    ):
+        pytest.skip(
+            f"{cls.__name__} is checked on the torch lane; this lane checks every backbone and "
+            f"{sorted(EVERY_LANE_TASKS)} (same TaskModel saving code), to keep CI in its budget"
+        )
+    loaded = _check_round_trip(MODELS[cls](), "int8", tmp_path)
+    kernels = [
+        layer._kernel
+        for layer in loaded._flatten_layers(include_self=False)
+        if layer.quantization_mode == "int8" and hasattr(layer, "_kernel")
+    ]
+    assert kernels and all(kernel.dtype == "int8" for kernel in kernels)
+
+
+def _bert_classifier():
+    from kerastack.bert import BertBackbone, BertClassifier
+
+    backbone = BertBackbone(
+        vocabulary_size=30,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=8,
+    )
+    return BertClassifier(backbone, num_classes=3)
+
+
+def _gpt2_causal_lm():
+    from kerastack.gpt import GPT2Backbone, GPT2CausalLM
+
+    backbone = GPT2Backbone(
+        vocabulary_size=30,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=8,
+    )
+    return GPT2CausalLM(backbone)
+
+
+@pytest.mark.parametrize("mode", ["int4", "float8"])
+@pytest.mark.parametrize("make", [_bert_classifier, _gpt2_causal_lm], ids=["bert", "gpt2"])
+def test_int4_and_float8_save_and_load_back(make, mode, tmp_path):
+    _check_round_trip(make(), mode, tmp_path)
+
+
+def test_int4_keeps_its_block_size(tmp_path):
+    config = keras.quantizers.Int4QuantizationConfig(block_size=4)
+    loaded = _check_round_trip(_bert_classifier(), "int4", tmp_path, config)
+    assert set(_quantized_paths(loaded).values()) == {"int4/4_from_float32"}
+
+
+def test_a_quantized_config_names_the_quantized_layers():
+    model = _bert_classifier()
+    _quantize(model, "int8")
+    config = model.get_config()
+    policies = config["dtype"]
+    assert isinstance(policies, keras.dtype_policies.DTypePolicyMap)
+    assert policies.default_policy.name == "float32"
+    assert policies["classifier"].name == "int8_from_float32"
+    backbone_policies = config["backbone"]["config"]["dtype"]
+    assert "transformer_layer_0/self_attention/query" in backbone_policies["config"]["policy_map"]
+    # Not quantized: the config is the plain policy name, as before.
+    assert _bert_classifier().backbone.get_config()["dtype"] == "float32"
+
+
+def test_a_quantized_layer_the_model_lacks_is_an_error():
+    model = _bert_classifier()
+    _quantize(model, "int8")
+    config = keras.saving.serialize_keras_object(model)["config"]
+    config["dtype"]["config"]["policy_map"]["no_such_layer"] = config["dtype"]["config"][
+        "policy_map"
+    ]["classifier"]
+    with pytest.raises(ValueError, match="quantized layer 'no_such_layer'"):
+        type(model).from_config(config)
+
+
+def test_a_quantized_classifier_still_trains_its_head(tmp_path):
+    """A quantized model fine-tunes (its float weights: norms, biases,
+    embeddings) and the trained model saves and loads."""
+    model = _bert_classifier()
+    _quantize(model, "int8")
+    inputs = {name: np.concatenate([x, x]) for name, x in _inputs(model).items()}
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(inputs, np.array([0, 1, 2, 0]), epochs=1, verbose=0)
+    loaded = _save_and_load(model, tmp_path)
+    for actual, expected in zip(_numpy(loaded(inputs)), _numpy(model(inputs)), strict=True):
+        np.testing.assert_array_equal(actual, expected)
