@@ -142,6 +142,7 @@ def _cases():
         position,
         roformer,
         t5,
+        tokenizers,
         training,
         transformer,
     )
@@ -196,6 +197,9 @@ def _cases():
         models.Embedding: lambda: models.Embedding(9, 4),
         models.ReversibleEmbedding: lambda: models.ReversibleEmbedding(9, 4),
         models.ConditionalRandomField: lambda: models.ConditionalRandomField(name="crf"),
+        models.TextClassifierPreprocessor: lambda: models.TextClassifierPreprocessor(
+            tokenizers.BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]), 8
+        ),
         bert.BertBackbone: _bert,
         bert.RobertaBackbone: lambda: bert.RobertaBackbone(**SMALL, max_sequence_length=16),
         bert.AlbertBackbone: lambda: bert.AlbertBackbone(

@@ -10,6 +10,10 @@
 - Configs: `ModelConfig` and `ConfigField`, validated and explicit.
 - Model bases: `Pretrained` (`from_pretrained`, once for every family),
   `SavedByArguments` (backbones), `TaskModel` (task models), `keep_dtype_policy`.
+- Raw text in: `TextClassifierPreprocessor` (a tokenizer and a sequence
+  length, saved with the model), which a task model takes as
+  `preprocessor=` to `fit` / `predict` / `evaluate` on strings through
+  `TextBatches` (a PyDataset); `is_text`.
 - LoRA: `LoraMixin` (every backbone's `enable_lora`, `save_lora_weights`,
   `load_lora_weights`).
 - Generic layers: `Embedding`, `ReversibleEmbedding`, `MaskedLMHead`,
@@ -63,6 +67,7 @@ from kerastack.models.keras_hub_presets import (
 )
 from kerastack.models.lora import LoraMixin
 from kerastack.models.model_types import TASKS, from_pretrained, model_types
+from kerastack.models.preprocessing import TextBatches, TextClassifierPreprocessor, is_text
 from kerastack.models.tf_checkpoint import CheckpointError, checkpoint_prefix, read_tf_checkpoint
 from kerastack.tokenizers import checkpoint_folder, read_json_object
 
@@ -86,6 +91,8 @@ __all__ = [
     "ReversibleEmbedding",
     "SavedByArguments",
     "TaskModel",
+    "TextBatches",
+    "TextClassifierPreprocessor",
     "activation",
     "assign_hf_tensors",
     "attention_head_layouts",
@@ -96,6 +103,7 @@ __all__ = [
     "from_pretrained",
     "gelu_approximate",
     "is_keras_hub_preset",
+    "is_text",
     "keep_dtype_policy",
     "keras_hub_block_weight_table",
     "keras_hub_class_name",

@@ -13,6 +13,13 @@ import inspect
 from kerastack.core import keras
 from kerastack.models.checkpoints import assign_hf_tensors, read_checkpoint_tensors
 from kerastack.models.lora import LoraMixin
+from kerastack.models.preprocessing import (
+    TextBatches,
+    TextClassifierPreprocessor,
+    bind_arguments,
+    is_text,
+    split_last,
+)
 from kerastack.tokenizers import checkpoint_folder
 
 __all__ = ["Pretrained", "SavedByArguments", "TaskModel", "keep_dtype_policy"]
@@ -241,6 +248,14 @@ class TaskModel(keras.Model):
     arguments other than `backbone` (`{"num_classes": 3, ...}`). The model
     takes the backbone's dtype policy unless `dtype` says otherwise.
 
+    Every task model takes `preprocessor=` (a `TextClassifierPreprocessor`:
+    a tokenizer and a sequence length, or None): with one, `fit`,
+    `evaluate` and `predict` also take raw text (a list of str, or a tuple
+    of two lists for pairs), tokenized batch by batch by a `TextBatches`
+    PyDataset (no TensorFlow needed), and the preprocessor saves with the
+    model (its config, and the tokenizer's files as assets). Without one,
+    they are Keras's; raw text is then an error.
+
     Example:
 
     >>> class Scorer(TaskModel):
@@ -254,12 +269,114 @@ class TaskModel(keras.Model):
     2
     """
 
-    def _init(self, backbone, inputs, outputs, arguments, **kwargs):
+    def _init(self, backbone, inputs, outputs, arguments, preprocessor=None, **kwargs):
+        if preprocessor is not None and not isinstance(preprocessor, TextClassifierPreprocessor):
+            raise ValueError(
+                "preprocessor must be a kerastack.models.TextClassifierPreprocessor or None, "
+                f"received {type(preprocessor).__name__}."
+            )
         kwargs.setdefault("dtype", backbone.dtype_policy)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         keep_dtype_policy(self, kwargs["dtype"])
         self.backbone = backbone
         self._arguments = dict(arguments)
+        self.preprocessor = preprocessor
+
+    @property
+    def layers(self):
+        # The preprocessor is no layer of the graph: summaries leave it out.
+        preprocessor = getattr(self, "preprocessor", None)
+        return [layer for layer in super().layers if layer is not preprocessor]
+
+    def _text_batches(self, method, x, y=None, sample_weight=None, batch_size=None, shuffle=False):
+        """`x` (raw text) and its labels and weights as a `TextBatches`."""
+        if self.preprocessor is None:
+            raise ValueError(
+                f"{type(self).__name__}.{method} was given raw text, but the model has no "
+                "preprocessor: pass preprocessor=TextClassifierPreprocessor(tokenizer, "
+                "sequence_length) to its constructor, or give it the dict of input arrays."
+            )
+        names = list(self.input) if isinstance(self.input, dict) else None
+        if names is None:
+            raise ValueError(
+                f"A preprocessor gives named inputs; {type(self).__name__} takes unnamed ones."
+            )
+        if batch_size is None:
+            batch_size = 32  # Keras's default
+        return TextBatches(
+            self.preprocessor,
+            x,
+            y,
+            sample_weight,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            input_names=names,
+        )
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras's `fit`; with a preprocessor, `x` may be raw text (a list
+        of str, or a tuple of two for pairs): it is tokenized batch by batch
+        (`batch_size`, 32 by default), shuffled each epoch unless
+        `shuffle=False`; `validation_split` takes the last texts, as Keras
+        does, and `validation_data` may be texts too."""
+        if not is_text(x):
+            return super().fit(x, y, *args, **kwargs)
+        arguments = bind_arguments(super().fit, x, y, *args, **kwargs)
+        if arguments.get("y") is None:
+            raise ValueError(f"{type(self).__name__}.fit on texts needs their labels, y.")
+        batch_size = arguments.pop("batch_size", None)
+        sample_weight = arguments.pop("sample_weight", None)
+        validation_split = arguments.pop("validation_split", 0.0)
+        x, y = arguments.pop("x"), arguments.pop("y")
+        if validation_split:
+            if not 0 < validation_split < 1:
+                raise ValueError(
+                    f"validation_split must be in (0, 1), received {validation_split!r}."
+                )
+            if "validation_data" in arguments:
+                raise ValueError("Give validation_split or validation_data, not both.")
+            (x, y, sample_weight), validation = split_last(x, y, sample_weight, validation_split)
+            arguments["validation_data"] = validation
+        validation = arguments.get("validation_data")
+        if isinstance(validation, (tuple, list)) and validation and is_text(validation[0]):
+            val_x, val_y, val_weight = (*validation, None, None)[:3]
+            arguments["validation_data"] = self._text_batches(
+                "fit",
+                val_x,
+                val_y,
+                val_weight,
+                arguments.pop("validation_batch_size", None) or batch_size,
+            )
+        batches = self._text_batches(
+            "fit", x, y, sample_weight, batch_size, shuffle=arguments.pop("shuffle", True)
+        )
+        return super().fit(batches, **arguments)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """Keras's `evaluate`; with a preprocessor, `x` may be raw text, as
+        in `fit` (in order, `batch_size` texts a batch)."""
+        if not is_text(x):
+            return super().evaluate(x, y, *args, **kwargs)
+        arguments = bind_arguments(super().evaluate, x, y, *args, **kwargs)
+        batches = self._text_batches(
+            "evaluate",
+            arguments.pop("x"),
+            arguments.pop("y", None),
+            arguments.pop("sample_weight", None),
+            arguments.pop("batch_size", None),
+        )
+        return super().evaluate(batches, **arguments)
+
+    def predict(self, x, *args, **kwargs):
+        """Keras's `predict`; with a preprocessor, `x` may be raw text, as
+        in `fit` (in order, `batch_size` texts a batch)."""
+        if not is_text(x):
+            return super().predict(x, *args, **kwargs)
+        arguments = bind_arguments(super().predict, x, *args, **kwargs)
+        batches = self._text_batches(
+            "predict", arguments.pop("x"), batch_size=arguments.pop("batch_size", None)
+        )
+        return super().predict(batches, **arguments)
 
     @classmethod
     def from_backbone_config(cls, backbone_class, path, **kwargs):
@@ -278,6 +395,8 @@ class TaskModel(keras.Model):
             "backbone": keras.layers.serialize(self.backbone),
             **self._arguments,
         }
+        if self.preprocessor is not None:
+            config["preprocessor"] = keras.layers.serialize(self.preprocessor)
         quantized = _quantized_policies(self)
         if quantized is not None:
             config["dtype"] = quantized
@@ -287,4 +406,6 @@ class TaskModel(keras.Model):
     def from_config(cls, config):
         config, quantized = _split_quantized_dtype(config)
         config["backbone"] = keras.layers.deserialize(config["backbone"])
+        if config.get("preprocessor") is not None:
+            config["preprocessor"] = keras.layers.deserialize(config["preprocessor"])
         return _quantize_as(cls(**config), quantized)
