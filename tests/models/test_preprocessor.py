@@ -28,7 +28,7 @@ VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film
 # The rule to learn: "good" is 1, "bad" is 0, whatever the other words.
 TEXTS = ["good film", "a good film", "Very good!", "bad film", "a bad film", "very BAD"] * 4
 LABELS = np.array([1, 1, 1, 0, 0, 0] * 4)
-HELD_OUT = ["film good", "a very good film", "film bad", "bad a"]
+HELD_OUT = ["film good", "a very good film", "film bad", "bad a", "good", "bad"]
 
 
 @keras.saving.register_keras_serializable(package="kerastack_tests")
@@ -63,11 +63,12 @@ def trained_classifier(model_class=TextClassifier, **kwargs):
     keras.utils.set_random_seed(0)
     model = model_class(tiny_backbone(), 2, preprocessor=preprocessor(), **kwargs)
     model.compile(
-        optimizer=keras.optimizers.Adam(0.01),
+        optimizer=keras.optimizers.Adam(0.02),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    history = model.fit(TEXTS, LABELS, batch_size=8, epochs=20, verbose=0)
+    # The whole set a batch: steady steps, few of them (30).
+    history = model.fit(TEXTS, LABELS, batch_size=24, epochs=30, verbose=0)
     return model, history
 
 
@@ -82,11 +83,11 @@ def test_fit_learns_from_raw_text_and_predict_takes_texts(trained):
     assert losses[-1] < 0.5 * losses[0], losses
     assert model.predict(TEXTS[:6], verbose=0).argmax(-1).tolist() == LABELS[:6].tolist()
     logits = model.predict(HELD_OUT, verbose=0)
-    assert logits.shape == (4, 2)
+    assert logits.shape == (6, 2)
     # The same as the model on the preprocessor's arrays.
     inputs = model.preprocessor(HELD_OUT)
     np.testing.assert_allclose(logits, model.predict(inputs, verbose=0), rtol=1e-5, atol=1e-6)
-    loss, accuracy = model.evaluate(TEXTS, LABELS, batch_size=8, verbose=0)
+    loss, accuracy = model.evaluate(TEXTS, LABELS, batch_size=24, verbose=0)
     assert accuracy == 1.0 and loss < losses[0]
 
 
@@ -121,11 +122,12 @@ def test_pairs_sample_weights_and_validation_texts():
     keras.utils.set_random_seed(1)
     model = TextClassifier(tiny_backbone(), 2, preprocessor=preprocessor())
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    history = model.fit(
-        TEXTS, LABELS, batch_size=8, validation_data=(HELD_OUT, [1, 1, 0, 0]), verbose=0
-    )
+    # Batches of 6 throughout: one shape to compile on JAX and TensorFlow.
+    history = model.fit(TEXTS, LABELS, batch_size=6, validation_split=0.25, verbose=0)
     assert set(history.history) == {"loss", "val_loss"}
-    history = model.fit(TEXTS, LABELS, batch_size=8, validation_split=0.25, verbose=0)
+    history = model.fit(
+        TEXTS[:18], LABELS[:18], batch_size=6, validation_data=(TEXTS[18:], LABELS[18:]), verbose=0
+    )
     assert set(history.history) == {"loss", "val_loss"}
 
 
@@ -239,9 +241,9 @@ def test_gpt_tokenizers_keep_the_first_tokens():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="kerastack.core.CheckedInputs (every family's task models) checks fit's and "
-    "predict's x as a dict of arrays before TaskModel sees it: raw text needs it to leave a "
-    "model with a preprocessor its non-dict x (the change in /tmp/h/p22_core_inputs.diff)",
+    reason="kerastack.core.CheckedInputs (before TaskModel in every family's task models) "
+    "checks fit's and predict's x as a dict of arrays before TaskModel sees it; raw text needs "
+    "it to leave a model that has a preprocessor its x when x is not a dict",
 )
 def test_bert_classifier_takes_raw_text(tmp_path):
     model, _ = trained_classifier(BertClassifier, dropout=0.0)
