@@ -239,12 +239,6 @@ def test_gpt_tokenizers_keep_the_first_tokens():
         layer((["a"], ["b"]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kerastack.core.CheckedInputs (before TaskModel in every family's task models) "
-    "checks fit's and predict's x as a dict of arrays before TaskModel sees it; raw text needs "
-    "it to leave a model that has a preprocessor its x when x is not a dict",
-)
 def test_bert_classifier_takes_raw_text(tmp_path):
     model, _ = trained_classifier(BertClassifier, dropout=0.0)
     assert model.predict(TEXTS[:6], verbose=0).argmax(-1).tolist() == LABELS[:6].tolist()

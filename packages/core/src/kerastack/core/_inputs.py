@@ -433,6 +433,12 @@ class CheckedInputs:
         if isinstance(backbone, CheckedInputs):
             backbone._check_input_values(values)
 
+    def _for_preprocessor(self, x):
+        """Whether `x` is left to the model's preprocessor (a task model's
+        `kerastack.models.TextClassifierPreprocessor`): anything but a dict
+        of arrays, where it has one (raw text, which it tokenizes)."""
+        return getattr(self, "preprocessor", None) is not None and not isinstance(x, dict)
+
     def _checked(self, inputs):
         """`(inputs, checked)`: whether `inputs` were known and checked
         (raises when bad), and the inputs to give Keras: Python lists as
@@ -472,7 +478,7 @@ class CheckedInputs:
         # Checked before Keras's predict is entered: on JAX an error inside
         # it used to leave the model unusable (see `keeping_jax_state`).
         checked = False
-        if isinstance(x, (dict, list, tuple, np.ndarray)):
+        if isinstance(x, (dict, list, tuple, np.ndarray)) and not self._for_preprocessor(x):
             x, checked = self._checked(x)
         with self._turn(checked):
             return super().predict(x, *args, **kwargs)
@@ -481,12 +487,12 @@ class CheckedInputs:
         # Arrays are checked whole before Keras's compiled step, in which
         # nothing is (on JAX a step that fails to trace used to leave the
         # model unusable too).
-        if isinstance(x, (dict, list, tuple, np.ndarray)):
+        if isinstance(x, (dict, list, tuple, np.ndarray)) and not self._for_preprocessor(x):
             x, _ = self._checked(x)
         return super().fit(x, *args, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
-        if isinstance(x, (dict, list, tuple, np.ndarray)):
+        if isinstance(x, (dict, list, tuple, np.ndarray)) and not self._for_preprocessor(x):
             x, _ = self._checked(x)
         return super().evaluate(x, *args, **kwargs)
 
