@@ -15,6 +15,11 @@ Subjects, each run per backend in its own process (tokenizer: once):
   `keras.layers.MultiHeadAttention`'s in the same run;
 - decoding: `results/decoding-<backend>.json` and `results/decoding.md`,
   tokens per second of `decode` with and without the key/value cache;
+- quantization: `results/quantization-<backend>.json` and
+  `results/quantization.md`, all-MiniLM-L6-v2 quantized (int8, int4,
+  float8) against float32 in the same process: time per batch of 8 x 128 as
+  a ratio of float32's, the bytes of the weights, and the outputs'
+  difference from float32's;
 - tokenizer: `results/tokenizer-cpu.json` and `results/tokenizer.md`, texts
   and characters per second of kerastack's WordPiece tokenizer, keras-bert's
   and transformers', on one corpus, each as a ratio of keras-bert's. It does
@@ -93,6 +98,76 @@ def decoding_table(reports):
         f"Keras {reports[0]['versions'].get('keras')}."
     )
     return "\n".join(lines) + "\n"
+
+
+def quantization_table(reports):
+    lines = [
+        "| backend | mode | 8 x 128 ms | vs float32 | best vs best | weights MB | vs float32 "
+        "| quantized layers MB (float32) | sequence max abs diff | token cosine min / mean "
+        "| sentence cosine min | quantize s | first call s | RSS added MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for report in reports:
+        for r in report["results"]:
+            d = r.get("difference")
+            quantized = (
+                f"{r['quantized_layer_bytes'] / 1e6:.1f} "
+                f"({r['quantized_layer_float32_bytes'] / 1e6:.1f})"
+                if d is not None
+                else "—"
+            )
+            rss = r.get("rss_added_bytes")
+            lines.append(
+                f"| {report['backend']} | {r['mode']} "
+                f"| {r['median_s'] * 1e3:.0f} | {r['vs_float32']:.2f}x "
+                f"| {r['best_vs_float32_best']:.2f}x "
+                f"| {r['weight_bytes'] / 1e6:.1f} | {r['weights_vs_float32']:.2f}x "
+                f"| {quantized} "
+                + (
+                    f"| {d['sequence_max_abs']:.3f} (of {d['sequence_float32_max_abs']:.2f}) "
+                    f"| {d['token_cosine_min']:.4f} / {d['token_cosine_mean']:.4f} "
+                    f"| {d['sentence_cosine_min']:.4f} "
+                    if d is not None
+                    else "| — | — | — "
+                )
+                + f"| {r['quantize_s']:.1f} | {r['first_call_s']:.1f} "
+                f"| {'—' if rss is None else f'{rss / 1e6:.0f}'} |"
+            )
+    report = reports[0]
+    model, machine = report["model"], report["machine"]
+    lines.append("")
+    lines.append(
+        f"{model['name']} ({model['weights']} weights; {model['num_layers']} blocks, width "
+        f"{model['hidden_dim']}) as kerastack's BertBackbone, float32 and `quantize(mode)`, "
+        f"on one batch of {report['batch']} texts x {report['length']} tokens "
+        f"({report['real_tokens']} real; {report['texts']}); medians of "
+        f"{_repeats_of(reports)} interleaved repeats after the first call, every copy in "
+        "one process, so 'vs float32' (ratio of medians) is measured side by side; 'best vs "
+        "best': the ratio of the fastest repeats, the least disturbed on a shared machine. "
+        "Weights: the bytes of the "
+        "model's variables (exact; MB = 10^6 bytes); 'quantized layers': those of the layers "
+        "`quantize` replaced, with the same layers' float32 bytes (the embeddings are not "
+        "quantized). Differences from float32, on the real tokens: the sequence output's "
+        "largest absolute difference (of its largest float32 value), the cosine similarity "
+        "of each token's vector and of each text's mean-pooled sentence embedding. RSS "
+        "added: resident memory from before a copy was loaded to after its first call "
+        "(approximate: the allocator keeps some of what it frees); the process's peak RSS "
+        "with every copy loaded: "
+        + ", ".join(f"{r['backend']} {r['peak_rss_bytes'] / 1e6:.0f} MB" for r in reports)
+        + ". "
+        f"Machine: {machine['platform']}, {machine['cpu_count']} CPUs shared with other "
+        "work while it ran, so absolute times are loose and only the side-by-side ratios "
+        f"are meaningful; Python {machine['python']}; "
+        f"Keras {report['versions'].get('keras')}."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _repeats_of(reports):
+    counts = {r["backend"]: r["repeats"] for r in reports}
+    if len(set(counts.values())) == 1:
+        return str(next(iter(counts.values())))
+    return ", ".join(f"{backend} {count}" for backend, count in counts.items())
 
 
 def tokenizer_table(reports):
@@ -229,6 +304,7 @@ SUBJECTS = {
     "long_attention": long_attention_table,
     "attention": table,
     "decoding": decoding_table,
+    "quantization": quantization_table,
     "tokenizer": tokenizer_table,
 }
 # Subjects that do not depend on the Keras backend: run once, under one backend.
