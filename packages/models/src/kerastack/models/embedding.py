@@ -57,6 +57,23 @@ class Embedding(keras.layers.Embedding):
         outputs = embedding_lookup(self.embeddings, inputs, name=self.name)  # (B, T, D)
         return ops.cast(outputs, self.compute_dtype)
 
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Keras's Embedding quantization ("int8", "int4"), which Keras
+        allows its own class only: the quantized table is looked up as
+        Keras's (ids unchecked), for inference. Other modes are Keras's
+        NotImplementedError, so `model.quantize("float8")` leaves the table
+        in float."""
+        super().quantize(mode, type_check=False, config=config)
+
+    @property
+    def embeddings(self):
+        """The table `(V, D)`; of a quantized layer, dequantized (as its
+        lookups are), so a head tied to it (`MaskedLMHead`, reversed
+        embeddings) computes with the values the lookups give."""
+        if self.quantization_mode is None:
+            return super().embeddings
+        return self.quantized_call(ops.arange(self.input_dim, dtype="int32"))
+
 
 @serializable
 class ReversibleEmbedding(Embedding):
@@ -102,6 +119,12 @@ class ReversibleEmbedding(Embedding):
         hidden = ops.cast(inputs, self.compute_dtype)  # (B, T, D)
         logits = ops.matmul(hidden, ops.transpose(table))  # (B, T, V)
         return ops.cast(logits, "float32")
+
+    def quantized_call(self, inputs, reverse=False, **kwargs):
+        # A quantized layer's calls come here (Keras's `Layer.__call__`).
+        if not reverse:
+            return super().quantized_call(inputs, **kwargs)
+        return self.call(inputs, reverse=True)  # with the dequantized table
 
     def compute_output_shape(self, input_shape, reverse=False):
         if reverse:
