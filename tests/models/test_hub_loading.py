@@ -32,7 +32,7 @@ from kerastack.models import (
 )
 from kerastack.nezha import NezhaBackbone
 from kerastack.nezha import save_hf_weights as save_nezha
-from kerastack.tokenizers import HUB_FILES, checkpoint_folder
+from kerastack.tokenizers import HUB_FILES, BertTokenizer, checkpoint_folder
 from tests.conformance import make_keras_hub_presets as presets
 from tests.tolerances import RECORDED_TINY_ATOL
 
@@ -407,3 +407,15 @@ def test_a_preset_keras_hub_writes_now_loads_with_its_outputs(tmp_path, family):
     if not isinstance(expected, dict):
         expected = {"sequence_output": expected}
     _assert_equal_outputs(_call(from_pretrained(folder), inputs), expected, inputs)
+
+
+def test_a_familys_own_from_pretrained_and_a_tokenizer_pass_the_revision(
+    fake_hub, saved_bert, tmp_path
+):
+    model = BertBackbone.from_pretrained("some-org/tiny-bert", revision="v2")
+    assert type(model) is BertBackbone
+    with open(os.path.join(saved_bert[1], "vocab.txt"), "w", encoding="utf-8") as file:
+        file.write("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello"]) + "\n")
+    tokenizer = BertTokenizer.from_folder("some-org/tiny-bert", revision="v3")
+    assert tokenizer.token_ids("hello") == [5]
+    assert [kwargs["revision"] for _, kwargs in fake_hub] == ["v2", "v3"]

@@ -561,8 +561,8 @@ class BertTokenizer:
         )
 
     @classmethod
-    def from_folder(cls, folder, lowercase=None):
-        """The tokenizer of a checkpoint folder (or Hub model name), from its
+    def from_folder(cls, folder, lowercase=None, revision=None):
+        """The tokenizer of a checkpoint folder (or Hub model name, at `revision`), from its
         `vocab.txt`.
 
         Unless `lowercase` is given, it comes from HF's
@@ -571,7 +571,7 @@ class BertTokenizer:
         its releases: `cased_...` and `multi_cased_...` keep case, all
         others (`uncased_...`, `chinese_...`) are lower-cased.
         """
-        folder = checkpoint_folder(folder)
+        folder = checkpoint_folder(folder, revision=revision)
         strip_accents = None
         config_path = os.path.join(folder, "tokenizer_config.json")
         if lowercase is None and os.path.exists(config_path):

@@ -195,10 +195,10 @@ class BytePairTokenizer:
         self._engine = engine
 
     @classmethod
-    def from_folder(cls, folder, **kwargs):
-        """The tokenizer of a checkpoint folder (or Hub model name): its
+    def from_folder(cls, folder, revision=None, **kwargs):
+        """The tokenizer of a checkpoint folder (or Hub model name, at `revision`): its
         `vocab.json` and `merges.txt`."""
-        folder = checkpoint_folder(folder)
+        folder = checkpoint_folder(folder, revision=revision)
         return cls(os.path.join(folder, "vocab.json"), os.path.join(folder, "merges.txt"), **kwargs)
 
     @property

@@ -101,10 +101,11 @@ class T5Tokenizer:
         )
 
     @classmethod
-    def from_folder(cls, folder, **kwargs):
-        """The tokenizer of a checkpoint folder (or Hub model name): its
+    def from_folder(cls, folder, revision=None, **kwargs):
+        """The tokenizer of a checkpoint folder (or Hub model name, at `revision`): its
         `spiece.model`."""
-        return cls(os.path.join(checkpoint_folder(folder), "spiece.model"), **kwargs)
+        folder = checkpoint_folder(folder, revision=revision)
+        return cls(os.path.join(folder, "spiece.model"), **kwargs)
 
     @property
     def vocabulary_size(self):

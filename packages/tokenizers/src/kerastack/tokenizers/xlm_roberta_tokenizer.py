@@ -137,10 +137,11 @@ class XLMRobertaTokenizer:
         )
 
     @classmethod
-    def from_folder(cls, folder, **kwargs):
-        """The tokenizer of a checkpoint folder (or Hub model name): its
+    def from_folder(cls, folder, revision=None, **kwargs):
+        """The tokenizer of a checkpoint folder (or Hub model name, at `revision`): its
         `sentencepiece.bpe.model`."""
-        return cls(os.path.join(checkpoint_folder(folder), "sentencepiece.bpe.model"), **kwargs)
+        folder = checkpoint_folder(folder, revision=revision)
+        return cls(os.path.join(folder, "sentencepiece.bpe.model"), **kwargs)
 
     @property
     def vocabulary_size(self):
