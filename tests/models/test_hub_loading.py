@@ -419,3 +419,37 @@ def test_a_familys_own_from_pretrained_and_a_tokenizer_pass_the_revision(
     tokenizer = BertTokenizer.from_folder("some-org/tiny-bert", revision="v3")
     assert tokenizer.token_ids("hello") == [5]
     assert [kwargs["revision"] for _, kwargs in fake_hub] == ["v2", "v3"]
+
+
+def test_a_bfloat16_keras_hub_preset_loads(tmp_path):
+    """Keras writes bfloat16 weights as raw 2-byte values; they load as the
+    same numbers (bfloat16 widens to float32 exactly)."""
+    keras_hub = pytest.importorskip("keras_hub", reason="keras-hub is not installed in this lane")
+    config = dict(
+        vocabulary_size=30,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=16,
+    )
+    theirs = keras_hub.models.BertBackbone(**config, dtype="bfloat16")
+    theirs.save_to_preset(str(tmp_path / "preset"))
+    ours = from_pretrained(str(tmp_path / "preset"))
+    assert ours.dtype_policy.name == "bfloat16"
+    inputs = _bert_inputs()
+    actual = _call(ours, inputs)["sequence_output"].astype("float32")
+    expected = keras.ops.convert_to_numpy(theirs(inputs)["sequence_output"]).astype("float32")
+    # Both compute in bfloat16 (8 bits of mantissa: 1.6e-2 apart near 2-4).
+    np.testing.assert_allclose(actual, expected, atol=5e-2)
+
+
+def test_writing_a_checkpoint_over_an_index_naming_its_own_files_keeps_them(tmp_path):
+    folder = str(tmp_path / "checkpoint")
+    os.makedirs(folder)
+    with open(os.path.join(folder, INDEX), "w", encoding="utf-8") as file:
+        weight_map = {"w": "model.safetensors", "v": "config.json", "u": ".."}
+        json.dump({"weight_map": weight_map}, file)
+    write_checkpoint(folder, {"w": np.ones(2, "float32")}, "{}")
+    assert sorted(os.listdir(folder)) == ["config.json", "model.safetensors"]
+    np.testing.assert_array_equal(read_checkpoint_tensors(folder)[1]["w"], np.ones(2, "float32"))

@@ -673,9 +673,11 @@ def write_checkpoint(folder, tensors, config_text, max_shard_size=None):
         stale = [os.path.join(folder, SAFETENSORS_FILE)]
         stale += [shard for shard in old_shards if os.path.basename(shard) not in names]
     _write_files(writers)
+    # Never a file just written (an old index may name any file), only files.
     for path in stale:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
+        if path not in writers and os.path.isfile(path):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
 
 
 def _shard_groups(tensors, max_shard_size):
@@ -705,7 +707,10 @@ def _indexed_shards(index_path):
     return sorted(
         os.path.join(folder, shard)
         for shard in set(weight_map.values())
-        if isinstance(shard, str) and shard and os.path.basename(shard) == shard
+        if isinstance(shard, str)
+        and shard not in ("", ".", "..")
+        and os.path.basename(shard) == shard
+        and shard.endswith(".safetensors")
     )
 
 

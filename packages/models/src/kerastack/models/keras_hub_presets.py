@@ -201,7 +201,12 @@ def read_keras_weights(path):
             key = "/".join(part for part in parts if part != "vars")
             if key in tensors:
                 raise ValueError(f"{path} holds two weights that read as {key!r}.")
-            tensors[key] = np.asarray(dataset[()])
+            value = np.asarray(dataset[()])
+            if dataset.attrs.get("dtype") in ("bfloat16", b"bfloat16"):
+                # Keras writes bfloat16 as raw 2-byte values: widen to float32
+                # (bfloat16 is float32's upper half).
+                value = (value.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+            tensors[key] = value
     return tensors
 
 

@@ -109,6 +109,11 @@ HUB_FILES = [
     "merges.txt",
     "spiece.model",
     "sentencepiece.bpe.model",
+    # A keras-hub preset on the Hub (kerastack.models reads it).
+    "model.weights.h5",
+    "metadata.json",
+    "tokenizer.json",
+    "assets/tokenizer/*",
 ]
 
 
