@@ -247,3 +247,23 @@ def test_bert_classifier_takes_raw_text(tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path)
     np.testing.assert_allclose(loaded.predict(HELD_OUT, verbose=0), logits, atol=1e-6)
+
+
+def test_a_preprocessor_that_does_not_fit_the_backbone_is_an_error():
+    """Ids past the backbone's table would be NaN in compiled (JAX,
+    TensorFlow) steps, which do not check them: refused when built."""
+    backbone = BertBackbone(
+        vocabulary_size=6,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=8,
+    )
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad"]
+    too_many = TextClassifierPreprocessor(BertTokenizer(words), sequence_length=8)
+    with pytest.raises(ValueError, match="has 7 tokens, but the backbone's vocabulary_size is 6"):
+        BertClassifier(backbone, num_classes=2, preprocessor=too_many)
+    too_long = TextClassifierPreprocessor(BertTokenizer(words[:6]), sequence_length=9)
+    with pytest.raises(ValueError, match="sequence_length 9 is more than .* max_sequence_length 8"):
+        BertClassifier(backbone, num_classes=2, preprocessor=too_long)

@@ -177,3 +177,39 @@ def test_a_quantized_classifier_still_trains_its_head(tmp_path):
     loaded = _save_and_load(model, tmp_path)
     for actual, expected in zip(_numpy(loaded(inputs)), _numpy(model(inputs)), strict=True):
         np.testing.assert_array_equal(actual, expected)
+
+
+def test_a_quantized_model_neither_exports_nor_loads_hf_checkpoints(tmp_path):
+    """HF's checkpoints hold float weights: a quantized model's export would
+    write raw int8 kernels, so both ways are an error saying what to do."""
+    from kerastack.bert import BertBackbone, save_hf_weights
+
+    model = _bert_classifier()
+    float_folder = str(tmp_path / "float")
+    save_hf_weights(model.backbone, float_folder)
+    _quantize(model, "int8")
+    with pytest.raises(ValueError, match=r"are int8 \(a quantized model's weights\)"):
+        save_hf_weights(model.backbone, str(tmp_path / "quantized"))
+    assert not os.path.exists(tmp_path / "quantized" / "model.safetensors")
+    with pytest.raises(ValueError, match="is quantized .*: A checkpoint loads into the float"):
+        model.backbone.load_checkpoint(float_folder)
+    assert type(BertBackbone.from_pretrained(float_folder)) is BertBackbone
+
+
+def test_an_embedding_config_it_cannot_use_leaves_the_table_in_float():
+    """A weight quantizer with per-column scales (axis 0) fits Dense kernels,
+    not embedding tables: Keras warns and leaves the table as it was."""
+    model = _bert_classifier()
+    table = keras.ops.convert_to_numpy(model.backbone.get_layer("token_embedding").embeddings)
+    config = keras.quantizers.Int8QuantizationConfig(
+        weight_quantizer=keras.quantizers.AbsMaxQuantizer(axis=0), activation_quantizer=None
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kinds = (keras.layers.Embedding, keras.layers.Dense)  # not EinsumDense (Keras's limit)
+        model.quantize(config=config, filters=lambda layer: isinstance(layer, kinds))
+    assert any("stays in float" in str(warning.message) for warning in caught)
+    embedding = model.backbone.get_layer("token_embedding")
+    assert embedding.quantization_mode is None
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(embedding.embeddings), table)
+    assert model.get_layer("classifier").quantization_mode == "int8"

@@ -108,6 +108,28 @@ def _quantize_as(model, policy_map):
     return model
 
 
+def _check_preprocessor(preprocessor, backbone):
+    """A ValueError when `preprocessor` can give ids or lengths `backbone`
+    has no rows for: compiled steps (JAX, TensorFlow) would not check them,
+    and a lookup past a table gives NaN there."""
+    try:
+        words = getattr(preprocessor.tokenizer, "vocabulary_size", None)
+    except ValueError:  # loading: its files come with the saved model's assets, later
+        words = None
+    table = getattr(backbone, "vocabulary_size", None)
+    if isinstance(words, int) and isinstance(table, int) and words > table:
+        raise ValueError(
+            f"The preprocessor's tokenizer has {words} tokens, but the backbone's "
+            f"vocabulary_size is {table}: ids from {table} on would have no embedding."
+        )
+    length = getattr(backbone, "max_sequence_length", None)
+    if isinstance(length, int) and preprocessor.sequence_length > length:
+        raise ValueError(
+            f"The preprocessor's sequence_length {preprocessor.sequence_length} is more than "
+            f"the backbone's max_sequence_length {length}."
+        )
+
+
 class Pretrained:
     """`from_pretrained`, the same for every family: the checkpoint folder
     (or the Hugging Face Hub model a name such as `"org/name"` names,
@@ -275,6 +297,8 @@ class TaskModel(keras.Model):
                 "preprocessor must be a kerastack.models.TextClassifierPreprocessor or None, "
                 f"received {type(preprocessor).__name__}."
             )
+        if preprocessor is not None:
+            _check_preprocessor(preprocessor, backbone)
         kwargs.setdefault("dtype", backbone.dtype_policy)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         keep_dtype_policy(self, kwargs["dtype"])

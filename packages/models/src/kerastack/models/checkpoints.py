@@ -501,6 +501,7 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
             f"A {type(backbone).__name__} has no hf_weight_table(): it declares no checkpoint "
             "weights to load."
         )
+    _refuse_quantized(backbone, "A checkpoint loads into the float model")
     prefix = getattr(backbone, "hf_prefix", "")
     position_table = getattr(backbone, "hf_position_table", "embeddings.position_embeddings.weight")
     table = backbone.hf_weight_table()
@@ -603,6 +604,22 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
     return ignored
 
 
+def _refuse_quantized(model, what):
+    """A ValueError naming `model`'s quantized layers, if it has any: HF's
+    checkpoints hold float weights, which quantized layers no longer have."""
+    layers = getattr(model, "_flatten_layers", None)
+    quantized = [
+        layer.name
+        for layer in (layers(include_self=False) if layers else ())
+        if getattr(layer, "quantization_mode", None) is not None
+    ]
+    if quantized:
+        raise ValueError(
+            f"This {type(model).__name__} is quantized (layers {quantized[:4]}"
+            f"{', ...' if len(quantized) > 4 else ''}): {what}, then quantize()."
+        )
+
+
 def _hf_shape(layout, shape):
     """The shape, in the checkpoint's layout, of a weight of `shape`."""
     return tuple(layout.to_hf(np.broadcast_to(np.float32(0), shape)).shape)
@@ -634,6 +651,14 @@ def write_checkpoint(folder, tensors, config_text, max_shard_size=None):
     (2, 3)
     """
     folder = _path_argument(folder, "A checkpoint folder")
+    quantized = sorted(
+        name for name, value in tensors.items() if np.asarray(value).dtype in (np.int8, np.uint8)
+    )
+    if quantized:
+        raise ValueError(
+            f"Not writing {folder}: the tensors {quantized} are int8 (a quantized model's "
+            "weights). Export the float model, before quantize()."
+        )
     if max_shard_size is not None and (
         not isinstance(max_shard_size, int)
         or isinstance(max_shard_size, bool)

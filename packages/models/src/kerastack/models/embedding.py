@@ -2,6 +2,8 @@
 for its table on every backend) and `ReversibleEmbedding` (tied input and
 output embeddings), and HF's tanh-approximated GELU."""
 
+import numpy as np
+
 from kerastack.core import embedding_lookup, keras, ops, serializable
 
 __all__ = ["Embedding", "ReversibleEmbedding", "activation", "gelu_approximate"]
@@ -62,7 +64,15 @@ class Embedding(keras.layers.Embedding):
         allows its own class only: the quantized table is looked up as
         Keras's (ids unchecked), for inference. Other modes are Keras's
         NotImplementedError, so `model.quantize("float8")` leaves the table
-        in float."""
+        in float, as does a config whose weight quantizer does not take
+        per-row scales (axis -1), which Keras's Embedding cannot use."""
+        quantizer = getattr(config, "weight_quantizer", None)
+        axis = getattr(quantizer, "axis", (-1,))
+        if quantizer is not None and tuple(np.atleast_1d(axis).tolist()) not in ((-1,), (1,)):
+            raise NotImplementedError(
+                f"{type(self).__name__} {self.name!r} stays in float: its table takes per-row "
+                f"scales (axis -1), and the config's weight quantizer has axis {axis}."
+            )
         super().quantize(mode, type_check=False, config=config)
 
     @property
