@@ -213,3 +213,23 @@ def test_an_embedding_config_it_cannot_use_leaves_the_table_in_float():
     assert embedding.quantization_mode is None
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(embedding.embeddings), table)
     assert model.get_layer("classifier").quantization_mode == "int8"
+
+
+def test_a_custom_quantization_config_is_saved_with_the_model(tmp_path):
+    """Layers quantized with a config of their own (no activation
+    quantizer, per-column scales) come back quantized with it, not with
+    Keras's default: the same outputs exactly."""
+    model = _bert_classifier()
+    config = keras.quantizers.Int8QuantizationConfig(
+        weight_quantizer=keras.quantizers.AbsMaxQuantizer(axis=0), activation_quantizer=None
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model.quantize(config=config, filters=lambda layer: type(layer) is keras.layers.Dense)
+    inputs = _inputs(model)
+    loaded = _save_and_load(model, tmp_path)
+    dense = loaded.get_layer("classifier")
+    assert dense.quantization_mode == "int8"
+    assert dense.quantization_config.activation_quantizer is None
+    for actual, expected in zip(_numpy(loaded(inputs)), _numpy(model(inputs)), strict=True):
+        np.testing.assert_array_equal(actual, expected)

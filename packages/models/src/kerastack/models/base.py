@@ -9,6 +9,7 @@ model (`model.quantize("int8")`) as its float config plus a
 applies again before Keras loads the quantized weights."""
 
 import inspect
+import json
 
 from kerastack.core import keras
 from kerastack.models.checkpoints import assign_hf_tensors, read_checkpoint_tensors
@@ -63,23 +64,42 @@ def _quantized_policies(model):
     return policy_map_class(default_policy=model.dtype_policy.name, policy_map=policies)
 
 
+def _quantized_config(model, config):
+    """`config` with the quantized layers' policies (`"dtype"`, a
+    `DTypePolicyMap`) and the quantization configs they were quantized with
+    (`"quantization_configs"`, serialized, by path), when `model` has any."""
+    policies = _quantized_policies(model)
+    if policies is None:
+        return config
+    configs = {
+        layer.path: keras.saving.serialize_keras_object(layer.quantization_config)
+        for layer in model._flatten_layers(include_self=False)
+        if layer.path in policies and getattr(layer, "quantization_config", None) is not None
+    }
+    return {**config, "dtype": policies, **({"quantization_configs": configs} if configs else {})}
+
+
 def _split_quantized_dtype(config):
     """`config` with a `DTypePolicyMap` dtype (serialized or not) replaced
-    by its default policy's name, and the map (None where there is none)."""
+    by its default policy's name and without its quantization configs; the
+    map and the configs (None where there are none)."""
+    config = dict(config)
+    configs = config.pop("quantization_configs", None)
     dtype = config.get("dtype")
     if isinstance(dtype, dict):
         dtype = keras.dtype_policies.deserialize(dtype)
     policy_map_class = getattr(getattr(keras, "dtype_policies", None), "DTypePolicyMap", None)
     if policy_map_class is None or not isinstance(dtype, policy_map_class):
-        return config, None
-    return {**config, "dtype": dtype.default_policy.name}, dtype
+        return config, None, None
+    return {**config, "dtype": dtype.default_policy.name}, dtype, configs
 
 
-def _quantize_as(model, policy_map):
+def _quantize_as(model, policy_map, configs=None):
     """Quantize the layers of `model` that `policy_map` names, each in its
-    recorded mode, so the model has the variables its saved weights hold.
-    A path the map names but the model lacks is an error naming it (the
-    file was saved by another version of the model)."""
+    recorded mode and with its recorded quantization config (`configs`, by
+    path), so the model has the variables its saved weights hold. A path
+    the map names but the model lacks is an error naming it (the file was
+    saved by another version of the model)."""
     if policy_map is None:
         return model
     paths = {layer.path: layer for layer in model._flatten_layers(include_self=False)}
@@ -91,16 +111,24 @@ def _quantize_as(model, policy_map):
                 "model does not have."
             )
         policy = policy_map[path]
-        # int4 keeps its block size in the policy ("int4/64_from_float32").
-        key = (policy.quantization_mode, getattr(policy, "block_size", None))
+        # int4 keeps its block size in the policy ("int4/64_from_float32");
+        # a config saved before configs were recorded has only that.
+        saved = (configs or {}).get(path)
+        key = (
+            policy.quantization_mode,
+            getattr(policy, "block_size", None),
+            json.dumps(saved, sort_keys=True) if saved is not None else None,
+        )
         by_mode.setdefault(key, set()).add(path)
-    for (mode, block_size), chosen in by_mode.items():
+    for (mode, block_size, saved), chosen in by_mode.items():
         # A task model's backbone quantized its own layers when it was made.
         chosen = {path for path in chosen if paths[path].quantization_mode is None}
         if not chosen:
             continue
         config = None
-        if block_size is not None:
+        if saved is not None:
+            config = keras.saving.deserialize_keras_object(json.loads(saved))
+        elif block_size is not None:
             config = keras.quantizers.Int4QuantizationConfig(block_size=block_size)
         model.quantize(
             mode, config=config, filters=lambda layer, chosen=chosen: layer.path in chosen
@@ -252,13 +280,13 @@ class SavedByArguments(LoraMixin):
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
         config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
-        config["dtype"] = _quantized_policies(self) or self.dtype_policy.name
-        return config
+        config["dtype"] = self.dtype_policy.name
+        return _quantized_config(self, config)
 
     @classmethod
     def from_config(cls, config):
-        config, quantized = _split_quantized_dtype(config)
-        return _quantize_as(cls(**config), quantized)
+        config, quantized, configs = _split_quantized_dtype(config)
+        return _quantize_as(cls(**config), quantized, configs)
 
 
 class TaskModel(keras.Model):
@@ -421,15 +449,12 @@ class TaskModel(keras.Model):
         }
         if self.preprocessor is not None:
             config["preprocessor"] = keras.layers.serialize(self.preprocessor)
-        quantized = _quantized_policies(self)
-        if quantized is not None:
-            config["dtype"] = quantized
-        return config
+        return _quantized_config(self, config)
 
     @classmethod
     def from_config(cls, config):
-        config, quantized = _split_quantized_dtype(config)
+        config, quantized, configs = _split_quantized_dtype(config)
         config["backbone"] = keras.layers.deserialize(config["backbone"])
         if config.get("preprocessor") is not None:
             config["preprocessor"] = keras.layers.deserialize(config["preprocessor"])
-        return _quantize_as(cls(**config), quantized)
+        return _quantize_as(cls(**config), quantized, configs)
