@@ -674,7 +674,7 @@ def write_checkpoint(folder, tensors, config_text, max_shard_size=None):
         raise OSError(f"Could not make the checkpoint folder {folder}: {error}") from error
     index_path = os.path.join(folder, SAFETENSORS_INDEX)
     old_shards = _indexed_shards(index_path)
-    writers = {os.path.join(folder, "config.json"): lambda path: _write_text(config_text, path)}
+    writers = {}  # the weights first, config.json last (and replaced last)
     if max_shard_size is None:
         writers[os.path.join(folder, SAFETENSORS_FILE)] = lambda path: _write_safetensors(
             tensors, path
@@ -697,6 +697,7 @@ def write_checkpoint(folder, tensors, config_text, max_shard_size=None):
         writers[index_path] = lambda path: _write_text(index_text + "\n", path)
         stale = [os.path.join(folder, SAFETENSORS_FILE)]
         stale += [shard for shard in old_shards if os.path.basename(shard) not in names]
+    writers[os.path.join(folder, "config.json")] = lambda path: _write_text(config_text, path)
     _write_files(writers)
     # Never a file just written (an old index may name any file), only files.
     for path in stale:
