@@ -306,6 +306,8 @@ def test_albert_round_trip_gives_the_preprocessed_words(sentencepiece_texts, fai
         expected = sentencepiece_text(
             text, specials, lambda part: albert_preprocess(part).split() if part.strip() else []
         ).strip()
+        # SentencePiece's own word mark in a text decodes as the space it stands for.
+        expected = expected.replace("\u2581", " ")
         ids = tokenizer.token_ids(text)
         assert ids.count(tokenizer.unk_id) == text.count("<unk>"), text[:200]  # none unknown
         assert tokenizer.decode(ids) == expected, text[:200]
