@@ -2,6 +2,8 @@
 would pick instead, side by side in one process.
 
     KERAS_BACKEND=jax python benchmarks/bert.py --out results/bert-jax.json [--quick]
+    KERAS_BACKEND=torch python benchmarks/bert.py --out results/bert-torch.json [--quick]
+        [--compiled | --no-compiled] [--dtype bfloat16] [--tiny]
 
 BERT-base (12 blocks, width 768, 12 heads, feed-forward 3072, vocabulary
 30522; random weights, nothing downloaded) is measured three ways:
@@ -17,17 +19,49 @@ Contenders, where installed:
 - `kerastack.bert.BertBackbone`;
 - `keras_hub.models.BertBackbone` on the same backend;
 - on PyTorch, `transformers.BertModel`, eager, SDPA attention;
+- on PyTorch, the compiled rows: "kerastack compiled" and "keras-hub
+  compiled" (the same backbones, `compile(jit_compile=True)`: Keras wraps
+  its train and predict steps in `torch.compile`) and "transformers
+  compiled" (`torch.compile(model)`, called for inference and in the
+  training step; the optimizer step stays eager);
 - on TensorFlow, keras-bert 0.89 on tf-keras 2.21 (inference only), the
   library kerastack succeeds. Keras 3 and tf-keras share the process: the
   kerastack seam picks Keras 3 first, then `TF_USE_LEGACY_KERAS=1` makes the
   `tensorflow.keras` that keras-bert imports tf-keras.
 
-Keras models run through Keras's own compiled paths (`predict_on_batch`,
-`train_on_batch`: XLA on TensorFlow, `jax.jit` on JAX, eager on PyTorch), so
-no Keras library gets a different compiler. First calls (trace, compile) are
-reported apart; each repeat runs every contender once, in turn. The report
-also holds the machine's float32 GEMM rate, measured in the same process,
-and each figure as a fraction of it (model FLOPs / time / GEMM rate).
+Keras models run through Keras's own paths (`predict_on_batch`,
+`train_on_batch`: `jax.jit` on JAX, `tf.function` on TensorFlow (XLA where
+Keras turns it on, on a GPU), eager on PyTorch unless compiled), so no Keras
+library gets a different compiler. On PyTorch the Keras models get their
+inputs as torch tensors, converted once before timing (as transformers gets
+its own): Keras's compiled step would otherwise convert NumPy inside the
+`torch.compile`d function, a graph break.
+
+The compiled rows are on by default; `--quick` leaves them out (a BERT-base
+inductor compile takes minutes on a small CPU) unless `--compiled` is given;
+`--no-compiled` leaves them out of a full run. On JAX and TensorFlow the
+Keras rows already are compiled and the flags change nothing.
+
+Timing (`timing.interleaved`): each contender's first call (trace, compile:
+a compiled row's compile time) is reported apart as `first_call_s`; then the
+contender is called again until two consecutive calls are within 10% of each
+other (at most 10 warm-ups, counted in `warmups`); then each repeat runs
+every contender once, in turn. Each row reports the median and the best
+(`min_s`) repeat. "vs fastest peer": the row's median over that of the
+fastest row of a library other than kerastack (any non-kerastack row,
+compiled or eager), one yardstick for every row of a case, so the peer that
+sets it reads 1.00x; `best_vs_fastest_peer_best` is the same ratio of best
+repeats; `vs` holds the row's median over every other row's. `uncertain`
+flags a row whose spread, or the yardstick row's, is wider than the gap
+between their medians: the ratio is a tie, not a ranking.
+
+The report also holds the machine's float32 GEMM rate, measured in the same
+process, and each figure as a fraction of it (model FLOPs / time / GEMM
+rate), and the backend's own GEMM rate in the benchmark's dtype.
+
+`--tiny` swaps BERT-base for a 2-block model of width 64 (vocabulary 1000)
+at small shapes, only to smoke-test this script in seconds; its figures mean
+nothing.
 """
 
 import argparse
@@ -51,7 +85,23 @@ BASE = {
     "max_sequence_length": 512,
 }
 CASES = {"inference": (8, 128), "latency": (1, 16), "train_step": (8, 128)}
-PEERS = ("keras-hub", "transformers", "keras-bert")
+# `--tiny`: a smoke test of this script, not a benchmark.
+TINY = {
+    "vocabulary_size": 1000,
+    "num_layers": 2,
+    "num_heads": 2,
+    "hidden_dim": 64,
+    "intermediate_dim": 128,
+    "max_sequence_length": 64,
+}
+TINY_CASES = {"inference": (2, 16), "latency": (1, 8), "train_step": (2, 16)}
+KERASTACK = "kerastack"
+COMPILED = " compiled"
+
+
+def library(name):
+    """The library a contender's name stands for: "kerastack compiled" -> "kerastack"."""
+    return name.removesuffix(COMPILED)
 
 
 def forward_flops(batch, length, config=BASE):
@@ -66,9 +116,9 @@ def forward_flops(batch, length, config=BASE):
     return config["num_layers"] * per_block
 
 
-def case_flops(case, batch, length):
+def case_flops(case, batch, length, config=BASE):
     # A training step: forward, then the backward pass's two products per forward product.
-    return forward_flops(batch, length) * (3 if case == "train_step" else 1)
+    return forward_flops(batch, length, config) * (3 if case == "train_step" else 1)
 
 
 def backend_gemm_rate(dtype, size, repeats=5):
@@ -84,18 +134,19 @@ def backend_gemm_rate(dtype, size, repeats=5):
     return {"size": size, "dtype": dtype, "flops_per_s": 2 * size**3 / figures["gemm"]["median_s"]}
 
 
-def keras_inputs(batch, length, seed=0):
+def keras_inputs(batch, length, config=BASE, seed=0):
     rng = np.random.default_rng(seed)
+    low = min(1000, config["vocabulary_size"] // 2)
     return {
-        "token_ids": rng.integers(1000, BASE["vocabulary_size"], (batch, length)).astype("int32"),
+        "token_ids": rng.integers(low, config["vocabulary_size"], (batch, length)).astype("int32"),
         "segment_ids": (np.arange(length) >= length // 2).astype("int32")[None].repeat(batch, 0),
         "padding_mask": np.ones((batch, length), "int32"),
     }
 
 
-def target(batch, length, seed=1):
+def target(batch, length, config=BASE, seed=1):
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((batch, length, BASE["hidden_dim"])).astype("float32")
+    return rng.standard_normal((batch, length, config["hidden_dim"])).astype("float32")
 
 
 DTYPES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
@@ -103,53 +154,70 @@ DTYPES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 class KerasContender:
     """A Keras 3 backbone whose inputs are `token_ids`, `segment_ids`,
-    `padding_mask` and whose outputs hold `sequence_output`."""
+    `padding_mask` and whose outputs hold `sequence_output`, compiled with
+    `jit_compile` (Keras's "auto": eager on PyTorch; True: `torch.compile`)."""
 
-    def __init__(self, backbone):
+    def __init__(self, backbone, jit_compile="auto"):
         self.backbone = backbone
         sequence = backbone.output["sequence_output"]
         self.model = keras.Model(backbone.input, sequence)
-        self.model.compile(optimizer=keras.optimizers.AdamW(1e-5), loss="mse")
+        self.model.compile(
+            optimizer=keras.optimizers.AdamW(1e-5), loss="mse", jit_compile=jit_compile
+        )
+
+    @staticmethod
+    def tensors(arrays):
+        """On PyTorch, the arrays as torch tensors (on the default device),
+        converted once here rather than inside each (compiled) step."""
+        if keras.config.backend() != "torch":
+            return arrays
+        return keras.tree.map_structure(keras.ops.convert_to_tensor, arrays)
 
     def infer(self, inputs):
+        inputs = self.tensors(inputs)
         return lambda: self.model.predict_on_batch(inputs)
 
     def train(self, inputs, y):
+        inputs, y = self.tensors(inputs), self.tensors(y)
         return lambda: float(self.model.train_on_batch(inputs, y))
 
 
-def kerastack_contender(dtype):
-    return KerasContender(BertBackbone(**BASE, dtype=DTYPES[dtype]))
+def kerastack_contender(dtype, config=BASE, jit_compile="auto"):
+    return KerasContender(BertBackbone(**config, dtype=DTYPES[dtype]), jit_compile)
 
 
-def keras_hub_contender(dtype):
+def keras_hub_contender(dtype, config=BASE, jit_compile="auto"):
     import keras_hub
 
-    return KerasContender(keras_hub.models.BertBackbone(**BASE, dtype=DTYPES[dtype]))
+    return KerasContender(keras_hub.models.BertBackbone(**config, dtype=DTYPES[dtype]), jit_compile)
 
 
 class TransformersContender:
-    """HF `transformers.BertModel` in PyTorch eager with SDPA attention (in
-    bfloat16, the whole model is cast: transformers' own way)."""
+    """HF `transformers.BertModel` in PyTorch with SDPA attention (in
+    bfloat16, the whole model is cast: transformers' own way); eager, or
+    with `compiled` through `torch.compile(model)` (forward and backward
+    compiled, the optimizer step eager)."""
 
-    def __init__(self, dtype):
+    def __init__(self, dtype, config=BASE, compiled=False):
         import torch
         import transformers
 
         self.torch = torch
-        config = transformers.BertConfig(
-            vocab_size=BASE["vocabulary_size"],
-            hidden_size=BASE["hidden_dim"],
-            num_hidden_layers=BASE["num_layers"],
-            num_attention_heads=BASE["num_heads"],
-            intermediate_size=BASE["intermediate_dim"],
-            max_position_embeddings=BASE["max_sequence_length"],
+        hf_config = transformers.BertConfig(
+            vocab_size=config["vocabulary_size"],
+            hidden_size=config["hidden_dim"],
+            num_hidden_layers=config["num_layers"],
+            num_attention_heads=config["num_heads"],
+            intermediate_size=config["intermediate_dim"],
+            max_position_embeddings=config["max_sequence_length"],
             attn_implementation="sdpa",
         )
         torch.manual_seed(0)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.dtype = getattr(torch, dtype)
-        self.model = transformers.BertModel(config).to(self.device, self.dtype)
+        self.model = transformers.BertModel(hf_config).to(self.device, self.dtype)
+        # The compiled module shares the model's parameters and its train/eval mode.
+        self.forward = torch.compile(self.model) if compiled else self.model
         self.optimizer = None
 
     def tensors(self, inputs):
@@ -168,7 +236,7 @@ class TransformersContender:
         def run():
             self.model.eval()
             with self.torch.inference_mode():
-                return self.model(**tensors).last_hidden_state.float().cpu().numpy()
+                return self.forward(**tensors).last_hidden_state.float().cpu().numpy()
 
         return run
 
@@ -181,7 +249,7 @@ class TransformersContender:
         def run():
             self.model.train()
             self.optimizer.zero_grad()
-            output = self.model(**tensors).last_hidden_state
+            output = self.forward(**tensors).last_hidden_state
             loss = self.torch.nn.functional.mse_loss(output, y)
             loss.backward()
             self.optimizer.step()
@@ -193,7 +261,7 @@ class TransformersContender:
 class KerasBertContender:
     """keras-bert 0.89's `get_model` on tf-keras (Keras 2), inference only."""
 
-    def __init__(self, dtype):
+    def __init__(self, dtype, config=BASE):
         if dtype != "float32":
             raise ValueError("keras-bert runs in float32 only")
         os.environ["TF_USE_LEGACY_KERAS"] = "1"  # keras-bert's `tensorflow.keras`
@@ -201,13 +269,13 @@ class KerasBertContender:
         import tf_keras
 
         inputs, outputs = keras_bert.get_model(
-            token_num=BASE["vocabulary_size"],
-            head_num=BASE["num_heads"],
-            transformer_num=BASE["num_layers"],
-            embed_dim=BASE["hidden_dim"],
-            feed_forward_dim=BASE["intermediate_dim"],
+            token_num=config["vocabulary_size"],
+            head_num=config["num_heads"],
+            transformer_num=config["num_layers"],
+            embed_dim=config["hidden_dim"],
+            feed_forward_dim=config["intermediate_dim"],
             seq_len=None,
-            pos_num=BASE["max_sequence_length"],
+            pos_num=config["max_sequence_length"],
             training=False,
         )
         self.model = tf_keras.Model(inputs, outputs)
@@ -220,20 +288,56 @@ class KerasBertContender:
     train = None
 
 
-def contenders(backend, dtype):
-    """`{name: contender}`: kerastack first, then the peers installed here."""
-    found = {"kerastack": kerastack_contender(dtype)}
-    if importlib.util.find_spec("keras_hub") is not None:
-        found["keras-hub"] = keras_hub_contender(dtype)
-    if backend == "torch" and importlib.util.find_spec("transformers") is not None:
-        found["transformers"] = TransformersContender(dtype)
+def contenders(backend, dtype, config=BASE, compiled=False):
+    """`{name: contender}`: kerastack first, then the peers installed here;
+    with `compiled` on PyTorch, then the compiled rows."""
+    has_hub = importlib.util.find_spec("keras_hub") is not None
+    has_transformers = backend == "torch" and importlib.util.find_spec("transformers") is not None
+    found = {KERASTACK: kerastack_contender(dtype, config)}
+    if has_hub:
+        found["keras-hub"] = keras_hub_contender(dtype, config)
+    if has_transformers:
+        found["transformers"] = TransformersContender(dtype, config)
     if (
         backend == "tensorflow"
         and dtype == "float32"
         and all(importlib.util.find_spec(name) is not None for name in ("keras_bert", "tf_keras"))
     ):
-        found["keras-bert"] = KerasBertContender(dtype)
+        found["keras-bert"] = KerasBertContender(dtype, config)
+    if compiled and backend == "torch":
+        found[KERASTACK + COMPILED] = kerastack_contender(dtype, config, jit_compile=True)
+        if has_hub:
+            found["keras-hub" + COMPILED] = keras_hub_contender(dtype, config, jit_compile=True)
+        if has_transformers:
+            found["transformers" + COMPILED] = TransformersContender(dtype, config, compiled=True)
     return found
+
+
+def compare(figures):
+    """Adds to each entry of one case's `figures` its ratios to the others:
+    `vs` (median over each other row's median), and against the yardstick,
+    the fastest row of a library other than kerastack (`fastest_peer`):
+    `vs_fastest_peer` (medians), `best_vs_fastest_peer_best` (best repeats)
+    and `uncertain` (`timing.uncertain` of the two; left out for the
+    yardstick row itself). Without a peer, only `vs`."""
+    for name, entry in figures.items():
+        entry["vs"] = {
+            other: entry["median_s"] / figures[other]["median_s"]
+            for other in figures
+            if other != name
+        }
+    peers = [name for name in figures if library(name) != KERASTACK]
+    if not peers:
+        return
+    fastest = min(peers, key=lambda name: figures[name]["median_s"])
+    best = min(figures[name]["min_s"] for name in peers)
+    yardstick = figures[fastest]
+    for name, entry in figures.items():
+        entry["fastest_peer"] = fastest
+        entry["vs_fastest_peer"] = entry["median_s"] / yardstick["median_s"]
+        entry["best_vs_fastest_peer_best"] = entry["min_s"] / best
+        if name != fastest:
+            entry["uncertain"] = timing.uncertain(entry, yardstick)
 
 
 def _on_gpu():
@@ -252,45 +356,60 @@ def _on_gpu():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no compiled rows")
     parser.add_argument("--out", required=True, help="JSON file to write")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
+    parser.add_argument(
+        "--compiled",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the compiled PyTorch rows (default: on, off with --quick)",
+    )
+    parser.add_argument(
+        "--tiny", action="store_true", help="a 2-block model of width 64: a smoke test only"
+    )
     args = parser.parse_args()
     repeats = {"inference": 3, "latency": 10, "train_step": 3}
     if not args.quick:
         repeats = {"inference": 5, "latency": 30, "train_step": 5}
+    compiled = not args.quick if args.compiled is None else args.compiled
+    config, cases = (TINY, TINY_CASES) if args.tiny else (BASE, CASES)
     backend = keras.config.backend()
     keras.utils.set_random_seed(0)
     gemm = environment.gemm_rate()
     on_gpu = _on_gpu()
     device_gemm = backend_gemm_rate(args.dtype, 8192 if on_gpu else 2048)
-    models = contenders(backend, args.dtype)
+    models = contenders(backend, args.dtype, config, compiled)
     results = []
-    for case, (batch, length) in CASES.items():
-        inputs = keras_inputs(batch, length)
+    for case, (batch, length) in cases.items():
+        inputs = keras_inputs(batch, length, config)
         if case == "train_step":
-            y = target(batch, length)
+            y = target(batch, length, config)
             runs = {n: m.train(inputs, y) for n, m in models.items() if m.train is not None}
         else:
             runs = {name: model.infer(inputs) for name, model in models.items()}
         figures = timing.interleaved(runs, repeats[case])
-        flops = case_flops(case, batch, length)
-        fastest_peer = min(
-            (figures[name]["median_s"] for name in figures if name != "kerastack"), default=None
-        )
+        compare(figures)
+        flops = case_flops(case, batch, length, config)
         for name, entry in figures.items():
             entry["gflop_per_s"] = flops / entry["median_s"] / 1e9
             entry["fraction_of_gemm"] = flops / entry["median_s"] / gemm["flops_per_s"]
             entry["fraction_of_backend_gemm"] = (
                 flops / entry["median_s"] / device_gemm["flops_per_s"]
             )
-            if fastest_peer is not None:
-                entry["vs_fastest_peer"] = entry["median_s"] / fastest_peer
             results.append({"case": case, "batch": batch, "length": length, "model": name, **entry})
+            ratio = ""
+            if "vs_fastest_peer" in entry:
+                ratio = f", {entry['vs_fastest_peer']:.2f}x {entry['fastest_peer']}" + (
+                    " (uncertain)" if entry.get("uncertain") else ""
+                )
             print(
-                f"{case} {batch}x{length} {name}: median {entry['median_s'] * 1e3:.1f} ms "
-                f"(first call {entry['first_call_s']:.1f} s), "
+                f"{case} {batch}x{length} {name}: median {entry['median_s'] * 1e3:.1f} ms, "
+                f"min {entry['min_s'] * 1e3:.1f} ms{ratio} "
+                f"(first call {entry['first_call_s']:.1f} s, {entry['warmups']} warm-ups), "
                 f"{entry['fraction_of_gemm']:.0%} of NumPy's GEMM rate, "
                 f"{entry['fraction_of_backend_gemm']:.0%} of the backend's",
                 flush=True,
@@ -300,12 +419,20 @@ def main():
         "bert",
         results,
         extra_versions=["keras-hub", "transformers", "keras-bert", "tf-keras", "tf_keras"],
-        model={**BASE, "dtype": args.dtype, "weights": "random"},
+        model={
+            **config,
+            "name": "Tiny BERT for smoke tests" if args.tiny else "BERT-base",
+            "dtype": args.dtype,
+            "weights": "random",
+        },
         gemm=gemm,
         backend_gemm=device_gemm,
         device="gpu" if on_gpu else "cpu",
         repeats=repeats,
-        flops={case: case_flops(case, *shape) for case, shape in CASES.items()},
+        cases={case: list(shape) for case, shape in cases.items()},
+        compiled=compiled and backend == "torch",
+        warmup={"settle": timing.SETTLE, "max_warmups": timing.MAX_WARMUPS},
+        flops={case: case_flops(case, *shape, config) for case, shape in cases.items()},
     )
 
 

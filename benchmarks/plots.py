@@ -2,7 +2,8 @@
 
 - `bert.png`: BERT-base throughput per backend and library: sequences per
   second at 8 x 128 (inference and training step) and inferences per second
-  at 1 x 16;
+  at 1 x 16, from the median repeat; kerastack's rows in blue, the others in
+  grey, compiled rows (PyTorch's `torch.compile`) hatched;
 - `long_attention.png`: attention time and peak memory against sequence
   length, per backend and contender.
 """
@@ -13,26 +14,32 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 CASES = (
-    ("inference", "inference 8 x 128: sequences/s", lambda r: r["batch"] / r["median_s"]),
-    ("latency", "latency 1 x 16: calls/s", lambda r: 1 / r["median_s"]),
-    ("train_step", "training 8 x 128: sequences/s", lambda r: r["batch"] / r["median_s"]),
+    ("inference", "inference {}: sequences/s", lambda r: r["batch"] / r["median_s"]),
+    ("latency", "latency {}: calls/s", lambda r: 1 / r["median_s"]),
+    ("train_step", "training {}: sequences/s", lambda r: r["batch"] / r["median_s"]),
 )
+COMPILED = " compiled"
 
 
 def bert(reports, path):
     figure, axes = plt.subplots(1, len(CASES), figsize=(5 * len(CASES), 4))
     for axis, (case, title, rate) in zip(axes, CASES, strict=True):
-        labels, values, colors = [], [], []
+        labels, values, colors, hatches, shape = [], [], [], [], ""
         for report in reports:
             for r in report["results"]:
                 if r["case"] != case:
                     continue
+                shape = f"{r['batch']} x {r['length']}"
                 labels.append(f"{report['backend']}\n{r['model']}")
                 values.append(rate(r))
-                colors.append("tab:blue" if r["model"] == "kerastack" else "tab:gray")
-        axis.bar(range(len(values)), values, color=colors)
+                library = r["model"].removesuffix(COMPILED)
+                colors.append("tab:blue" if library == "kerastack" else "tab:gray")
+                hatches.append("//" if r["model"].endswith(COMPILED) else "")
+        bars = axis.bar(range(len(values)), values, color=colors, edgecolor="white")
+        for bar, hatch in zip(bars, hatches, strict=True):
+            bar.set_hatch(hatch)
         axis.set_xticks(range(len(values)), labels, rotation=60, ha="right", fontsize=7)
-        axis.set_title(title, fontsize=10)
+        axis.set_title(title.format(shape), fontsize=10)
     figure.suptitle(_machine(reports), fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -69,8 +76,9 @@ def long_attention(reports, path):
 
 
 def _machine(reports):
-    machine = reports[0]["machine"]
-    return f"{machine['platform']}, {machine['cpu_count']} CPUs, float32"
+    machine, model = reports[0]["machine"], reports[0].get("model")
+    dtype = model.get("dtype", "float32") if isinstance(model, dict) else "float32"
+    return f"{machine['platform']}, {machine['cpu_count']} CPUs, {dtype}"
 
 
 PLOTS = {"bert": bert, "long_attention": long_attention}

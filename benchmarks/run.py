@@ -1,13 +1,16 @@
 """Run the benchmarks, one process per backend, and write the tables.
 
-    python benchmarks/run.py [--backend jax] [--quick]
+    python benchmarks/run.py [--backend jax] [--quick] [--compiled | --no-compiled]
 
 Subjects, each run per backend in its own process (tokenizer: once):
 - bert: `results/bert-<backend>.json`, `results/bert.md` and `results/bert.png`:
   BERT-base inference (8 x 128), latency (1 x 16) and a training step
   (8 x 128) of kerastack, keras-hub, transformers (PyTorch) and keras-bert
-  (tf-keras, on the TensorFlow run), each as a ratio of the fastest peer
-  and as a fraction of the machine's GEMM rate;
+  (tf-keras, on the TensorFlow run), and on PyTorch the same compiled with
+  `torch.compile` (rows "... compiled"; on by default, off with `--quick`
+  unless `--compiled` is given), each as median and best repeat after
+  warm-up, as a ratio of the fastest peer (flagged where the repeats' spread
+  is wider than the gap) and as a fraction of the machine's GEMM rate;
 - long_attention: `results/long_attention-<backend>.json`, `.md` and `.png`:
   attention time and peak memory against sequence length (1,024 to 8,192);
 - attention: `results/attention-<backend>.json` and `results/attention.md`, a
@@ -204,60 +207,112 @@ def tokenizer_table(reports):
     return "\n".join(lines) + "\n"
 
 
+BERT_CASES = {"inference": (8, 128), "latency": (1, 16), "train_step": (8, 128)}
+UNCERTAIN = "†"
+
+
 def bert_table(reports):
+    """The markdown table of `bert.py` reports (one per backend): per model
+    and case the median (and best) time, the ratio to the fastest peer
+    (marked † where the repeats' spreads are wider than the gap), the
+    warm-up counts and the first calls. Reports from before warm-ups and
+    best repeats were recorded render with "—" in their place."""
+    shapes = reports[0].get("cases", BERT_CASES)
+    shape = {case: " x ".join(str(n) for n in shapes[case]) for case in BERT_CASES}
     lines = [
-        "| backend | model | inference 8 x 128 ms | vs fastest peer | of GEMM rate "
-        "| latency 1 x 16 ms | vs fastest peer | train step 8 x 128 ms | vs fastest peer "
-        "| first calls s (inference / latency / train) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| backend | model | inference {shape['inference']} ms (best) | vs fastest peer "
+        f"| of GEMM rate | latency {shape['latency']} ms (best) | vs fastest peer "
+        f"| train step {shape['train_step']} ms (best) | vs fastest peer "
+        "| warm-ups (inference / latency / train) | first calls s (inference / latency / train) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    flagged = False
     for report in reports:
         by_model = {}
         for r in report["results"]:
             by_model.setdefault(r["model"], {})[r["case"]] = r
         for model, cases in by_model.items():
             cells = [report["backend"], model]
-            for case in ("inference", "latency", "train_step"):
+            for case in BERT_CASES:
                 r = cases.get(case)
                 if r is None:
                     cells += ["—", "—"] + (["—"] if case == "inference" else [])
                     continue
-                cells.append(f"{r['median_s'] * 1e3:.{0 if r['median_s'] > 0.1 else 1}f}")
-                cells.append(f"{r['vs_fastest_peer']:.2f}x" if "vs_fastest_peer" in r else "—")
+                best = r.get("min_s", r["spread_s"][0])
+                cells.append(f"{_ms(r['median_s'])} ({_ms(best)})")
+                ratio = "—"
+                if "vs_fastest_peer" in r:
+                    ratio = f"{r['vs_fastest_peer']:.2f}x"
+                    if r.get("uncertain"):
+                        ratio += f" {UNCERTAIN}"
+                        flagged = True
+                cells.append(ratio)
                 if case == "inference":
                     gpu = report.get("device") == "gpu"
                     cells.append(
                         f"{r['fraction_of_backend_gemm' if gpu else 'fraction_of_gemm']:.0%}"
                     )
-            cells.append(
-                " / ".join(
-                    f"{cases[c]['first_call_s']:.1f}" if c in cases else "—"
-                    for c in ("inference", "latency", "train_step")
+            for key, form in (("warmups", "{}"), ("first_call_s", "{:.1f}")):
+                cells.append(
+                    " / ".join(
+                        form.format(cases[c][key]) if key in cases.get(c, {}) else "—"
+                        for c in BERT_CASES
+                    )
                 )
-            )
             lines.append("| " + " | ".join(cells) + " |")
     report = reports[0]
-    machine = report["machine"]
+    machine, model = report["machine"], report["model"]
     gpu = report.get("device") == "gpu"
     if gpu:
         rates = ", ".join(
             f"{r['backend']} {r['backend_gemm']['flops_per_s'] / 1e12:.0f} TFLOP/s" for r in reports
         )
-        limit = f"the backend's own {report['model']['dtype']} GEMM rate on the GPU ({rates})"
+        limit = f"the backend's own {model['dtype']} GEMM rate on the GPU ({rates})"
     else:
         rates = ", ".join(f"{r['backend']} {r['gemm']['flops_per_s'] / 1e9:.0f}" for r in reports)
         limit = f"NumPy's float32 GEMM rate in the same process ({rates} GFLOP/s)"
+    compiled = any(r["model"].endswith(" compiled") for rep in reports for r in rep["results"])
+    warmed = any("warmups" in r for rep in reports for r in rep["results"])
     lines.append("")
     lines.append(
-        f"BERT-base (12 blocks, width 768, random weights), {report['model']['dtype']}; "
-        f"medians of {_repeats(reports)}"
-        + " interleaved repeats (inference / latency / training) after the first call; "
-        "'vs fastest peer': time over the fastest other library's on the same backend "
-        f"(below 1 is faster); 'of GEMM rate': model FLOPs / time over {limit}. "
-        f"Machine: {machine['platform']}, {machine['cpu_count']} CPUs, "
+        f"{model.get('name', 'BERT-base')} ({model['num_layers']} blocks, width "
+        f"{model['hidden_dim']}, random weights), {model['dtype']}; "
+        f"medians (and best) of {_repeats(reports)}"
+        + " interleaved repeats (inference / latency / training) after the first call"
+        + (
+            " and warm-up calls until two consecutive calls took times within 10% of each "
+            "other (at most 10; 'warm-ups' counts them)"
+            if warmed
+            else ""
+        )
+        + ". "
+        "'vs fastest peer': time over that of the fastest row of another library than "
+        "kerastack on the same backend, compiled or eager (below 1 is faster; the same "
+        "yardstick for every row of a column, so the row that sets it reads 1.00x)"
+        + (
+            f"; {UNCERTAIN}: the row's spread of repeats (slowest minus fastest), or the "
+            "yardstick's, is wider than the gap between their medians, so the ratio is a tie, "
+            "not a ranking"
+            if flagged
+            else ""
+        )
+        + f". 'of GEMM rate': model FLOPs / time over {limit}. "
+        + (
+            "'compiled' rows: PyTorch with `torch.compile`, through Keras's "
+            "`compile(jit_compile=True)` for the Keras libraries and `torch.compile(model)` for "
+            "transformers; their first calls are the compile times. "
+            if compiled
+            else ""
+        )
+        + f"Machine: {machine['platform']}, {machine['cpu_count']} CPUs, "
         f"Python {machine['python']}; Keras {report['versions'].get('keras')}."
     )
     return "\n".join(lines) + "\n"
+
+
+def _ms(seconds):
+    """Milliseconds, whole above 100 ms, else to one decimal."""
+    return f"{seconds * 1e3:.{0 if seconds > 0.1 else 1}f}"
 
 
 def _repeats(reports):
@@ -317,6 +372,12 @@ def main():
     parser.add_argument("--backend", choices=BACKENDS, action="append")
     parser.add_argument("--subject", choices=tuple(SUBJECTS), action="append")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--compiled",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bert: the compiled PyTorch rows (default: on, off with --quick)",
+    )
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     for subject in args.subject or SUBJECTS:
@@ -331,6 +392,8 @@ def main():
             command = [sys.executable, str(HERE / f"{subject}.py"), "--out", str(out)]
             if args.quick:
                 command.append("--quick")
+            if subject == "bert" and args.compiled is not None:
+                command.append("--compiled" if args.compiled else "--no-compiled")
             print(f"== {subject} on {backend}", flush=True)
             env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
             subprocess.run(command, check=True, env=env)
