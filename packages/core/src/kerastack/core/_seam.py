@@ -32,7 +32,22 @@ def _parse_version(text):
     return tuple(parts)
 
 
-@functools.cache
+def _once(fn):
+    """``functools.cache`` for a function of no arguments, in a form that
+    ``torch.compile`` traces: it reads the stored value as a constant, where
+    it warns about ``functools.cache`` wrappers and calls through them."""
+    value = []
+
+    @functools.wraps(fn)
+    def once():
+        if not value:
+            value.append(fn())
+        return value[0]
+
+    return once
+
+
+@_once
 def keras_version():
     """The running Keras version as a tuple of ints, e.g. ``(3, 15, 1)``.
 
@@ -271,7 +286,7 @@ def compile_function(fn, variables, updated_variables=()):
     raise NotImplementedError(f"compile_function has no rule for the {backend!r} backend.")
 
 
-@functools.cache
+@_once
 def fused_attention_dtypes():
     """The dtypes `keras.ops.dot_product_attention` computes in on the running
     backend's default device. JAX on CPU has no float16 kernel (XLA's CPU dot
@@ -352,7 +367,7 @@ def fused_layer_norm(x, normalized_shape, gamma, beta, epsilon):
     return torch.nn.functional.layer_norm(x, tuple(normalized_shape), *weights, epsilon)
 
 
-@functools.cache
+@_once
 def chunk_long_attention():
     """Whether kerastack computes long attention in blocks of queries on the
     running backend: where `keras.ops.dot_product_attention` may hold the

@@ -5,7 +5,15 @@ import math
 
 import numpy as np
 
-from kerastack.core import check_float, check_int, keras, large_negative, ops, serializable
+from kerastack.core import (
+    check_float,
+    check_int,
+    concrete_value,
+    keras,
+    large_negative,
+    ops,
+    serializable,
+)
 
 
 def relative_position_table(max_relative_position, depth):
@@ -135,6 +143,21 @@ class RelativePositionAttention(keras.layers.Layer):
             self.dropout, dtype=self.dtype_policy, name="attention_dropout"
         )
         self._table = relative_position_table(self.max_relative_position, self.key_dim)
+        self._table_tensor = None
+        self._relative_table()  # made here, eagerly, where the layer is built outside a trace
+
+    def _relative_table(self):
+        """The table as a backend tensor `(2R+1, H)`, converted once where
+        that can be kept (eagerly): converting a NumPy array inside a
+        compiled step costs a graph break on PyTorch's torch.compile. A
+        layer built inside a trace converts on each trace instead (a tracer
+        must not outlive it)."""
+        if self._table_tensor is not None:
+            return self._table_tensor
+        table = ops.convert_to_tensor(self._table)
+        if concrete_value(table) is not None:
+            self._table_tensor = table
+        return table
 
     def _projection(self, name, equation, output_shape, bias_axes):
         projection = keras.layers.EinsumDense(
@@ -159,7 +182,7 @@ class RelativePositionAttention(keras.layers.Layer):
         value = self.value_dense(inputs)  # (B, S, N, H)
         length = ops.shape(inputs)[1]
         ids = relative_position_ids(length, length, self.max_relative_position)  # (T, S)
-        table = ops.cast(ops.convert_to_tensor(self._table), self.compute_dtype)  # (2R+1, H)
+        table = ops.cast(self._relative_table(), self.compute_dtype)  # (2R+1, H)
         relative = ops.take(table, ids, axis=0)  # (T, S, H)
         scores = ops.einsum("btnh,bsnh->bnts", query, key)  # (B, N, T, S)
         scores = scores + ops.einsum("btnh,tsh->bnts", query, relative)  # (B, N, T, S)

@@ -23,8 +23,11 @@ def sin_cos(angles):
     size = static_shape(angles)[-1]
     pad = 0 if size is None else -size % _PACKET  # size unknown: Theano, exact anyway
     if pad:
-        widths = [(0, 0)] * (len(static_shape(angles)) - 1) + [(0, pad)]
-        angles = ops.pad(angles, widths)  # (..., size + pad)
+        # Zeros appended by broadcasting, not `ops.pad`: Keras's pad on
+        # PyTorch breaks torch.compile's graph at the layer's next call.
+        filler = ops.zeros((pad,), dtype=standardize_dtype(angles.dtype))  # (pad,)
+        zeros = ops.zeros_like(angles[..., :1]) * filler  # (..., pad)
+        angles = ops.concatenate([angles, zeros], axis=-1)  # (..., size + pad)
     sin, cos = ops.sin(angles), ops.cos(angles)
     if pad:
         sin, cos = sin[..., :size], cos[..., :size]  # (..., size)
