@@ -91,14 +91,21 @@ class _BreakLog(logging.Handler):
         self.breaks.append((where[0], where[1], reason, owner))
 
 
-def graph_breaks(run, backend="eager"):
+def graph_breaks(run, backend="eager", graphs=None):
     """`(kerastack's, others')`: the graph breaks `run()` meets, each as
     `(file, line, reason, owner)`, with `torch.compile` compiling on the
     `backend` ("eager": graphs captured, no kernels built). A break is
     kerastack's when it is in a kerastack file, or in a Keras op that
-    kerastack's code called (`owner`: the file responsible)."""
+    kerastack's code called (`owner`: the file responsible). On the "eager"
+    backend, each graph TorchDynamo captures is appended to `graphs`."""
     original = torch.compile
     handler = _BreakLog()
+    if backend == "eager" and graphs is not None:
+
+        def backend(graph, example_inputs):
+            graphs.append(graph)
+            return graph.forward
+
     logger = logging.getLogger("torch._dynamo")
     torch._dynamo.reset()
     torch._logging.set_logs(graph_breaks=True)
@@ -165,9 +172,12 @@ def test_models_predict_compiled_without_breaks_in_kerastack(name):
     model = _ALL[name]()
     inputs = _inputs(model)
     model.compile(jit_compile=True)
-    outputs = []
-    breaks = graph_breaks(lambda: outputs.append(model.predict_on_batch(inputs)))
+    outputs, graphs = [], []
+    breaks = graph_breaks(lambda: outputs.append(model.predict_on_batch(inputs)), graphs=graphs)
     _assert_no_breaks_of_ours(breaks, f"{name}.predict_on_batch")
+    # With torch tensors in, the whole step is one graph: nothing of Keras's
+    # or kerastack's runs outside it, whoever a break would be blamed on.
+    assert len(graphs) == 1, f"{name}.predict_on_batch: {len(graphs)} graphs, {breaks[1]}"
     model.compile(jit_compile=False)
     for actual, expected in zip(
         _numpy(outputs[0]), _numpy(model.predict_on_batch(inputs)), strict=True
