@@ -305,6 +305,13 @@ def contenders(backend, dtype, config=BASE, compiled=False):
     ):
         found["keras-bert"] = KerasBertContender(dtype, config)
     if compiled and backend == "torch":
+        import torch
+
+        # Each case's shapes get their own static graph: by default a second
+        # shape (1 x 16 after 8 x 128) recompiles with symbolic sizes, which
+        # the eager rows never pay for, and transformers' one compiled module
+        # would run training in those dynamic-shape kernels too.
+        torch._dynamo.config.automatic_dynamic_shapes = False
         found[KERASTACK + COMPILED] = kerastack_contender(dtype, config, jit_compile=True)
         if has_hub:
             found["keras-hub" + COMPILED] = keras_hub_contender(dtype, config, jit_compile=True)
