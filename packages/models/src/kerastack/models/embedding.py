@@ -80,11 +80,11 @@ class Embedding(keras.layers.Embedding):
         """The table `(V, D)`; of a quantized layer, dequantized (as its
         lookups are), so a head tied to it (`MaskedLMHead`, reversed
         embeddings) computes with the values the lookups give."""
-        if self.quantization_mode is None and not self.lora_enabled and self.built:
-            return self._embeddings  # torch.compile cannot trace Keras's property through `super()`
-        if self.quantization_mode is None:
+        if self.quantization_mode is not None:
+            return self.quantized_call(ops.arange(self.input_dim, dtype="int32"))
+        if self.lora_enabled or not self.built:
             return super().embeddings
-        return self.quantized_call(ops.arange(self.input_dim, dtype="int32"))
+        return self._embeddings  # torch.compile cannot trace Keras's property through `super()`
 
 
 @serializable
