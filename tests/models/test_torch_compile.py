@@ -173,11 +173,19 @@ def test_models_predict_compiled_without_breaks_in_kerastack(name):
     inputs = _inputs(model)
     model.compile(jit_compile=True)
     outputs, graphs = [], []
-    breaks = graph_breaks(lambda: outputs.append(model.predict_on_batch(inputs)), graphs=graphs)
+
+    def predict_twice():
+        outputs.append(model.predict_on_batch(inputs))
+        outputs.append(model.predict_on_batch(inputs))
+
+    breaks = graph_breaks(predict_twice, graphs=graphs)
     _assert_no_breaks_of_ours(breaks, f"{name}.predict_on_batch")
     # With torch tensors in, the whole step is one graph: nothing of Keras's
-    # or kerastack's runs outside it, whoever a break would be blamed on.
-    assert len(graphs) == 1, f"{name}.predict_on_batch: {len(graphs)} graphs, {breaks[1]}"
+    # or kerastack's runs outside it, whoever a break would be blamed on. And
+    # the first call leaves no state behind that the second call's guards
+    # reject (a sublayer that Keras sets up at its first call, say): a
+    # retrace would be a second compile, of up to a minute for a real model.
+    assert len(graphs) == 1, f"{name}.predict_on_batch twice: {len(graphs)} graphs, {breaks[1]}"
     model.compile(jit_compile=False)
     for actual, expected in zip(
         _numpy(outputs[0]), _numpy(model.predict_on_batch(inputs)), strict=True
@@ -262,3 +270,40 @@ def test_inductor_compiled_predictions_and_training_equal_eager():
     np.testing.assert_allclose(compiled[1], eager[1], atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(compiled[2], eager[2], atol=1e-5, rtol=1e-5)
     assert not np.allclose(eager[2], eager[0], atol=1e-3)  # the steps changed the model
+
+
+# In a fresh process, as a user's program starts: a compiled predict step
+# traced before anything else of kerastack's ran must not trace again at its
+# second call (each trace of a real model is a compile of up to a minute).
+FRESH_PROCESS = """
+import numpy as np, torch
+from kerastack.core import keras
+from kerastack.bert import BertBackbone
+
+graphs = []
+
+def count(graph, example_inputs):
+    graphs.append(graph)
+    return graph.forward
+
+torch.compile = __import__("functools").partial(torch.compile, backend=count)
+model = BertBackbone(vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=16,
+                     intermediate_dim=32, max_sequence_length=16)
+model.compile(jit_compile=True)
+x = {name: keras.ops.convert_to_tensor(np.ones((2, 5), "int32"))
+     for name in ("token_ids", "segment_ids", "padding_mask")}
+for _ in range(3):
+    model.predict_on_batch(x)
+print(len(graphs))
+"""
+
+
+def test_a_compiled_step_is_traced_once_in_a_fresh_process():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-1] == "1", (result.stdout, result.stderr[-3000:])

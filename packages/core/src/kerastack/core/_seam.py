@@ -422,3 +422,13 @@ def read_torch_file(path):
         name: (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).detach().numpy()
         for name, tensor in state.items()
     }
+
+
+# On PyTorch every cached setting is known at import, and filled then: a
+# `torch.compile`d step that filled one while tracing would be guarded on its
+# being unset, and its second call would trace and compile again (a BERT-base
+# predict step: 50 s more). On JAX, `fused_attention_dtypes` would start the
+# device runtime at import; it is filled by its first use, outside `jax.jit`'s
+# cache (which keys on shapes, not on Python state).
+if not is_keras2() and _keras.config.backend() == "torch":
+    keras_version(), fused_attention_dtypes(), chunk_long_attention()

@@ -89,7 +89,7 @@ class NezhaEncoderBlock(keras.layers.Layer):
         )
         self.self_attention.build(inputs_shape)
         self.self_attention_layer_norm = self._norm("self_attention_norm", inputs_shape)
-        self.self_attention_dropout = self._dropout("self_attention_dropout")
+        self.self_attention_dropout = self._dropout("self_attention_dropout", inputs_shape)
         self.feed_forward = FeedForward(
             self.intermediate_dim,
             activation=get_activation(self.activation),
@@ -99,7 +99,7 @@ class NezhaEncoderBlock(keras.layers.Layer):
         )
         self.feed_forward.build(inputs_shape)
         self.feed_forward_layer_norm = self._norm("feed_forward_norm", inputs_shape)
-        self.feed_forward_dropout = self._dropout("feed_forward_dropout")
+        self.feed_forward_dropout = self._dropout("feed_forward_dropout", inputs_shape)
 
     def _norm(self, name, shape):
         norm = LayerNormalization(
@@ -108,8 +108,11 @@ class NezhaEncoderBlock(keras.layers.Layer):
         norm.build(shape)
         return norm
 
-    def _dropout(self, name):
-        return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
+    def _dropout(self, name, shape):
+        dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
+        # Built now: set up by its first call inside torch.compile, it would retrace.
+        dropout.build(shape)
+        return dropout
 
     def call(self, inputs, padding_mask=None, attention_mask=None, training=None):
         y = self.self_attention(

@@ -142,6 +142,8 @@ class RelativePositionAttention(keras.layers.Layer):
         self.dropout_layer = keras.layers.Dropout(
             self.dropout, dtype=self.dtype_policy, name="attention_dropout"
         )
+        # Built now: set up by its first call inside torch.compile, it would retrace.
+        self.dropout_layer.build(inputs_shape)
         self._table = relative_position_table(self.max_relative_position, self.key_dim)
         self._table_tensor = None
         self._relative_table()  # made here, eagerly, where the layer is built outside a trace

@@ -184,6 +184,8 @@ class RoFormerEncoder(keras.layers.Layer):
         self.self_attention_dropout = keras.layers.Dropout(
             self.dropout, dtype=self.dtype_policy, name="self_attention_dropout"
         )
+        # Built now: set up by its first call inside torch.compile, it would retrace.
+        self.self_attention_dropout.build(inputs_shape)
         self.feed_forward = FeedForward(
             self.intermediate_dim,
             activation=self.activation,
@@ -198,6 +200,8 @@ class RoFormerEncoder(keras.layers.Layer):
         self.feed_forward_dropout = keras.layers.Dropout(
             self.dropout, dtype=self.dtype_policy, name="feed_forward_dropout"
         )
+        # Built now: set up by its first call inside torch.compile, it would retrace.
+        self.feed_forward_dropout.build(inputs_shape)
 
     def _norm(self, name, shape):
         if self.normalization == "layer":

@@ -83,6 +83,8 @@ class T5Attention(keras.layers.Layer):
         self.dropout_layer = keras.layers.Dropout(
             self.dropout, dtype=self.dtype_policy, name="attention_dropout"
         )
+        # Built now: set up by its first call inside torch.compile, it would retrace.
+        self.dropout_layer.build(query_inputs_shape)
 
     def _clone_initializer(self):
         config = keras.initializers.serialize(self.kernel_initializer)

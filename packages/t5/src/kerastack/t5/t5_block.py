@@ -125,6 +125,8 @@ class T5Block(keras.layers.Layer):
         )
         self.feed_forward.build(shape)
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=policy, name="dropout")
+        # Built now: set up by its first call inside torch.compile, it would retrace.
+        self.dropout_layer.build(shape)
 
     def call(
         self,

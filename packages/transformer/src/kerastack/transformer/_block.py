@@ -79,8 +79,11 @@ class TransformerBlock(keras.layers.Layer):
         norm.build(shape)
         return norm
 
-    def _dropout(self, name):
-        return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
+    def _dropout(self, name, shape):
+        dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
+        # Built now: set up by its first call inside torch.compile, it would retrace.
+        dropout.build(shape)
+        return dropout
 
     # -- residual wiring ---------------------------------------------------------
 

@@ -89,6 +89,8 @@ class FeedForward(keras.layers.Layer):
         self.dropout_layer = keras.layers.Dropout(
             self.dropout, dtype=self.dtype_policy, name="dropout"
         )
+        # Built now: set up by its first call inside torch.compile, it would retrace.
+        self.dropout_layer.build(hidden_shape)
         self.output_dense = self._dense(output_dim, "output_dense")
         self.output_dense.build(hidden_shape)
 

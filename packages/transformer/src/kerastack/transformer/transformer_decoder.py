@@ -75,7 +75,9 @@ class TransformerDecoder(TransformerBlock):
             "self_attention", key_dim, decoder_sequence_shape, decoder_sequence_shape
         )
         self.self_attention_layer_norm = self._norm("self_attention_norm", decoder_sequence_shape)
-        self.self_attention_dropout = self._dropout("self_attention_dropout")
+        self.self_attention_dropout = self._dropout(
+            "self_attention_dropout", decoder_sequence_shape
+        )
         self.has_cross_attention = encoder_sequence_shape is not None
         if self.has_cross_attention:
             _common.check_width(self, encoder_sequence_shape, self.num_heads, key_dim)
@@ -85,10 +87,12 @@ class TransformerDecoder(TransformerBlock):
             self.cross_attention_layer_norm = self._norm(
                 "cross_attention_norm", decoder_sequence_shape
             )
-            self.cross_attention_dropout = self._dropout("cross_attention_dropout")
+            self.cross_attention_dropout = self._dropout(
+                "cross_attention_dropout", decoder_sequence_shape
+            )
         self.feed_forward = self._feed_forward(decoder_sequence_shape)
         self.feed_forward_layer_norm = self._norm("feed_forward_norm", decoder_sequence_shape)
-        self.feed_forward_dropout = self._dropout("feed_forward_dropout")
+        self.feed_forward_dropout = self._dropout("feed_forward_dropout", decoder_sequence_shape)
 
     def call(
         self,

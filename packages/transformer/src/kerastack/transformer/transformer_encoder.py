@@ -70,10 +70,10 @@ class TransformerEncoder(TransformerBlock):
         _, key_dim = _common.check_width(self, inputs_shape, self.num_heads, self.key_dim)
         self.self_attention = self._attention("self_attention", key_dim, inputs_shape, inputs_shape)
         self.self_attention_layer_norm = self._norm("self_attention_norm", inputs_shape)
-        self.self_attention_dropout = self._dropout("self_attention_dropout")
+        self.self_attention_dropout = self._dropout("self_attention_dropout", inputs_shape)
         self.feed_forward = self._feed_forward(inputs_shape)
         self.feed_forward_layer_norm = self._norm("feed_forward_norm", inputs_shape)
-        self.feed_forward_dropout = self._dropout("feed_forward_dropout")
+        self.feed_forward_dropout = self._dropout("feed_forward_dropout", inputs_shape)
 
     def call(
         self,
