@@ -312,6 +312,13 @@ def contenders(backend, dtype, config=BASE, compiled=False):
         # the eager rows never pay for, and transformers' one compiled module
         # would run training in those dynamic-shape kernels too.
         torch._dynamo.config.automatic_dynamic_shapes = False
+        # One process holds two compiled Keras models (and eager ones of the
+        # same classes) at two shapes each: more cache entries per Keras step
+        # function than Dynamo's default limit of 8, past which it would
+        # quietly run the step eagerly. A user's single model stays far below.
+        torch._dynamo.config.recompile_limit = 64
+        # And should it still be reached, the run fails rather than time eager code.
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
         found[KERASTACK + COMPILED] = kerastack_contender(dtype, config, jit_compile=True)
         if has_hub:
             found["keras-hub" + COMPILED] = keras_hub_contender(dtype, config, jit_compile=True)
@@ -345,6 +352,27 @@ def compare(figures):
         entry["best_vs_fastest_peer_best"] = entry["min_s"] / best
         if name != fastest:
             entry["uncertain"] = timing.uncertain(entry, yardstick)
+
+
+def tallied(run, tally):
+    """`run`, adding to `tally` the graphs TorchDynamo captures and the graph
+    breaks it meets while `run` runs (by reason: the message's first line),
+    so each row shows whether its figure comes from one compiled graph. Costs
+    a few microseconds a call; only the PyTorch rows are wrapped."""
+    from torch._dynamo.utils import counters
+
+    def wrapped():
+        graphs = counters["stats"]["unique_graphs"]
+        breaks = dict(counters["graph_break"])
+        result = run()
+        tally["graphs"] = tally.get("graphs", 0) + counters["stats"]["unique_graphs"] - graphs
+        for reason, count in counters["graph_break"].items():
+            if count != breaks.get(reason, 0):
+                key = reason.splitlines()[0]
+                tally["breaks"][key] = tally["breaks"].get(key, 0) + count - breaks.get(reason, 0)
+        return result
+
+    return wrapped
 
 
 def _on_gpu():
@@ -398,7 +426,13 @@ def main():
             runs = {n: m.train(inputs, y) for n, m in models.items() if m.train is not None}
         else:
             runs = {name: model.infer(inputs) for name, model in models.items()}
+        tallies = {name: {"breaks": {}} for name in runs}
+        if backend == "torch":
+            runs = {name: tallied(run, tallies[name]) for name, run in runs.items()}
         figures = timing.interleaved(runs, repeats[case])
+        if backend == "torch":
+            for name, entry in figures.items():
+                entry["dynamo"] = tallies[name]
         compare(figures)
         flops = case_flops(case, batch, length, config)
         for name, entry in figures.items():
@@ -409,8 +443,11 @@ def main():
             )
             results.append({"case": case, "batch": batch, "length": length, "model": name, **entry})
             ratio = ""
+            if entry.get("dynamo", {}).get("graphs"):
+                tally = entry["dynamo"]
+                ratio = f", {tally['graphs']} graphs, {sum(tally['breaks'].values())} breaks"
             if "vs_fastest_peer" in entry:
-                ratio = f", {entry['vs_fastest_peer']:.2f}x {entry['fastest_peer']}" + (
+                ratio += f", {entry['vs_fastest_peer']:.2f}x {entry['fastest_peer']}" + (
                     " (uncertain)" if entry.get("uncertain") else ""
                 )
             print(

@@ -36,6 +36,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import plots
@@ -380,6 +381,8 @@ def main():
     )
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    elapsed = []
     for subject in args.subject or SUBJECTS:
         reports = []
         backends = args.backend or BACKENDS
@@ -396,13 +399,20 @@ def main():
                 command.append("--compiled" if args.compiled else "--no-compiled")
             print(f"== {subject} on {backend}", flush=True)
             env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
+            began = time.perf_counter()
             subprocess.run(command, check=True, env=env)
+            elapsed.append((subject, backend, time.perf_counter() - began))
             reports.append(json.loads(out.read_text()))
         markdown = SUBJECTS[subject](reports)
         (RESULTS / f"{subject}.md").write_text(markdown)
         print(markdown)
         if subject in plots.PLOTS:
             plots.PLOTS[subject](reports, RESULTS / f"{subject}.png")
+    # Wall time of each run (imports and compiles included), so the
+    # quick mode's length is measured, not guessed.
+    for subject, backend, seconds in elapsed:
+        print(f"{subject} on {backend}: {seconds / 60:.1f} min")
+    print(f"all benchmarks: {(time.perf_counter() - started) / 60:.1f} min")
 
 
 if __name__ == "__main__":
