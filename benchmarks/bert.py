@@ -3,7 +3,7 @@ would pick instead, side by side in one process.
 
     KERAS_BACKEND=jax python benchmarks/bert.py --out results/bert-jax.json [--quick]
     KERAS_BACKEND=torch python benchmarks/bert.py --out results/bert-torch.json [--quick]
-        [--compiled | --no-compiled] [--dtype bfloat16] [--tiny]
+        [--compiled | --no-compiled] [--dtype bfloat16] [--tiny] [--only NAME ...]
 
 BERT-base (12 blocks, width 768, 12 heads, feed-forward 3072, vocabulary
 30522; random weights, nothing downloaded) is measured three ways:
@@ -45,7 +45,7 @@ Keras rows already are compiled and the flags change nothing.
 Timing (`timing.interleaved`): each contender's first call (trace, compile:
 a compiled row's compile time) is reported apart as `first_call_s`; then the
 contender is called again until two consecutive calls are within 10% of each
-other (at most 10 warm-ups, counted in `warmups`); then each repeat runs
+other (at most 10 warm-ups, 4 with `--quick`, counted in `warmups`); then each repeat runs
 every contender once, in turn. Each row reports the median and the best
 (`min_s`) repeat. "vs fastest peer": the row's median over that of the
 fastest row of a library other than kerastack (any non-kerastack row,
@@ -58,6 +58,17 @@ between their medians: the ratio is a tie, not a ranking.
 The report also holds the machine's float32 GEMM rate, measured in the same
 process, and each figure as a fraction of it (model FLOPs / time / GEMM
 rate), and the backend's own GEMM rate in the benchmark's dtype.
+
+Each PyTorch row also records what TorchDynamo did while it was timed
+(`dynamo`: graphs captured and graph breaks by reason), so a compiled row
+shows whether its figure comes from one graph. Compiled Keras models share
+Dynamo's state in one process: with keras-hub's compiled BERT in the
+process (whose own graph breaks, in Keras's `Layer.__call__`, leave
+mutated-dictionary guards behind), kerastack's compiled step retraces and
+breaks too, which it does not alone. `--only NAME` (repeatable) runs only
+the named contenders, e.g. `--only "kerastack compiled" --only
+transformers` for kerastack's compiled figures as a user's process gets
+them.
 
 `--tiny` swaps BERT-base for a 2-block model of width 64 (vocabulary 1000)
 at small shapes, only to smoke-test this script in seconds; its figures mean
@@ -394,7 +405,9 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, no compiled rows")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer repeats and warm-ups, no compiled rows"
+    )
     parser.add_argument("--out", required=True, help="JSON file to write")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
     parser.add_argument(
@@ -406,11 +419,18 @@ def main():
     parser.add_argument(
         "--tiny", action="store_true", help="a 2-block model of width 64: a smoke test only"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help='run only these contenders (repeat the flag), e.g. --only "kerastack compiled"',
+    )
     args = parser.parse_args()
     repeats = {"inference": 3, "latency": 10, "train_step": 3}
     if not args.quick:
         repeats = {"inference": 5, "latency": 30, "train_step": 5}
     compiled = not args.quick if args.compiled is None else args.compiled
+    max_warmups = 4 if args.quick else timing.MAX_WARMUPS
     config, cases = (TINY, TINY_CASES) if args.tiny else (BASE, CASES)
     backend = keras.config.backend()
     keras.utils.set_random_seed(0)
@@ -418,6 +438,11 @@ def main():
     on_gpu = _on_gpu()
     device_gemm = backend_gemm_rate(args.dtype, 8192 if on_gpu else 2048)
     models = contenders(backend, args.dtype, config, compiled)
+    if args.only:
+        unknown = set(args.only) - set(models)
+        if unknown:
+            parser.error(f"--only: no contender {sorted(unknown)} here; there are {list(models)}")
+        models = {name: model for name, model in models.items() if name in args.only}
     results = []
     for case, (batch, length) in cases.items():
         inputs = keras_inputs(batch, length, config)
@@ -429,7 +454,7 @@ def main():
         tallies = {name: {"breaks": {}} for name in runs}
         if backend == "torch":
             runs = {name: tallied(run, tallies[name]) for name, run in runs.items()}
-        figures = timing.interleaved(runs, repeats[case])
+        figures = timing.interleaved(runs, repeats[case], max_warmups=max_warmups)
         if backend == "torch":
             for name, entry in figures.items():
                 entry["dynamo"] = tallies[name]
@@ -475,7 +500,7 @@ def main():
         repeats=repeats,
         cases={case: list(shape) for case, shape in cases.items()},
         compiled=compiled and backend == "torch",
-        warmup={"settle": timing.SETTLE, "max_warmups": timing.MAX_WARMUPS},
+        warmup={"settle": timing.SETTLE, "max_warmups": max_warmups},
         flops={case: case_flops(case, *shape, config) for case, shape in cases.items()},
     )
 

