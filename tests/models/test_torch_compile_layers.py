@@ -26,7 +26,11 @@ from kerastack.attention import compat as attention_compat  # noqa: E402
 from kerastack.layernorm import compat as layernorm_compat  # noqa: E402
 from kerastack.multihead import compat as multihead_compat  # noqa: E402
 from kerastack.position import compat as position_compat  # noqa: E402
-from tests.models.test_torch_compile import graph_breaks  # noqa: E402
+from tests.models.test_torch_compile import (  # noqa: E402
+    _assert_no_breaks_of_ours,
+    _numpy,
+    graph_breaks,
+)
 
 WIDTH = 8
 
@@ -103,17 +107,6 @@ def _ids():
     ids = np.arange(1, 13, dtype="int32").reshape(2, 6)
     ids[1, -2:] = 0  # padding, masked by the Embedding
     return keras.ops.convert_to_tensor(ids)
-
-
-def _numpy(outputs):
-    return [keras.ops.convert_to_numpy(x) for x in keras.tree.flatten(outputs)]
-
-
-def _assert_no_breaks_of_ours(breaks, what):
-    ours, _ = breaks
-    assert not ours, f"{what}: graph breaks in kerastack's code: " + "; ".join(
-        f"{file}:{line} ({reason}; from {owner})" for file, line, reason, owner in ours
-    )
 
 
 def _predict_compiled_twice(names):
