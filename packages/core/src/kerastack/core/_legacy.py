@@ -420,32 +420,22 @@ def _measure_output_shape(inputs, outputs):
     replaced by zeros of their known shapes, twice, unknown sizes set to 2
     and then to 3; a size that changes is unknown (None).
     """
-    import theano
-
     inputs = [x for x in _flatten(inputs) if _is_tensor(x)]
     flat_outputs = _flatten(outputs)
     unknown = [None if y.ndim == 0 else (None,) * y.ndim for y in flat_outputs]
-    if not builtins_all(
-        getattr(x, "_keras_shape", None) is not None and x._keras_shape[-1:] != (None,)
-        for x in inputs
+    first = inputs[0] if inputs else None
+    if (
+        first is None
+        or getattr(first, "_keras_shape", None) in (None, ())
+        or (first._keras_shape[-1] is None)
     ):  # features unknown: nothing to measure with
         return unknown if isinstance(outputs, (list, tuple)) else unknown[0]
     measured = []
     for fill in (2, 3):
-        replace = {}
-        for x in inputs:
-            replace[x] = theano.tensor.constant(_zeros_like(x, fill))
-        shapes = theano.clone([y.shape for y in flat_outputs], replace=replace)
-        free = [
-            v
-            for v in theano.gof.graph.inputs(shapes)
-            if not isinstance(v, (theano.tensor.Constant, theano.compile.SharedVariable))
-        ]
-        try:
-            function = theano.function(free, shapes, mode="FAST_COMPILE", on_unused_input="ignore")
-            measured.append(function(*[_zeros_like(v, fill) for v in free]))
-        except Exception:  # an unknown size mattered: the shape stays unknown
+        sizes = _evaluate_shapes(inputs, flat_outputs, fill)
+        if sizes is None:  # an unknown size mattered: the shape stays unknown
             return unknown if isinstance(outputs, (list, tuple)) else unknown[0]
+        measured.append(sizes)
     shapes = [
         tuple(int(a) if a == b else None for a, b in zip(first, second, strict=True))
         for first, second in zip(measured[0], measured[1], strict=True)
@@ -453,9 +443,36 @@ def _measure_output_shape(inputs, outputs):
     return shapes if isinstance(outputs, (list, tuple)) else shapes[0]
 
 
+def _evaluate_shapes(inputs, outputs, fill):
+    """The sizes of `outputs` with `inputs` replaced by zeros of their known
+    sizes (unknown ones `fill`); or, where an output also depends on a tensor
+    the layer was not given as an argument, with the graph's own inputs (the
+    model's `keras.Input`s) set to such zeros instead. None if neither runs."""
+    import theano
+
+    def run(replace):
+        shapes = theano.clone([y.shape for y in outputs], replace=replace)
+        free = [
+            v
+            for v in theano.gof.graph.inputs(shapes)
+            if not isinstance(v, (theano.tensor.Constant, theano.compile.SharedVariable))
+        ]
+        function = theano.function(free, shapes, mode="FAST_COMPILE", on_unused_input="ignore")
+        return function(*[_zeros_like(v, fill) for v in free])
+
+    try:
+        return run({x: theano.tensor.constant(_zeros_like(x, fill)) for x in inputs})
+    except Exception:  # noqa: BLE001 (Theano raises many kinds)
+        pass
+    try:
+        return run({})
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def _zeros_like(tensor, fill):
     """Zeros shaped like ``tensor``, unknown sizes set to ``fill``."""
-    shape = getattr(tensor, "_keras_shape", None) or (1,) * tensor.ndim
+    shape = getattr(tensor, "_keras_shape", None) or (None,) * tensor.ndim
     return np.zeros(tuple(fill if size is None else size for size in shape), dtype=tensor.dtype)
 
 
@@ -631,6 +648,11 @@ def _model_class():
     base = keras_module().Model
 
     class Model(base):
+        """Keras 2.3's functional ``Model`` taking Keras 3's dicts of inputs
+        and outputs: the inputs go in as a list (``predict`` takes a dict by
+        input name, as Keras 2.3 does), the outputs as a list that
+        ``predict`` gives back as a dict by the same keys."""
+
         def __init__(self, *args, **kwargs):
             if not args and "inputs" not in kwargs:
                 raise NotImplementedError(
@@ -639,7 +661,20 @@ def _model_class():
                     "no HDF5 saving of subclassed models). Use Keras 3 or tf-keras, or "
                     "build a functional model from kerastack layers."
                 )
-            super().__init__(*args, **kwargs)
+            arguments = dict(zip(("inputs", "outputs"), args, strict=False), **kwargs)
+            output_keys = None
+            if isinstance(arguments["inputs"], dict):
+                arguments["inputs"] = list(arguments["inputs"].values())
+            if isinstance(arguments.get("outputs"), dict):
+                output_keys = list(arguments["outputs"])
+                arguments["outputs"] = list(arguments["outputs"].values())
+            super().__init__(**arguments)
+            self._kerastack_output_keys = output_keys
+
+        def predict(self, *args, **kwargs):
+            outputs = super().predict(*args, **kwargs)
+            keys = getattr(self, "_kerastack_output_keys", None)
+            return outputs if keys is None else dict(zip(keys, outputs, strict=True))
 
     Model.__module__ = base.__module__
     return Model
@@ -660,6 +695,161 @@ def silu(x):
     return x * backend_module().sigmoid(x)
 
 
+def _py_dataset_class():
+    sequence = keras_module().utils.Sequence
+
+    class PyDataset(sequence):
+        """Keras 3's ``PyDataset`` over Keras 2's ``Sequence``: the same
+        ``__len__``/``__getitem__``/``on_epoch_end`` protocol. Keras 3's
+        reading options (``workers``, ``use_multiprocessing``,
+        ``max_queue_size``) are ``fit``'s arguments on Keras 2: taken and
+        kept, not used."""
+
+        def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+            self.workers = workers
+            self.use_multiprocessing = use_multiprocessing
+            self.max_queue_size = max_queue_size
+
+    PyDataset.__module__ = __name__
+    return PyDataset
+
+
+def _embedding_class():
+    base = keras_module().layers.Embedding
+
+    class Embedding(base):
+        """Keras 2's ``Embedding`` keeping its table as Keras 3 does: in
+        ``_embeddings``, behind an ``embeddings`` property (which a subclass
+        may redefine, as kerastack's own does), with Keras 3's
+        ``quantization_mode`` and ``lora_enabled`` (neither served on Keras 2)."""
+
+        quantization_mode = None
+        lora_enabled = False
+
+        def build(self, input_shape=None):
+            self._embeddings = self.add_weight(
+                shape=(self.input_dim, self.output_dim),
+                initializer=self.embeddings_initializer,
+                name="embeddings",
+                regularizer=self.embeddings_regularizer,
+                constraint=self.embeddings_constraint,
+            )
+            self.built = True
+
+        @property
+        def embeddings(self):
+            return self._embeddings
+
+        if engine() == "theano":  # Keras 2.3's layers have one dtype
+
+            @property
+            def dtype_policy(self):
+                return self.dtype
+
+            compute_dtype = variable_dtype = dtype_policy
+
+    Embedding.__module__ = base.__module__
+    return Embedding
+
+
+def _optimizer_class():
+    base = keras_module().optimizers.Optimizer
+
+    class Optimizer(base):
+        """tf-keras's ``Optimizer`` taking a Keras 3 optimizer's code:
+        ``__init__(learning_rate, name, ...)``, ``built``,
+        ``update_step(gradient, variable, learning_rate)``, ``assign``,
+        ``assign_add``, ``assign_sub`` and ``_get_variable_index``; its
+        config carries the learning rate, as Keras 3's does."""
+
+        def __init__(self, learning_rate=0.001, name=None, **kwargs):
+            super().__init__(name=name or type(self).__name__, **kwargs)
+            self._learning_rate = self._build_learning_rate(learning_rate)
+
+        def __init_subclass__(cls, **kwargs):
+            super().__init_subclass__(**kwargs)
+            step = cls.__dict__.get("update_step")
+            if step is not None and len(inspect.signature(step).parameters) == 4:
+
+                @functools.wraps(step)
+                def update_step(self, gradient, variable):
+                    return step(self, gradient, variable, self.learning_rate)
+
+                cls.update_step = update_step
+
+        @property
+        def built(self):
+            return getattr(self, "_built", False)
+
+        def build(self, var_list):
+            super().build(var_list)
+            self._built = True
+
+        def assign(self, variable, value):
+            variable.assign(value)
+
+        def assign_add(self, variable, value):
+            variable.assign_add(value)
+
+        def assign_sub(self, variable, value):
+            variable.assign_sub(value)
+
+        def apply(self, grads, trainable_variables=None):
+            return self.apply_gradients(zip(grads, trainable_variables, strict=True))
+
+        def _get_variable_index(self, variable):
+            return self._index_dict[self._var_key(variable)]
+
+        def get_config(self):
+            config = super().get_config()
+            config["learning_rate"] = self._serialize_hyperparameter(self._learning_rate)
+            return config
+
+    Optimizer.__module__ = __name__
+    return Optimizer
+
+
+class LearningRateSchedule:
+    """Keras 3's ``LearningRateSchedule`` base for Keras 2.3, which has none:
+    ``schedule(step)`` gives the rate at ``step``; the config rebuilds it."""
+
+    def __call__(self, step):
+        raise NotImplementedError(f"{type(self).__name__} must define __call__(step).")
+
+    def get_config(self):
+        raise NotImplementedError(f"{type(self).__name__} must define get_config().")
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _is_nested(value):
+    return isinstance(value, (list, tuple, dict))
+
+
+def _tree_flatten(structure):
+    """Keras 3's ``keras.tree.flatten`` for lists, tuples and dicts (by sorted key)."""
+    if isinstance(structure, dict):
+        return [leaf for key in sorted(structure) for leaf in _tree_flatten(structure[key])]
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in _tree_flatten(item)]
+    return [structure]
+
+
+def _tree_map_structure(fn, *structures):
+    """Keras 3's ``keras.tree.map_structure`` for lists, tuples and dicts."""
+    first = structures[0]
+    if isinstance(first, dict):
+        return type(first)(
+            (key, _tree_map_structure(fn, *(s[key] for s in structures))) for key in first
+        )
+    if isinstance(first, (list, tuple)):
+        items = [_tree_map_structure(fn, *parts) for parts in zip(*structures, strict=True)]
+        return type(first)(*items) if hasattr(first, "_fields") else type(first)(items)
+    return fn(*structures)
+
+
 def build_namespace(ops):
     """The ``keras`` kerastack layers see under Keras 2."""
     keras = keras_module()
@@ -669,8 +859,15 @@ def build_namespace(ops):
         floatx=backend.floatx,
         backend=engine,
     )
-    layers = {"Layer": Layer, "deserialize": _deserialize_layer}
-    extra = {}
+    layers = {"Layer": Layer, "Embedding": _embedding_class(), "deserialize": _deserialize_layer}
+    extra = {
+        "utils": _namespace(
+            "kerastack.core.keras.utils", keras.utils, PyDataset=_py_dataset_class()
+        ),
+        "tree": types.SimpleNamespace(
+            flatten=_tree_flatten, map_structure=_tree_map_structure, is_nested=_is_nested
+        ),
+    }
     if not hasattr(keras.layers, "EinsumDense"):
         layers["EinsumDense"] = register(EinsumDense, "kerastack", None)
     missing = {
@@ -685,6 +882,18 @@ def build_namespace(ops):
         )
     if engine() == "theano":
         extra["Model"] = _model_class()
+        extra["optimizers"] = _namespace(
+            "kerastack.core.keras.optimizers",
+            keras.optimizers,
+            schedules=types.SimpleNamespace(LearningRateSchedule=LearningRateSchedule),
+        )
+    else:
+        extra["optimizers"] = _namespace(
+            "kerastack.core.keras.optimizers",
+            keras.optimizers,
+            Optimizer=_optimizer_class(),
+            LossScaleOptimizer=keras.mixed_precision.LossScaleOptimizer,
+        )
     return _namespace(
         "kerastack.core.keras",
         keras,
@@ -696,3 +905,52 @@ def build_namespace(ops):
         ops=ops,
         **extra,
     )
+
+
+def _has_history(value):
+    return _is_tensor(value) and getattr(value, "_keras_history", None) is not None
+
+
+def _arguments_with_history(args, kwargs):
+    """Each argument (and each item of a list argument) of an op call as
+    `(is_keras_tensor, value)`, in order: positional, then keyword."""
+    for value in (*args, *kwargs.values()):
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            yield _has_history(item), item
+
+
+def has_keras_history(args, kwargs):
+    """Whether an op call takes a functional model's tensor (Keras 2.3)."""
+    return any(is_keras for is_keras, _ in _arguments_with_history(args, kwargs))
+
+
+def keras_tensors(args, kwargs):
+    """The functional model's tensors an op call takes, in order."""
+    return [item for is_keras, item in _arguments_with_history(args, kwargs) if is_keras]
+
+
+class OpLayer(Layer):
+    """A `keras.ops` function applied to a functional model's tensors
+    outside any layer, as a layer of the model (Keras 2.3, which builds
+    functional models from layers only). It has no weights, passes no mask,
+    and is saved with the model's weights, not its config."""
+
+    def __init__(self, fn, args, kwargs, **layer_kwargs):
+        super().__init__(name=f"{fn.__name__}_op_{backend_module().get_uid(fn.__name__)}")
+        self._fn, self._args, self._kwargs = fn, args, kwargs
+        self.supports_masking = True
+
+    def call(self, inputs):
+        tensors = iter(inputs if isinstance(inputs, list) else [inputs])
+
+        def substitute(value):
+            if isinstance(value, (list, tuple)):
+                return type(value)(substitute(item) for item in value)
+            return next(tensors) if _has_history(value) else value
+
+        args = [substitute(value) for value in self._args]
+        kwargs = {name: substitute(value) for name, value in self._kwargs.items()}
+        return self._fn(*args, **kwargs)
+
+    def compute_mask(self, inputs, mask=None):
+        return None

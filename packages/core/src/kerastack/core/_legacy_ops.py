@@ -10,6 +10,7 @@ exactly (scores, masked softmax in float32 for half inputs, weighted sum).
 """
 
 import builtins
+import functools
 import math
 
 import numpy as np
@@ -455,6 +456,11 @@ def stop_gradient(x):
     return K.stop_gradient(x)
 
 
+def copy(x):
+    x = convert_to_tensor(x)
+    return T.tensor_copy(x) if _THEANO else tf.identity(x)
+
+
 _THEANO_COMPARE = {"equal": "eq", "not_equal": "neq", "greater_equal": "ge", "less": "lt"}
 
 
@@ -583,7 +589,30 @@ def __getattr__(name):
     )
 
 
-if not _THEANO:
+def _functional_op(fn):
+    """`fn` that, applied to a functional model's tensors outside any layer
+    on Keras 2.3, becomes a layer of that model (`_legacy.OpLayer`)."""
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if _theano_backend.NAME_SCOPE_STACK or not _legacy.has_keras_history(args, kwargs):
+            return fn(*args, **kwargs)  # inside a layer, or on plain tensors
+        return _legacy.OpLayer(fn, args, kwargs)(_legacy.keras_tensors(args, kwargs))
+
+    return op
+
+
+if _THEANO:
+    # Keras 2.3 builds a functional model from layers only: an op applied to
+    # its tensors outside a layer (BERT's boolean padding mask, say) becomes a
+    # layer of its own, as tf.keras makes TensorFlow ops on its tensors layers.
+    import keras.backend.theano_backend as _theano_backend
+
+    from kerastack.core import _legacy
+
+    for _name in __all__:
+        globals()[_name] = _functional_op(globals()[_name])
+else:
     # tf-keras runs layer calls through AutoGraph, which would rewrite these
     # functions' Python control flow on static values; they need none of it.
     for _name in __all__:

@@ -168,18 +168,19 @@ def set_dtype_policy(layer, policy):
         layer.dtype = standardize_dtype(policy)
 
 
-def require_keras3(feature):
-    """Raise a clear ``NotImplementedError`` when ``feature`` runs on Keras 2.
+def require_keras3(feature, reason="random seeds carried through compiled loops"):
+    """Raise a clear ``NotImplementedError`` when ``feature`` runs on Keras 2:
+    it needs ``reason``, which only Keras 3 has.
 
     Example:
 
     >>> require_keras3("Seeded sampling")  # returns None on Keras 3
+    >>> require_keras3("LoRA", "Keras 3's LoRA layers")
     """
     if is_keras2():
         raise NotImplementedError(
-            f"{feature} needs Keras 3 (random seeds carried through compiled loops), "
-            f"but kerastack runs on Keras {keras.__version__}. Use Keras 3 with the "
-            "TensorFlow, JAX or PyTorch backend."
+            f"{feature} needs Keras 3 ({reason}), but kerastack runs on Keras "
+            f"{keras.__version__}. Use Keras 3 with the TensorFlow, JAX or PyTorch backend."
         )
 
 
