@@ -11,7 +11,7 @@ applies again before Keras loads the quantized weights."""
 import inspect
 import json
 
-from kerastack.core import keras
+from kerastack.core import keras, set_dtype_policy
 from kerastack.models.checkpoints import assign_hf_tensors, read_checkpoint_tensors
 from kerastack.models.lora import LoraMixin
 from kerastack.models.preprocessing import (
@@ -44,7 +44,7 @@ def keep_dtype_policy(model, dtype):
     'mixed_float16'
     """
     if dtype is not None:
-        model.dtype_policy = dtype
+        set_dtype_policy(model, dtype)
 
 
 def _quantized_policies(model):
@@ -250,6 +250,11 @@ class SavedByArguments(LoraMixin):
 
     CONFIG_KEYS = ()
 
+    def __init__(self, *args, dtype=None, **kwargs):
+        # Keras 3's functional `Model.__init__` drops `dtype`, and Keras 2's
+        # refuses it: `_keep_arguments` sets the policy afterwards.
+        super().__init__(*args, **kwargs)
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "__init__" not in cls.__dict__ and "CONFIG_KEYS" not in cls.__dict__:
@@ -327,9 +332,10 @@ class TaskModel(keras.Model):
             )
         if preprocessor is not None:
             _check_preprocessor(preprocessor, backbone)
-        kwargs.setdefault("dtype", backbone.dtype_policy)
+        dtype = kwargs.pop("dtype", None) or backbone.dtype_policy
+        # Keras 3's functional `Model.__init__` drops `dtype`, and Keras 2's refuses it.
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        keep_dtype_policy(self, kwargs["dtype"])
+        keep_dtype_policy(self, dtype)
         self.backbone = backbone
         self._arguments = dict(arguments)
         self.preprocessor = preprocessor

@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from kerastack.core import read_torch_file, static_shape
+from kerastack.core import read_torch_file, standardize_dtype, static_shape
 from kerastack.tokenizers import parse_json, read_json_object
 
 __all__ = [
@@ -567,7 +567,7 @@ def assign_hf_tensors(backbone, tensors, source, allow_longer_position_table=Fal
             continue
         value = layout.to_ours(value)
         with np.errstate(over="ignore"):  # overflow is reported below, by name
-            cast = value.astype(variable.dtype)
+            cast = value.astype(standardize_dtype(variable.dtype))
         if cast.dtype.itemsize < value.dtype.itemsize and not np.array_equal(
             np.isfinite(cast), np.isfinite(value)
         ):

@@ -2,7 +2,7 @@
 head of a sequence tagger that scores whole tag paths (Lafferty et al.,
 2001), trained by the paths' log-likelihood and decoded by Viterbi."""
 
-from kerastack.core import keras, large_negative, ops, serializable
+from kerastack.core import keras, large_negative, ops, require_keras3, serializable
 
 __all__ = ["ConditionalRandomField"]
 
@@ -45,6 +45,7 @@ class ConditionalRandomField(keras.layers.Layer):
     """
 
     def __init__(self, **kwargs):
+        require_keras3("CRF", "keras.ops.scan, which the Keras 2 ops do not serve")
         super().__init__(**kwargs)
         self.supports_masking = True
 

@@ -13,7 +13,7 @@ from numbers import Real
 
 import numpy as np
 
-from kerastack.core import keras
+from kerastack.core import keras, require_keras3
 
 __all__ = ["LoraMixin"]
 
@@ -175,6 +175,7 @@ class LoraMixin:
         ...
         ValueError: target_layer_names ['key'] name no layer of this Tiny; ...
         """
+        require_keras3("LoRA", "Keras 3's LoRA layers")
         rank = _check_rank(rank)
         lora_alpha = _check_alpha(lora_alpha)
         names = self._lora_target_names(target_layer_names)

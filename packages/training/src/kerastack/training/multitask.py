@@ -29,6 +29,7 @@ from kerastack.core import (
     InputRule,
     keras,
     ops,
+    require_keras3,
     serializable,
     standardize_dtype,
 )
@@ -468,6 +469,7 @@ class BertMultiTask(CheckedInputs, keras.Model):
     """
 
     def __init__(self, backbone, tasks, **kwargs):
+        require_keras3("BertMultiTask", "it extends Keras 3's trainer")
         tasks = [_as_task(task) for task in (tasks if isinstance(tasks, list | tuple) else [tasks])]
         if not tasks:
             raise ValueError("BertMultiTask needs at least one task; received tasks=[].")

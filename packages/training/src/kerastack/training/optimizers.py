@@ -42,7 +42,7 @@ import math
 import numbers
 import re
 
-from kerastack.core import keras, ops, serializable
+from kerastack.core import keras, ops, require_keras3, serializable
 from kerastack.training import _keras_internals as internals
 
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
@@ -205,6 +205,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer, internals.MovingAveragesForSw
     rewrites_updates = True
 
     def __init__(self, inner_optimizer, name=None):
+        require_keras3(type(self).__name__, "it extends Keras 3's optimizer")
         if not isinstance(inner_optimizer, keras.optimizers.Optimizer):
             raise ValueError(
                 "`inner_optimizer` must be a keras.optimizers.Optimizer instance. "
@@ -739,6 +740,7 @@ def ema_weights(model):
     In a callback, `with ema_weights(self.model): self.model.predict(...)`
     in `on_epoch_end` scores the averaged weights after each epoch.
     """
+    require_keras3("ema_weights", "Keras 3's optimizer EMA")
     optimizer = getattr(model, "optimizer", None)
     base = optimizer
     while hasattr(base, "inner_optimizer"):  # our wrappers, LossScaleOptimizer
