@@ -38,6 +38,14 @@ def pytest_report_header(config):
     )
 
 
+def pytest_runtest_setup(item):
+    """A test marked `keras3("why")` is skipped on the Keras 2 lanes, saying why."""
+    marker = item.get_closest_marker("keras3")
+    if marker is not None and not KERAS3:
+        reason = marker.args[0] if marker.args else marker.kwargs["reason"]
+        pytest.skip(f"Keras 3 only: {reason}")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
     """Each test starts with float32 and fresh layer names, whatever the last one did."""

@@ -29,6 +29,10 @@ CASES = {
 }
 
 
+@pytest.mark.keras3(
+    "Keras 2's Layer takes weights= itself, with its own checks and messages "
+    "(set after kerastack's build: the next test and the compat model tests)"
+)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_weights_argument(case, monkeypatch):
     make_layer, inputs = CASES[case]

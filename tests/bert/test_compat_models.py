@@ -23,7 +23,7 @@ from kerastack.bert.compat import (
     load_trained_model_from_checkpoint,
 )
 from kerastack.bert.convert_google import load_google_checkpoint
-from kerastack.core import keras
+from kerastack.core import keras, keras_version
 from kerastack.transformer import compat as transformer_compat
 from tests.conformance import make_references as refs
 
@@ -34,13 +34,19 @@ GOOGLE = os.path.join(refs.FIXTURES, "tiny_google")
 KERAS_BERT_SETTINGS = dict(activation=transformer_compat.gelu, layer_norm_epsilon=1e-14)
 
 
+KERAS3 = keras_version()[0] >= 3
+
+
 def keras_bert_like_backbone(config_file):
     arguments = BertConfig.from_json(config_file).backbone_arguments()
     return BertBackbone(**{**arguments, **KERAS_BERT_SETTINGS})
 
 
 def test_readme_train_and_use():
-    import keras  # the README's first line (Keras 3 here)
+    if KERAS3:
+        import keras  # the README's first line
+    else:
+        from tensorflow import keras  # the README's first line with TF_KERAS=1
 
     from kerastack.bert.compat import compile_model, gen_batch_inputs, get_base_dict, get_model
 

@@ -20,6 +20,11 @@ from kerastack.transformer import get_layout_map as transformer_layout_map
 from tests.bert import distributed_job
 from tests.bert.test_pretraining_files import write_corpus
 
+pytestmark = pytest.mark.keras3(
+    "layout maps are keras.distribution's, and the mirrored-strategy job is written "
+    "against Keras 3's API"
+)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BACKEND = keras.config.backend()
 

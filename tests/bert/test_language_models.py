@@ -17,6 +17,9 @@ from tests.tolerances import FLOAT32_ATOL, RECORDED_TINY_ATOL, SAVE_ATOL
 
 RECORDED = np.load(references.OUTPUT)
 CLASSES = {"unilm": BertSeq2SeqLM, "lm": BertCausalLM}
+# Why the generation tests are Keras 3 only (the models and their cached
+# passes run on Keras 2 too).
+GENERATION = "generation runs Keras 3's compiled loops with seeded sampling"
 
 
 def _backbone(seed=0, vocabulary_size=40, hidden_dim=16, num_layers=2):
@@ -123,6 +126,7 @@ def test_unilm_sources_read_both_ways_and_targets_only_the_past():
     np.testing.assert_allclose(changed[:6], 0.0, atol=FLOAT32_ATOL)
 
 
+@pytest.mark.keras3(GENERATION)
 @pytest.mark.parametrize("case", list(CLASSES))
 @pytest.mark.parametrize("strategy", ["greedy", "sample"])
 def test_cached_generation_equals_uncached_and_padding_changes_nothing(case, strategy):
@@ -148,6 +152,7 @@ def test_cached_generation_equals_uncached_and_padding_changes_nothing(case, str
         np.testing.assert_array_equal(logits[0, 4:-1].argmax(-1), cached[0])
 
 
+@pytest.mark.keras3(GENERATION)
 def test_beam_search_scores_at_least_greedy():
     model = BertSeq2SeqLM(_backbone())
     source = np.array([[2, 7, 8, 9, 3]], "int32")
@@ -184,6 +189,7 @@ def _reversals(count, seed):
     return pairs
 
 
+@pytest.mark.keras3(GENERATION)
 def test_a_unilm_trained_from_scratch_writes_held_out_targets():
     tokenizer = BertTokenizer(VOCABULARY)
     keras.utils.set_random_seed(0)
@@ -217,6 +223,7 @@ def test_a_unilm_trained_from_scratch_writes_held_out_targets():
 # -- saving and bad input ------------------------------------------------------------
 
 
+@pytest.mark.keras3(GENERATION)
 @pytest.mark.parametrize("case", list(CLASSES))
 def test_a_saved_model_loads_and_generates_the_same(case):
     model = CLASSES[case](_backbone())
@@ -232,6 +239,7 @@ def test_a_saved_model_loads_and_generates_the_same(case):
     np.testing.assert_array_equal(loaded.generate(prompts, 5), model.generate(prompts, 5))
 
 
+@pytest.mark.keras3(GENERATION)
 def test_bad_input_is_a_clear_error():
     backbone = _backbone()
     with pytest.raises(ValueError, match="needs a BertBackbone"):

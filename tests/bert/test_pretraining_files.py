@@ -173,6 +173,7 @@ def test_batches_are_reproducible_picklable_and_change_each_epoch(corpus):
     assert any(np.any(data[i][0]["token_ids"] != ids) for i, ids in enumerate(first))
 
 
+@pytest.mark.keras3("keras.distribution is Keras 3's (on Keras 2 every process reads all files)")
 def test_process_shard_comes_from_the_keras_distribution(corpus, monkeypatch):
     class Distribution:  # 4 processes, 2 model replicas of 2 processes each
         num_processes, num_model_replicas, data_shard_id = 4, 2, 1
