@@ -17,6 +17,7 @@ call. Layer files stay as they are.
 
 import functools
 import inspect
+import threading
 import types
 
 import numpy as np
@@ -134,6 +135,9 @@ def _build_like_keras3(layer, args, kwargs):
 
 
 _base_layer = keras_module().layers.Layer
+# How many kerastack layer calls are under way in this thread (Keras 2.3): an
+# op outside all of them builds a functional model (see `OpLayer`).
+_CALLS = threading.local()
 
 
 class _LayerType(type(_base_layer)):
@@ -230,7 +234,11 @@ class Layer(_base_layer, metaclass=_LayerType):
             else:
                 _build_like_keras3(self, args, kwargs)
         if engine() == "theano":
-            return _theano_call(self, super().__call__, args, kwargs)
+            _CALLS.depth = getattr(_CALLS, "depth", 0) + 1
+            try:
+                return _theano_call(self, super().__call__, args, kwargs)
+            finally:
+                _CALLS.depth -= 1
         return super().__call__(*args, **kwargs)
 
     def __init_subclass__(cls, **kwargs):
@@ -919,8 +927,11 @@ def _arguments_with_history(args, kwargs):
             yield _has_history(item), item
 
 
-def has_keras_history(args, kwargs):
-    """Whether an op call takes a functional model's tensor (Keras 2.3)."""
+def builds_model(args, kwargs):
+    """Whether an op call builds a functional model (Keras 2.3): it runs
+    outside every kerastack layer's call and takes a tensor of the model."""
+    if getattr(_CALLS, "depth", 0):
+        return False
     return any(is_keras for is_keras, _ in _arguments_with_history(args, kwargs))
 
 

@@ -595,7 +595,7 @@ def _functional_op(fn):
 
     @functools.wraps(fn)
     def op(*args, **kwargs):
-        if _theano_backend.NAME_SCOPE_STACK or not _legacy.has_keras_history(args, kwargs):
+        if not _legacy.builds_model(args, kwargs):
             return fn(*args, **kwargs)  # inside a layer, or on plain tensors
         return _legacy.OpLayer(fn, args, kwargs)(_legacy.keras_tensors(args, kwargs))
 
@@ -606,8 +606,6 @@ if _THEANO:
     # Keras 2.3 builds a functional model from layers only: an op applied to
     # its tensors outside a layer (BERT's boolean padding mask, say) becomes a
     # layer of its own, as tf.keras makes TensorFlow ops on its tensors layers.
-    import keras.backend.theano_backend as _theano_backend
-
     from kerastack.core import _legacy
 
     for _name in __all__:
