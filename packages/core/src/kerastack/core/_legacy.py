@@ -889,6 +889,12 @@ def build_namespace(ops):
             "kerastack.core.keras.activations", keras.activations, **missing
         )
     if engine() == "theano":
+        # Keras 2.3 builds a functional model from layers only: an op applied
+        # to its tensors outside a layer (BERT's boolean padding mask, say)
+        # becomes a layer of its own, as tf.keras makes TensorFlow ops on its
+        # tensors layers.
+        for name in ops.__all__:
+            setattr(ops, name, _functional_op(getattr(ops, name)))
         extra["Model"] = _model_class()
         extra["optimizers"] = _namespace(
             "kerastack.core.keras.optimizers",
@@ -925,6 +931,20 @@ def _arguments_with_history(args, kwargs):
     for value in (*args, *kwargs.values()):
         for item in value if isinstance(value, (list, tuple)) else (value,):
             yield _has_history(item), item
+
+
+def _functional_op(fn):
+    """`fn` that, applied to a functional model's tensors outside every
+    kerastack layer call on Keras 2.3, becomes a layer of that model
+    (`OpLayer`)."""
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if not builds_model(args, kwargs):
+            return fn(*args, **kwargs)  # inside a layer, or on plain tensors
+        return OpLayer(fn, args, kwargs)(keras_tensors(args, kwargs))
+
+    return op
 
 
 def builds_model(args, kwargs):

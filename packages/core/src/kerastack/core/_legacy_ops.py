@@ -10,7 +10,6 @@ exactly (scores, masked softmax in float32 for half inputs, weighted sum).
 """
 
 import builtins
-import functools
 import math
 
 import numpy as np
@@ -589,28 +588,7 @@ def __getattr__(name):
     )
 
 
-def _functional_op(fn):
-    """`fn` that, applied to a functional model's tensors outside any layer
-    on Keras 2.3, becomes a layer of that model (`_legacy.OpLayer`)."""
-
-    @functools.wraps(fn)
-    def op(*args, **kwargs):
-        if not _legacy.builds_model(args, kwargs):
-            return fn(*args, **kwargs)  # inside a layer, or on plain tensors
-        return _legacy.OpLayer(fn, args, kwargs)(_legacy.keras_tensors(args, kwargs))
-
-    return op
-
-
-if _THEANO:
-    # Keras 2.3 builds a functional model from layers only: an op applied to
-    # its tensors outside a layer (BERT's boolean padding mask, say) becomes a
-    # layer of its own, as tf.keras makes TensorFlow ops on its tensors layers.
-    from kerastack.core import _legacy
-
-    for _name in __all__:
-        globals()[_name] = _functional_op(globals()[_name])
-else:
+if not _THEANO:
     # tf-keras runs layer calls through AutoGraph, which would rewrite these
     # functions' Python control flow on static values; they need none of it.
     for _name in __all__:
