@@ -177,7 +177,7 @@ def attention_mask_of(inputs):
 
 def pooler(x, hidden_dim, initializer_range, dtype, name="pooled_dense"):
     """`tanh(W x[:, 0] + b)`, `(B, D)`: the first ([CLS]) token, pooled."""
-    first_token = ops.take(x, 0, axis=1)  # (B, D)
+    first_token = x[:, 0, :]  # (B, D)
     return keras.layers.Dense(
         hidden_dim,
         activation="tanh",

@@ -895,6 +895,7 @@ def build_namespace(ops):
         # tensors layers.
         for name in ops.__all__:
             setattr(ops, name, _functional_op(getattr(ops, name)))
+        _index_as_layer()
         extra["Model"] = _model_class()
         extra["optimizers"] = _namespace(
             "kerastack.core.keras.optimizers",
@@ -945,6 +946,27 @@ def _functional_op(fn):
         return OpLayer(fn, args, kwargs)(keras_tensors(args, kwargs))
 
     return op
+
+
+def _index_as_layer():
+    """Indexing a functional model's tensor outside every kerastack layer
+    call (`x[:, 0, :]`, BERT's first token) becomes an `OpLayer` too, as
+    tf.keras makes it a layer: Theano tensors index themselves, so their
+    `__getitem__` takes the same rule as the ops."""
+    import importlib
+
+    # `theano.tensor.var` names the variance function: the module by its path.
+    operators = importlib.import_module("theano.tensor.var")._tensor_py_operators
+    if getattr(operators.__getitem__, "_kerastack_indexing", False):
+        return
+    original = operators.__getitem__
+
+    def getitem(x, index):
+        return original(x, index)
+
+    indexing = _functional_op(getitem)
+    indexing._kerastack_indexing = True
+    operators.__getitem__ = indexing
 
 
 def builds_model(args, kwargs):
