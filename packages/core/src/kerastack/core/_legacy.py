@@ -832,10 +832,6 @@ class LearningRateSchedule:
         return cls(**config)
 
 
-def _is_nested(value):
-    return isinstance(value, (list, tuple, dict))
-
-
 def _tree_flatten(structure):
     """Keras 3's ``keras.tree.flatten`` for lists, tuples and dicts (by sorted key)."""
     if isinstance(structure, dict):
@@ -872,9 +868,7 @@ def build_namespace(ops):
         "utils": _namespace(
             "kerastack.core.keras.utils", keras.utils, PyDataset=_py_dataset_class()
         ),
-        "tree": types.SimpleNamespace(
-            flatten=_tree_flatten, map_structure=_tree_map_structure, is_nested=_is_nested
-        ),
+        "tree": types.SimpleNamespace(flatten=_tree_flatten, map_structure=_tree_map_structure),
     }
     if not hasattr(keras.layers, "EinsumDense"):
         layers["EinsumDense"] = register(EinsumDense, "kerastack", None)
@@ -988,7 +982,7 @@ class OpLayer(Layer):
     functional models from layers only). It has no weights, passes no mask,
     and is saved with the model's weights, not its config."""
 
-    def __init__(self, fn, args, kwargs, **layer_kwargs):
+    def __init__(self, fn, args, kwargs):
         super().__init__(name=f"{fn.__name__}_op_{backend_module().get_uid(fn.__name__)}")
         self._fn, self._args, self._kwargs = fn, args, kwargs
         self.supports_masking = True
